@@ -1,0 +1,166 @@
+"""The one result type of every front-end, its status codes and the error it raises."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Status", "Result", "DifferentiationError"]
+
+ArrayOrScalar = Union[NDArray[Any], np.generic]
+
+
+class Status(enum.Enum):
+    """How a differentiation went. Each message says what it means and what to do.
+
+    Statuses are ordered by severity: a result's status is the worst of its entries.
+    ``failed`` statuses raise :class:`DifferentiationError` unless ``throw=False``.
+    """
+
+    SUCCESS = (0, False, "The derivative was computed and its error estimate is reliable.")
+    ONE_SIDED = (
+        1,
+        False,
+        "f is not finite on one side of x (a domain boundary or a bound) for some entries; "
+        "one-sided stencils were used there. The values are sound; check `error`.",
+    )
+    ESTIMATED_ERROR = (
+        2,
+        False,
+        "The error estimate rests on a model of f (too few points to measure the truncation "
+        "error). Use a higher `accuracy` or `adaptive=True` for a measured estimate.",
+    )
+    NOT_CONVERGED = (
+        3,
+        False,
+        "The step sequence did not settle within `max_steps` to `rtol`/`atol`; the value is "
+        "the best found and `error` says how good it is. If f is noisy pass `noise=`, "
+        "otherwise loosen `rtol` or raise `max_steps`.",
+    )
+    ROUNDOFF = (
+        4,
+        False,
+        "Rounding or noise in f limits the accuracy: the error estimate is large compared with "
+        "the value. Pass `noise=` (or 'auto') if f is noisy, or compute f in higher precision.",
+    )
+    NOT_DIFFERENTIABLE = (
+        5,
+        True,
+        "f does not look differentiable at x for some entries (the one-sided slopes disagree, "
+        "or f jumps). Check f near x; the value is a central estimate only.",
+    )
+    NONFINITE = (
+        6,
+        True,
+        "f returned NaN or inf at x or at stencil points, on both sides of x. Move x inside "
+        "f's domain, pass `bounds=`, or give a smaller `step`.",
+    )
+
+    def __init__(self, severity: int, failed: bool, message: str) -> None:
+        self.severity = severity
+        self.failed = failed
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Status.{self.name}"
+
+    @staticmethod
+    def worst(*statuses: Status) -> Status:
+        """The most severe of `statuses` (SUCCESS if none)."""
+        return max(statuses, key=lambda s: s.severity, default=Status.SUCCESS)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Result:
+    """A derivative with its error estimate. The same fields from every front-end.
+
+    Attributes
+    ----------
+    value : ndarray or NumPy scalar
+        The derivative. Its shape is documented by each front-end.
+    error : ndarray or NumPy scalar
+        Estimate of ``|value - truth|``, same shape as `value`.
+    step : ndarray or NumPy scalar
+        The absolute step(s) used, one per differentiated coordinate or direction.
+    nfev : int
+        Number of points at which f was evaluated, ``f(x)`` included.
+    status : Status
+        Worst status over all entries; ``status.message`` says what to do.
+    message : str
+        Human-readable account of `status`, with the affected entries.
+    method : str
+        The method, e.g. ``"central"`` or ``"complex"``.
+    accuracy : int
+        Order of accuracy of the stencil (or of the final extrapolation).
+    noise : float or None
+        The absolute noise level of f that the steps were chosen for, if any.
+    """
+
+    value: ArrayOrScalar
+    error: ArrayOrScalar
+    step: ArrayOrScalar
+    nfev: int
+    status: Status
+    message: str
+    method: str
+    accuracy: int = 0
+    noise: float | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """True unless the status is a failure (``status.failed``)."""
+        return not self.status.failed
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray[Any]:
+        return np.asarray(self.value, dtype=dtype)
+
+    def __repr__(self) -> str:
+        head = (
+            f"Result(method={self.method!r}, accuracy={self.accuracy}, nfev={self.nfev}, "
+            f"status={self.status!r})"
+        )
+        return f"{head}\n{_pm(self.value, self.error)}"
+
+    __str__ = __repr__
+
+
+def _pm(value: ArrayOrScalar, error: ArrayOrScalar, limit: int = 12) -> str:
+    """``value ± error`` per entry, or a summary for large arrays."""
+    v = np.asarray(value)
+    e = np.broadcast_to(np.asarray(error, dtype=float), v.shape)
+    if v.size > limit:
+        with np.printoptions(threshold=limit, edgeitems=3, precision=6):
+            return f"  value: {v!r}\n  error: max {np.nanmax(e):.2g}, median {np.nanmedian(e):.2g}"
+    entries = [_one(float(a), float(b)) for a, b in zip(v.ravel(), e.ravel())]
+    if v.ndim == 0:
+        return f"  value: {entries[0]}"
+    index = [str(i) for i in np.ndindex(v.shape)]
+    width = max(len(i) for i in index)
+    lines = [f"  {i.ljust(width)}  {s}" for i, s in zip(index, entries)]
+    return "\n".join(lines)
+
+
+def _one(value: float, error: float) -> str:
+    if not np.isfinite(value):
+        return f"{value}"
+    if not np.isfinite(error) or error <= 0:
+        return f"{value:.17g} ± {error:.1g}"
+    # Show the digits the error estimate vouches for, and two more.
+    digits = int(np.clip(np.floor(np.log10(max(abs(value), 1e-300) / error)) + 2, 1, 17))
+    return f"{value:.{digits}g} ± {error:.1e}"
+
+
+class DifferentiationError(RuntimeError):
+    """A numerical failure: f was not finite, or not differentiable, where it had to be.
+
+    The partial result, with the entries that could be computed, is in ``result``.
+    """
+
+    def __init__(self, message: str, result: Result) -> None:
+        super().__init__(message)
+        self.result = result

@@ -1,0 +1,123 @@
+"""Validation at the boundary: every argument is checked once, here, with a message
+that names it and says what was expected."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["as_function", "as_point", "as_method", "as_accuracy", "as_step", "as_flag", "METHODS"]
+
+METHODS = ("central", "forward", "backward", "complex")
+DEFAULT_ACCURACY = {"central": 4, "forward": 1, "backward": 1, "complex": 2}
+
+
+def as_function(f: Any, name: str = "f") -> Callable[..., Any]:
+    if not callable(f):
+        raise TypeError(
+            f"`{name}` must be a callable (a function of x), got {type(f).__name__}: {f!r:.60}."
+        )
+    return f  # type: ignore[no-any-return]
+
+
+def as_point(x: Any, name: str = "x") -> NDArray[np.floating[Any]]:
+    """A real floating array (ints become float64, float16 becomes float32), finite and non-empty."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must be a number or an array of numbers: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(
+            f"`{name}` must be real, got dtype {arr.dtype}. dfdx differentiates real functions; "
+            "method='complex' adds the imaginary perturbation itself."
+        )
+    if kind == "b" or kind in "USVMm":
+        raise TypeError(f"`{name}` must be numeric (a float or an array of floats), got dtype {arr.dtype}.")
+    if kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"`{name}` must be numeric (a float or an array of floats); it holds objects "
+                "that are not numbers, or sequences of different lengths."
+            ) from None
+    if arr.dtype.kind in "iu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    if arr.size == 0:
+        raise ValueError(f"`{name}` is empty; give at least one coordinate.")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = [tuple(int(i) for i in ix) for ix in np.argwhere(bad)[:5]]
+        raise ValueError(
+            f"`{name}` must be finite; it has NaN or inf at {where if arr.ndim else 'x'}."
+        )
+    return np.array(arr, copy=True)
+
+
+def as_method(method: Any) -> str:
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
+    return str(method)
+
+
+def as_accuracy(accuracy: Any, method: str, n: int = 1) -> int:
+    if accuracy is None:
+        return DEFAULT_ACCURACY[method]
+    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Integral):
+        raise TypeError(f"`accuracy` must be an integer (the stencil's order), got {accuracy!r}.")
+    accuracy = int(accuracy)
+    if method in ("central", "complex"):
+        if accuracy < 2 or accuracy % 2:
+            raise ValueError(
+                f"`accuracy` must be an even integer >= 2 for method={method!r} (2, 4, 6, 8, ...), "
+                f"got {accuracy}; odd orders need method='forward' or 'backward'."
+            )
+    elif accuracy < 1:
+        raise ValueError(f"`accuracy` must be an integer >= 1 for method={method!r}, got {accuracy}.")
+    if n + accuracy > 24:
+        raise ValueError(
+            f"`accuracy`={accuracy} with n={n} needs more precision than float64 has; "
+            "keep n + accuracy <= 24."
+        )
+    return accuracy
+
+
+def as_order(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"`n` (the derivative order) must be an integer >= 1, got {n!r}.")
+    return int(n)
+
+
+def as_step(step: Any, shape: tuple[int, ...]) -> NDArray[np.float64] | None:
+    """None, or a positive finite float or array broadcastable to `shape`."""
+    if step is None:
+        return None
+    try:
+        arr = np.asarray(step, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`step` must be None, a float or an array of floats, got {step!r:.60}.") from None
+    if isinstance(step, bool):
+        raise TypeError("`step` must be None, a float or an array of floats, got a bool.")
+    try:
+        arr = np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(
+            f"`step` must be a float or an array of x's shape {shape}, got shape {arr.shape}."
+        ) from None
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            f"`step` must be positive and finite, got {step!r:.60}; pass None for automatic steps."
+        )
+    return np.array(arr, dtype=np.float64)
+
+
+def as_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {value!r:.60}.")
+    return bool(value)

@@ -1,0 +1,120 @@
+"""A bank of smooth test problems with exact derivatives from computer algebra.
+
+Each problem is a SymPy expression in variables ``x0 .. x{n-1}`` and a point. Its
+value, gradient and Hessian are turned into NumPy functions by ``lambdify``; the
+exact gradient and Hessian are evaluated at the point in 50-digit arithmetic, so the
+references are correctly rounded and independent of dfdx. The functions accept
+complex input, for the complex step.
+
+Used by the tests and by ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["Problem", "PROBLEMS", "problem"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    expr: sp.Expr
+    point: tuple[float, ...]
+    tags: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def symbols(self) -> list[sp.Symbol]:
+        return [sp.Symbol(f"x{i}") for i in range(len(self.point))]
+
+    @cached_property
+    def f(self) -> Callable[[Any], Any]:
+        raw = sp.lambdify([self.symbols], self.expr, modules="numpy")
+        return lambda x: raw(list(np.asarray(x)))
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.array(self.point, dtype=np.float64)
+
+    @cached_property
+    def exact_gradient(self) -> np.ndarray:
+        subs = dict(zip(self.symbols, [sp.Float(p, 50) for p in self.point]))
+        return np.array([float(sp.diff(self.expr, s).evalf(50, subs=subs)) for s in self.symbols])
+
+    @cached_property
+    def exact_hessian(self) -> np.ndarray:
+        subs = dict(zip(self.symbols, [sp.Float(p, 50) for p in self.point]))
+        n = len(self.symbols)
+        out = np.empty((n, n))
+        for i, a in enumerate(self.symbols):
+            for j, b in enumerate(self.symbols[i:], start=i):
+                out[i, j] = out[j, i] = float(sp.diff(self.expr, a, b).evalf(50, subs=subs))
+        return out
+
+
+def _x(n: int) -> list[sp.Symbol]:
+    return [sp.Symbol(f"x{i}") for i in range(n)]
+
+
+def _build() -> list[Problem]:
+    x = _x(12)
+    x0, x1, x2, x3 = x[:4]
+    p: list[Problem] = []
+
+    def add(name: str, expr: sp.Expr, point: tuple[float, ...], *tags: str) -> None:
+        p.append(Problem(name, expr, point, tags))
+
+    # The seeds.
+    add("seed_loss", (2 * x0 + 3 * x1 - 5) ** 2 + (x0 - x1 - 1) ** 2, (1.0, 1.0), "seed")
+    add("seed_answer", x0**2 + sp.sin(x1), (1.0, 2.0), "seed")
+    # Classics and elementary functions.
+    lm = sp.exp(x0) / sp.sqrt(sp.sin(x0) ** 3 + sp.cos(x0) ** 3)
+    add("lyness_moler", lm, (1.5,))
+    add("exp", sp.exp(x0), (0.7,))
+    add("sin_cos", sp.sin(x0) * sp.cos(x1), (0.3, -1.2))
+    add("log_sum", sp.log(1 + x0**2 + x1**2), (0.5, 2.0))
+    add("atan", sp.atan(x0 * x1), (1.3, -0.4))
+    add("sqrt", sp.sqrt(1 + x0**2 + 2 * x1**2), (2.0, 3.0))
+    add("tanh", sp.tanh(x0 - 2 * x1 + x2), (0.1, 0.2, 0.3))
+    add("gaussian", sp.exp(-(x0**2 + x1**2) / 2), (0.8, -0.6))
+    add("logistic_loss", sp.log(1 + sp.exp(-(1.5 * x0 - 0.5 * x1 + 0.25))), (0.4, 1.1))
+    add("cubic", x0**3 - 3 * x0 * x1**2 + x2, (1.1, 0.7, -2.0))
+    add("rational", (1 + x0) / (2 + x1**2), (0.3, 1.7))
+    add("power", (x0**2 + 1) ** sp.Rational(5, 2), (1.2,))
+    # Optimisation test functions (Moré, Garbow and Hillstrom style) at their starts.
+    add("rosenbrock", (1 - x0) ** 2 + 100 * (x1 - x0**2) ** 2, (-1.2, 1.0), "mgh")
+    add("beale", (1.5 - x0 + x0 * x1) ** 2 + (2.25 - x0 + x0 * x1**2) ** 2
+        + (2.625 - x0 + x0 * x1**3) ** 2, (1.0, 1.0), "mgh")
+    add("powell_singular", (x0 + 10 * x1) ** 2 + 5 * (x2 - x3) ** 2 + (x1 - 2 * x2) ** 4
+        + 10 * (x0 - x3) ** 4, (3.0, -1.0, 0.0, 1.0), "mgh")
+    add("wood", 100 * (x1 - x0**2) ** 2 + (1 - x0) ** 2 + 90 * (x3 - x2**2) ** 2 + (1 - x2) ** 2
+        + 10 * (x1 + x3 - 2) ** 2 + (x1 - x3) ** 2 / 10, (-3.0, -1.0, -3.0, -1.0), "mgh")
+    add("helical_like", (x0 - 1) ** 2 + sp.atan(x1 / x0) ** 2 + x2**2, (-1.0, 0.5, 0.0), "mgh")
+    add("brown_badly_scaled", (x0 - 1e6) ** 2 + (x1 - 2e-6) ** 2 + (x0 * x1 - 2) ** 2,
+        (1.0, 1.0), "mgh", "scaled")
+    add("freudenstein_roth", (-13 + x0 + ((5 - x1) * x1 - 2) * x1) ** 2
+        + (-29 + x0 + ((x1 + 1) * x1 - 14) * x1) ** 2, (0.5, -2.0), "mgh")
+    add("trigonometric", sum((3 - sum(sp.cos(xj) for xj in x[:5]) + (i + 1) * (1 - sp.cos(xi))
+        - sp.sin(xi)) ** 2 for i, xi in enumerate(x[:5])), (0.2,) * 5, "mgh")
+    add("extended_rosenbrock", sum(100 * (x[2 * i + 1] - x[2 * i] ** 2) ** 2 + (1 - x[2 * i]) ** 2
+        for i in range(4)), (-1.2, 1.0) * 4, "mgh")
+    # Larger |x| and small scales.
+    add("sin_large_x", sp.sin(x0), (1e6,), "scaled")
+    add("exp_scaled", sp.exp(x0 / 100) + x1**2 / 1e4, (250.0, -300.0), "scaled")
+    add("softplus_sum", sum(sp.log(1 + sp.exp(xi)) for xi in x[:6]),
+        (-2.0, -1.0, 0.0, 0.5, 1.0, 3.0))
+    add("quartic_mix", sum((i + 1) * xi**4 for i, xi in enumerate(x[:4])) + x0 * x3,
+        (0.5, -0.5, 1.5, 2.0))
+    return p
+
+
+PROBLEMS: list[Problem] = _build()
+
+
+def problem(name: str) -> Problem:
+    return next(p for p in PROBLEMS if p.name == name)
