@@ -46,6 +46,21 @@ _COMMON = """\
     workers : map-like callable or concurrent.futures.Executor, optional
         Where to evaluate f (``map``, ``pool.map``, a thread/process pool or a Dask
         executor). Default: serial. Results are identical to serial.
+    adaptive : bool, optional
+        If True, a shrinking sequence of steps with Richardson extrapolation per
+        coordinate, each stopping when it meets `rtol`/`atol` or after `max_steps`.
+    rtol, atol : float, optional
+        Relative and absolute tolerance of the adaptive mode.
+    max_steps : int, optional
+        Most steps of the adaptive sequence per coordinate.
+    noise : float or 'auto', optional
+        Absolute noise level of f (its standard deviation), or 'auto' to estimate
+        it; steps are then chosen for the noise. Default None (f is smooth).
+    bounds : (array_like, array_like), optional
+        ``(lower, upper)``: f is never evaluated outside; one-sided stencils of the
+        same accuracy are used next to a bound.
+    progress : bool, optional
+        Show a progress bar (tqdm) with evaluations done and an ETA.
     f0 : array_like, optional
         ``f(x)`` if you already have it; it is then not recomputed.
     args : tuple, optional
@@ -92,10 +107,17 @@ class _Setup:
         accuracy: Any,
         step: Any,
         throw: Any,
-        vectorized: Any,
-        workers: Any,
-        f0: Any,
-        args: Any,
+        adaptive: Any = False,
+        rtol: Any = None,
+        atol: Any = None,
+        max_steps: Any = None,
+        noise: Any = None,
+        bounds: Any = None,
+        vectorized: Any = False,
+        workers: Any = None,
+        progress: Any = False,
+        f0: Any = None,
+        args: Any = (),
     ) -> None:
         self.f = v.as_function(f)
         self.x = v.as_point(x)
@@ -104,6 +126,19 @@ class _Setup:
         self.stencil: Stencil = make_stencil(self.method, n, self.accuracy)
         self.step = v.as_step(step, self.x.shape)
         self.throw = v.as_flag(throw, "throw")
+        self.adaptive = v.as_flag(adaptive, "adaptive")
+        self.progress = v.as_flag(progress, "progress")
+        for name, value, unset in (
+            ("adaptive", self.adaptive, False),
+            ("rtol", rtol, None),
+            ("atol", atol, None),
+            ("max_steps", max_steps, None),
+            ("noise", noise, None),
+            ("bounds", bounds, None),
+            ("progress", self.progress, False),
+        ):
+            if value is not unset and value != unset:
+                raise NotImplementedError(f"`{name}` is not implemented yet.")
         vectorized = v.as_flag(vectorized, "vectorized")
         if workers is not None and not callable(workers) and not hasattr(workers, "map"):
             raise TypeError(
@@ -169,9 +204,16 @@ def jacobian(
     method: str = "central",
     accuracy: int | None = None,
     step: ArrayLike | None = None,
+    adaptive: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_steps: int | None = None,
+    noise: float | str | None = None,
+    bounds: tuple[ArrayLike, ArrayLike] | None = None,
     throw: bool = True,
     vectorized: bool = False,
     workers: Any = None,
+    progress: bool = False,
     f0: ArrayLike | None = None,
     args: tuple[Any, ...] = (),
 ) -> Result:
@@ -198,7 +240,9 @@ def jacobian(
     True
     """
     s = _Setup(f, x, n=1, method=method, accuracy=accuracy, step=step, throw=throw,
-               vectorized=vectorized, workers=workers, f0=f0, args=args)
+               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
+               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
+               f0=f0, args=args)
     est, h = _axes(s)
     arrange = lambda a: _columns_last(a, s.x.shape)  # noqa: E731
     return s.finish(arrange(est.value), arrange(est.error), arrange(entry_status(est)),
@@ -213,9 +257,16 @@ def gradient(
     method: str = "central",
     accuracy: int | None = None,
     step: ArrayLike | None = None,
+    adaptive: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_steps: int | None = None,
+    noise: float | str | None = None,
+    bounds: tuple[ArrayLike, ArrayLike] | None = None,
     throw: bool = True,
     vectorized: bool = False,
     workers: Any = None,
+    progress: bool = False,
     f0: ArrayLike | None = None,
     args: tuple[Any, ...] = (),
 ) -> Result:
@@ -256,7 +307,9 @@ def gradient(
     True
     """
     s = _Setup(f, x, n=1, method=method, accuracy=accuracy, step=step, throw=throw,
-               vectorized=vectorized, workers=workers, f0=f0, args=args)
+               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
+               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
+               f0=f0, args=args)
     if s.ev.out_shape != ():
         raise ValueError(
             f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape}; "
@@ -277,9 +330,16 @@ def derivative(
     method: str = "central",
     accuracy: int | None = None,
     step: ArrayLike | None = None,
+    adaptive: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_steps: int | None = None,
+    noise: float | str | None = None,
+    bounds: tuple[ArrayLike, ArrayLike] | None = None,
     throw: bool = True,
     vectorized: bool = False,
     workers: Any = None,
+    progress: bool = False,
     f0: ArrayLike | None = None,
     args: tuple[Any, ...] = (),
 ) -> Result:
@@ -318,7 +378,9 @@ def derivative(
     """
     order = v.as_order(n)
     s = _Setup(f, x, n=order, method=method, accuracy=accuracy, step=step, throw=throw,
-               vectorized=vectorized, workers=workers, f0=f0, args=args)
+               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
+               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
+               f0=f0, args=args)
     if s.ev.out_shape != s.x.shape:
         raise ValueError(
             f"`f` must be elementwise for derivative: f(x) has shape {s.ev.out_shape} but x has "
@@ -339,9 +401,16 @@ def directional(
     method: str = "central",
     accuracy: int | None = None,
     step: float | None = None,
+    adaptive: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_steps: int | None = None,
+    noise: float | str | None = None,
+    bounds: tuple[ArrayLike, ArrayLike] | None = None,
     throw: bool = True,
     vectorized: bool = False,
     workers: Any = None,
+    progress: bool = False,
     f0: ArrayLike | None = None,
     args: tuple[Any, ...] = (),
 ) -> Result:
@@ -373,7 +442,9 @@ def directional(
     True
     """
     s = _Setup(f, x, n=1, method=method, accuracy=accuracy, step=step, throw=throw,
-               vectorized=vectorized, workers=workers, f0=f0, args=args)
+               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
+               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
+               f0=f0, args=args)
     direction = v_as_direction(v, s.x)
     est, h = s.run(Layout(s.x, "directions", directions=direction.ravel()[None, :]))
     return s.finish(est.value[0], est.error[0], entry_status(est)[0], h[0])
