@@ -35,8 +35,12 @@ class PointSet(Protocol):
 def format_point(point: Any, limit: int = 8) -> str:
     """A short text form of a point for error messages."""
     arr = np.asarray(point)
-    with np.printoptions(threshold=limit, edgeitems=3, precision=17):
-        return np.array2string(arr, separator=", ")
+    if arr.ndim == 0:
+        item = arr[()]
+        return repr(item.item() if isinstance(item, np.generic) else item)
+    return np.array2string(
+        arr, separator=", ", threshold=limit, edgeitems=3, formatter={"all": lambda v: repr(v.item() if isinstance(v, np.generic) else v)}
+    )
 
 
 def _annotate(exc: BaseException, point: Any) -> None:
@@ -46,7 +50,7 @@ def _annotate(exc: BaseException, point: Any) -> None:
         exc.args = (f"{exc.args[0]} {where}",) + exc.args[1:]
     elif not exc.args:
         exc.args = (where,)
-    if sys.version_info >= (3, 11):
+    elif sys.version_info >= (3, 11):
         exc.add_note(where)
 
 
@@ -91,7 +95,7 @@ class Evaluator:
         self.nfev = 0
         self.callbacks: list[Callable[[int], None]] = []
         if f0 is None:
-            batch = x[..., None] if vectorized else x
+            batch = x[..., None] if vectorized else x.copy()
             raw = self._call_one(batch, x)
             self.nfev += 1
             value = np.asarray(raw)
