@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dfdx import stencils
-from dfdx.stencils import backward, central, complex_step, forward, fornberg_weights, make_stencil
+from dfdx.stencils import backward, central, complex_step, fornberg_weights, forward, make_stencil
 
 
 def exact(offsets, n):

@@ -17,10 +17,11 @@ The complex step is a stencil too, with imaginary offsets: ``f'(x) \\approx
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
-from typing import Literal, Sequence, TypeVar
+from functools import cache
+from typing import Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -182,7 +183,7 @@ def _from_offsets(offsets: Sequence[int], n: int, kind: str) -> Stencil:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def central(n: int = 1, accuracy: int = 2) -> Stencil:
     """Central stencil for the `n`-th derivative of even order `accuracy`.
 
@@ -198,7 +199,7 @@ def central(n: int = 1, accuracy: int = 2) -> Stencil:
     return _from_offsets(range(-radius, radius + 1), n, "central")
 
 
-@lru_cache(maxsize=None)
+@cache
 def forward(n: int = 1, accuracy: int = 1) -> Stencil:
     """One-sided stencil on offsets ``0, 1, ..., n + accuracy - 1``.
 
@@ -211,14 +212,14 @@ def forward(n: int = 1, accuracy: int = 1) -> Stencil:
     return _from_offsets(range(n + accuracy), n, "forward")
 
 
-@lru_cache(maxsize=None)
+@cache
 def backward(n: int = 1, accuracy: int = 1) -> Stencil:
     """Mirror image of :func:`forward`: offsets ``0, -1, ..., -(n + accuracy - 1)``."""
     _check(n, accuracy)
     return _from_offsets([-k for k in range(n + accuracy)], n, "backward")
 
 
-@lru_cache(maxsize=None)
+@cache
 def complex_step(accuracy: int = 2) -> Stencil:
     """Complex-step rule for the first derivative, ``Im f(x + i h) / h`` and its extrapolations.
 
