@@ -269,8 +269,12 @@ def _error(
         sensitivity = np.nan_to_num(xmag * np.abs(value), posinf=0.0)
         if sum_columns:
             sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
-        amplification = stencil.amplification if not stencil.is_complex else 1.0
-        rounding = rounding + 2 * eps * sensitivity * amplification / h
+        if stencil.is_complex:
+            # No subtraction: rounding inside f reaches the derivative unamplified,
+            # relative to the derivatives of the terms of f (sensitivity / |x|).
+            rounding = rounding + eps * sensitivity / scale
+        else:
+            rounding = rounding + 2 * eps * sensitivity * stencil.amplification / h
     top = len(nodes) - 1
     orders = [n] if stencil.is_complex else list(range(n, top + 1))
     mags, noises = [np.abs(value)], [rounding]
