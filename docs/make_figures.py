@@ -38,15 +38,15 @@ def lyness_moler(x):
 
 
 def contour() -> None:
-    ax = dfdx.plot.contour(loss, [1.0, 1.0], extent=(-1, 3, -1, 3), names=("w1", "w2"), descent=True,
-                          label="L")
+    ax = dfdx.plot.contour(
+        loss, [1.0, 1.0], extent=(-1, 3, -1, 3), names=("w1", "w2"), descent=True, label="L"
+    )
     ax.set_title("The seed loss L(w1, w2) and its gradient at (1, 1)")
     save(ax, "contour.png")
 
 
 def field() -> None:
-    ax = dfdx.plot.contour(loss, [1.0, 1.0], extent=(-1, 3, -1, 3), names=("w1", "w2"), field=True,
-                          label="L")
+    ax = dfdx.plot.contour(loss, [1.0, 1.0], extent=(-1, 3, -1, 3), names=("w1", "w2"), field=True, label="L")
     ax.set_title("The gradient field of L(w1, w2), by dfdx")
     save(ax, "field.png")
 
@@ -84,8 +84,9 @@ def check_report():
     analytic = buggy_gradient(x)
     tolerance = 100 * np.asarray(res.error) / np.abs(res.value)
     failing = np.abs(analytic - res.value) > 100 * np.asarray(res.error)
-    return SimpleNamespace(analytic=analytic, numeric=res.value, tolerance=tolerance,
-                           passed=not failing.any())
+    return SimpleNamespace(
+        analytic=analytic, numeric=res.value, tolerance=tolerance, passed=not failing.any()
+    )
 
 
 def save(ax, name: str) -> None:

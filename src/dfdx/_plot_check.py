@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,8 +37,14 @@ def relative_error(analytic: Any, numeric: Any) -> NDArray[np.float64]:
     return np.where(size == 0, 0.0, rel)
 
 
-def check(report: Any, *, ax: Axes | None = None, values: bool = True,
-          labels: Sequence[str] | None = None, title: str | None = None) -> Axes:
+def check(
+    report: Any,
+    *,
+    ax: Axes | None = None,
+    values: bool = True,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Axes:
     """A gradient-check report as a picture: relative error per component against the tolerance.
 
     Bars show each component's relative error on a log scale, green when within the
@@ -84,7 +91,7 @@ def check(report: Any, *, ax: Axes | None = None, values: bool = True,
     >>> import dfdx.plot
     >>> report = SimpleNamespace(analytic=[-2.0, 2.0, 0.5], numeric=[-2.0, 2.0 + 1e-12, 0.6],
     ...                          tolerance=1e-8, passed=False)
-    >>> ax = dfdx.plot.check(report)
+    >>> ax = dfdx.plot.check(report, values=False)
     >>> ax.get_title()
     'Gradient check FAILED: 1 of 3 components above tolerance'
     """
@@ -129,7 +136,7 @@ def _panels(ax: Axes | None, values: bool, width: float) -> tuple[Axes, Axes | N
     ax = new_axes(ax, (width, 4.0))
     if not values:
         return ax, None
-    from mpl_toolkits.axes_grid1 import make_axes_locatable
+    from mpl_toolkits.axes_grid1 import make_axes_locatable  # type: ignore[import-untyped]
 
     return ax, make_axes_locatable(ax).append_axes("top", size="80%", pad=0.12, sharex=ax)
 
@@ -138,8 +145,10 @@ def _legend(ax: Axes) -> list[Any]:
     from matplotlib.patches import Patch
 
     handles, _ = ax.get_legend_handles_labels()
-    return handles + [Patch(color=PASS_COLOR, label="within tolerance"),
-                      Patch(color=FAIL_COLOR, label="above tolerance")]
+    return handles + [
+        Patch(color=PASS_COLOR, label="within tolerance"),
+        Patch(color=FAIL_COLOR, label="above tolerance"),
+    ]
 
 
 def _fields(report: Any) -> tuple[Any, Any, Any, Any]:
@@ -186,8 +195,9 @@ def _tolerance(ax: Axes, index: NDArray[np.intp], tol: Any) -> None:
 def _verdict(passed: bool, failing: NDArray[np.bool_], rel: NDArray[np.float64], names: list[str]) -> str:
     if passed:
         worst = int(np.argmax(rel))
-        return (f"Gradient check passed: worst relative error {rel[worst]:.1e} "
-                f"(component {names[worst]})").replace("e-", "e\u2212")
+        return (
+            f"Gradient check passed: worst relative error {rel[worst]:.1e} (component {names[worst]})"
+        ).replace("e-", "e\u2212")
     count = int(failing.sum())
     plural = "component" if rel.size == 1 else "components"
     return f"Gradient check FAILED: {count} of {rel.size} {plural} above tolerance"

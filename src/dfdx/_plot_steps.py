@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -134,10 +135,13 @@ def step_error(
         if name in options:
             raise TypeError(f"step_error sets `{name}` itself; it cannot be passed as an option.")
     given = None if steps is None else _steps(steps)
+    # Uncaught: if dfdx cannot differentiate f at all (a bad option, f failing at x),
+    # the user hears why rather than getting an empty picture.
+    central4 = dfdx.derivative(f, point, method="central", accuracy=4, **options)
     ax = new_axes(ax, (7.2, 5.2))
     autos = {s: _attempt(f, point, dict(method=s.method, accuracy=s.accuracy), options) for s in schemes}
     adaptive = _attempt(f, point, dict(adaptive=True), options)
-    ref, ref_label = _reference(f, point, exact, autos, adaptive, options)
+    ref, ref_label, source = _reference(f, point, exact, central4, autos, adaptive, options)
     scale = max(1.0, abs(point))
     floor = EPS / 2 * (1.0 if ref != 0 else scale)
     measure = _measure(ref, floor)
@@ -149,19 +153,35 @@ def step_error(
             continue
         hs = given if given is not None else _default_steps(scale, auto.step)
         errs = np.array([measure(_at_step(f, point, s, h, options)) for h in hs])
-        color = COLORS[s.method] if sum(t.method == s.method for t in schemes) == 1 \
+        color = (
+            COLORS[s.method]
+            if sum(t.method == s.method for t in schemes) == 1
             else _shade(COLORS[s.method], s.accuracy)
+        )
         ax.loglog(hs, errs, color=color, lw=1.8, label=s.label, gid=f"curve:{s.method}{s.accuracy}")
-        ax.loglog([float(auto.step)], [measure(auto.value)], "o", ms=9, mfc=color, mec="black",
-                  mew=1.3, zorder=5, gid=f"auto:{s.method}{s.accuracy}")
-    _decorate(ax, f, point, ref, ref_label, floor, adaptive, measure, skipped, title)
+        ax.loglog(
+            [float(auto.step)],
+            [measure(auto.value)],
+            "o",
+            ms=9,
+            mfc=color,
+            mec="black",
+            mew=1.3,
+            zorder=5,
+            gid=f"auto:{s.method}{s.accuracy}",
+        )
+    if adaptive is not None:
+        _adaptive(ax, adaptive, measure, estimated=adaptive is source, ref=ref)
+    _decorate(ax, f, point, ref, ref_label, floor, skipped, title)
     return ax
 
 
 def _scalar_point(x: Any) -> float:
     if np.ndim(x) != 0:
         raise ValueError(f"`x` must be a scalar point for step_error, got shape {np.shape(x)}.")
-    value = float(dfdx._validate.as_point(x))
+    value = float(x)
+    if not np.isfinite(value):
+        raise ValueError(f"`x` must be finite, got {value}.")
     return value
 
 
@@ -211,30 +231,42 @@ def _measure(ref: float, floor: float) -> Callable[[Any], float]:
     return measure
 
 
-def _reference(f: Callable[..., Any], x: float, exact: float | None, autos: dict[Scheme, Any],
-               adaptive: Any, options: dict[str, Any]) -> tuple[float, str]:
-    """The exact value, or dfdx's best estimate and a legend label saying which it is."""
+def _reference(
+    f: Callable[..., Any],
+    x: float,
+    exact: float | None,
+    central4: Any,
+    autos: dict[Scheme, Any],
+    adaptive: Any,
+    options: dict[str, Any],
+) -> tuple[float, str, Any]:
+    """The exact value, or dfdx's best estimate; a legend label saying which; the Result used."""
     if exact is not None:
         value = float(exact)
         if not np.isfinite(value):
             raise ValueError(f"`exact` must be a finite number, got {exact!r}.")
-        return value, f"reference: exact f\u2032 = {value:.16g}"
-    central4 = _attempt(f, x, dict(method="central", accuracy=4), options)
-    if central4 is None:
-        raise ValueError("dfdx cannot differentiate f at x; pass `exact` to draw the picture anyway.")
-    cs = autos.get(Scheme("complex", 2)) or _attempt(f, x, dict(method="complex"), options)
+        return value, f"reference: exact f\u2032 = {value:.16g}", None
+    cs = autos.get(Scheme("complex", 2))
+    if cs is None:
+        cs = _attempt(f, x, dict(method="complex"), options)
     # The complex step is exact to rounding, but only for analytic f: trust it when it
     # agrees with an independent real-arithmetic estimate.
     if cs is not None and abs(cs.value - central4.value) <= 3 * central4.error + 4 * EPS * abs(cs.value):
         best, how = cs, "complex step"
     else:
         options8 = _attempt(f, x, dict(method="central", accuracy=8), options)
-        candidates = [(r.error, r, name) for r, name in
-                      ((central4, "central, order 4"), (options8, "central, order 8"), (adaptive, "adaptive"))
-                      if r is not None]
+        candidates = [
+            (r.error, r, name)
+            for r, name in (
+                (central4, "central, order 4"),
+                (options8, "central, order 8"),
+                (adaptive, "adaptive"),
+            )
+            if r is not None
+        ]
         _, best, how = min(candidates, key=lambda c: c[0])
     value = float(best.value)
-    return value, f"reference: dfdx {how} estimate {value:.16g}\n(no exact value given)"
+    return value, f"reference: dfdx {how} estimate {value:.16g}\n(no exact value given)", best
 
 
 def _shade(color: str, accuracy: int) -> str:
@@ -242,37 +274,78 @@ def _shade(color: str, accuracy: int) -> str:
     from matplotlib.colors import to_hex, to_rgb
 
     factor = 0.55 if accuracy >= 4 else 1.0
-    return str(to_hex(tuple(c * factor for c in to_rgb(color))))
+    r, g, b = to_rgb(color)
+    return str(to_hex((r * factor, g * factor, b * factor)))
 
 
-def _decorate(ax: Axes, f: Callable[..., Any], x: float, ref: float, ref_label: str, floor: float,
-              adaptive: Any, measure: Callable[[Any], float], skipped: list[Scheme],
-              title: str | None) -> None:
+def _adaptive(ax: Axes, res: Any, measure: Callable[[Any], float], estimated: bool, ref: float) -> None:
+    """The adaptive result as a star at its final step; at its error estimate if it is the reference."""
+    step = float(np.max(res.step))
+    if not np.isfinite(step) or step <= 0:
+        return
+    error = measure(ref + float(res.error)) if estimated else measure(res.value)
+    note = ", its error estimate" if estimated else ""
+    ax.loglog(
+        [step],
+        [error],
+        "*",
+        ms=17,
+        color="#f2b705",
+        mec="black",
+        mew=1.0,
+        zorder=6,
+        gid="adaptive",
+        label=f"adaptive result ({res.nfev} evaluations{note})",
+    )
+
+
+def _decorate(
+    ax: Axes,
+    f: Callable[..., Any],
+    x: float,
+    ref: float,
+    ref_label: str,
+    floor: float,
+    skipped: list[Scheme],
+    title: str | None,
+) -> None:
     from matplotlib.lines import Line2D
 
     relative = ref != 0
-    if adaptive is not None and np.isfinite(adaptive.step):
-        ax.loglog([float(adaptive.step)], [measure(adaptive.value)], "*", ms=16, color="#f2b705",
-                  mec="black", mew=1.0, zorder=6, gid="adaptive",
-                  label=f"adaptive result ({adaptive.nfev} evaluations)")
     if relative:
         ax.axhline(floor, color="0.45", ls=":", lw=1.0, zorder=0)
-        ax.annotate("\u03b5/2: correctly rounded", (1, floor), xycoords=("axes fraction", "data"),
-                    xytext=(-4, -3), textcoords="offset points", ha="right", va="top", color="0.35",
-                    fontsize="small")
-    for x_text, text, align in ((0.02, "\u2190 round-off dominates", "left"),
-                                (0.98, "truncation dominates \u2192", "right")):
+        ax.annotate(
+            "\u03b5/2: correctly rounded",
+            (1, floor),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, -3),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            color="0.35",
+            fontsize="small",
+        )
+    for x_text, text, align in (
+        (0.02, "\u2190 round-off dominates", "left"),
+        (0.98, "truncation dominates \u2192", "right"),
+    ):
         ax.text(x_text, 0.12, text, transform=ax.transAxes, color="0.35", fontsize="small", ha=align)
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(Line2D([], [], ls="none", marker="o", ms=9, mfc="white", mec="black", mew=1.3,
-                          label="step dfdx chooses"))
+    handles.append(
+        Line2D(
+            [], [], ls="none", marker="o", ms=9, mfc="white", mec="black", mew=1.3, label="step dfdx chooses"
+        )
+    )
     handles.append(Line2D([], [], ls="none", label=ref_label))
-    handles += [Line2D([], [], ls="none", label=f"{s.method}{s.accuracy}: f cannot be evaluated")
-                for s in skipped]
+    handles += [
+        Line2D([], [], ls="none", label=f"{s.method}{s.accuracy}: f cannot be evaluated") for s in skipped
+    ]
     ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.9)
     ax.set_ylim(bottom=floor / 6)
     ax.set_xlabel("step h")
-    ax.set_ylabel("relative error  |D(h) \u2212 f\u2032| / |f\u2032|" if relative else "absolute error |D(h)|")
+    ax.set_ylabel(
+        "relative error  |D(h) \u2212 f\u2032| / |f\u2032|" if relative else "absolute error |D(h)|"
+    )
     ax.grid(True, which="major", alpha=0.25)
     name = function_name(f)
     ax.set_title(title if title is not None else f"Error of {name}\u2032({fmt([x])[1:-1]}) versus the step")

@@ -20,7 +20,8 @@ Examples
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -141,7 +142,8 @@ def contour(
     labels = _names(names)
     box = _extent(extent, point)
     ax = new_axes(ax, (6.4, 5.6))
-    grad = np.asarray(dfdx.gradient(f, point, **options).value, dtype=float)
+    res = dfdx.gradient(f, point, **options)
+    grad, error = np.asarray(res.value, dtype=float), np.asarray(res.error, dtype=float)
     gx, gy, z = _grid(f, box, resolution)
     fname = label if label is not None else function_name(f)
     filled = ax.contourf(gx, gy, z, levels=levels, cmap=cmap)
@@ -151,19 +153,28 @@ def contour(
         bar.set_label(f"{fname}({', '.join(labels)})")
     if field:
         _field(ax, f, box, 15 if field is True else int(field), options)
-    handles = [ax.plot(*point, "o", ms=8, mfc="white", mec="black", mew=1.5, label=f"x = {fmt(point)}",
-                       zorder=7)[0]]
+    handles = [
+        ax.plot(*point, "o", ms=8, mfc="white", mec="black", mew=1.5, label=f"x = {fmt(point)}", zorder=7)[0]
+    ]
     handles += _level(ax, gx, gy, z, float(f(point)), fname)
-    handles += _arrows(ax, point, grad, box, arrow_length, descent, fname)
+    handles += _arrows(ax, point, grad, error, box, arrow_length, descent, fname)
     ax.set_xlim(box[0], box[1])
     ax.set_ylim(box[2], box[3])
     ax.set_aspect("equal")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
-    ax.set_title(title if title is not None else
-                 f"{fname}({', '.join(labels)}) and its gradient \u2207{fname} at {fmt(point)}")
-    legend = ax.legend(handles=handles, loc="upper left", fontsize="small", framealpha=0.85,
-                       handler_map={FancyArrowPatch: HandlerPatch(patch_func=_arrow_glyph)})
+    ax.set_title(
+        title
+        if title is not None
+        else f"{fname}({', '.join(labels)}) and its gradient \u2207{fname} at {fmt(point)}"
+    )
+    legend = ax.legend(
+        handles=handles,
+        loc="upper left",
+        fontsize="small",
+        framealpha=0.85,
+        handler_map={FancyArrowPatch: HandlerPatch(patch_func=_arrow_glyph)},
+    )
     legend.set_zorder(10)
     return ax
 
@@ -185,7 +196,7 @@ def _extent(extent: Any, point: NDArray[np.float64]) -> tuple[float, float, floa
         raise ValueError(
             f"`extent` must be (xmin, xmax, ymin, ymax) with xmin < xmax and ymin < ymax, got {extent!r}."
         )
-    return box  # type: ignore[return-value]
+    return box[0], box[1], box[2], box[3]
 
 
 def _grid(f: Callable[..., Any], box: tuple[float, float, float, float], n: int) -> tuple[Any, Any, Any]:
@@ -216,8 +227,9 @@ def _stacked(f: Callable[..., Any], stacked: NDArray[np.float64]) -> NDArray[np.
     return z
 
 
-def _field(ax: Axes, f: Callable[..., Any], box: tuple[float, float, float, float], n: int,
-           options: dict[str, Any]) -> None:
+def _field(
+    ax: Axes, f: Callable[..., Any], box: tuple[float, float, float, float], n: int, options: dict[str, Any]
+) -> None:
     """The gradient by dfdx on an ``n x n`` grid inside `box`, as arrows ~ |grad f|."""
     if n < 2:
         raise ValueError(f"`field` must be True or a grid size >= 2, got {n}.")
@@ -231,8 +243,19 @@ def _field(ax: Axes, f: Callable[..., Any], box: tuple[float, float, float, floa
     size = np.hypot(g[0], g[1])
     longest = np.nanmax(size) if np.any(np.isfinite(size)) else 0.0
     scale = 0.85 * min(dx, dy) / longest if longest > 0 else 1.0
-    q = ax.quiver(px, py, g[0] * scale, g[1] * scale, angles="xy", scale_units="xy", scale=1,
-                  color="white", alpha=0.7, width=0.004, zorder=3)
+    q = ax.quiver(
+        px,
+        py,
+        g[0] * scale,
+        g[1] * scale,
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        color="white",
+        alpha=0.7,
+        width=0.004,
+        zorder=3,
+    )
     q.set_gid("field")
 
 
@@ -242,23 +265,34 @@ def _level(ax: Axes, gx: Any, gy: Any, z: Any, value: float, fname: str) -> list
 
     if not (np.isfinite(value) and z.min() < value < z.max()):
         return []
-    line = ax.contour(gx, gy, z, levels=[value], colors="white", linewidths=1.2, linestyles="--",
-                      zorder=4)
+    line = ax.contour(gx, gy, z, levels=[value], colors="white", linewidths=1.2, linestyles="--", zorder=4)
     line.set_gid("level")
     return [Line2D([], [], color="white", lw=1.2, ls="--", label=f"{fname} = {value:.4g} (level of x)")]
 
 
-def _arrows(ax: Axes, point: NDArray[np.float64], grad: NDArray[np.float64],
-            box: tuple[float, float, float, float], fraction: float, descent: bool,
-            fname: str) -> list[Any]:
-    """Gradient (and descent) arrows of a fixed visible length, and their legend handles."""
+def _arrows(
+    ax: Axes,
+    point: NDArray[np.float64],
+    grad: NDArray[np.float64],
+    error: NDArray[np.float64],
+    box: tuple[float, float, float, float],
+    fraction: float,
+    descent: bool,
+    fname: str,
+) -> list[Any]:
+    """Gradient (and descent) arrows of a fixed visible length, and their legend handles.
+
+    No arrow where the gradient is zero within its error estimate: its direction
+    would be rounding noise.
+    """
     from matplotlib import patheffects
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
     norm = float(np.hypot(*grad))
-    if not np.isfinite(norm) or norm == 0:
-        return [Line2D([], [], ls="none", label=f"\u2207{fname} = {fmt(grad)}: no arrow")]
+    if not np.isfinite(norm) or norm <= float(np.hypot(*error)):
+        label = f"\u2207{fname} = {fmt(grad)}, zero within its error: no arrow"
+        return [Line2D([], [], ls="none", label=label)]
     length = fraction * min(box[1] - box[0], box[3] - box[2])
     outline = [patheffects.withStroke(linewidth=4.5, foreground="black", alpha=0.6)]
     arrows = [("gradient", 1.0, GRADIENT_COLOR, f"\u2207{fname} = {fmt(grad)} (length not to scale)")]
@@ -267,16 +301,24 @@ def _arrows(ax: Axes, point: NDArray[np.float64], grad: NDArray[np.float64],
     handles = []
     for gid, sign, color, label in arrows:
         head = point + sign * length * grad / norm
-        style = dict(arrowstyle=ARROW, color=color, lw=2.6, path_effects=outline)
-        arrow = ax.annotate("", xy=tuple(head), xytext=tuple(point), zorder=6,
-                            arrowprops=dict(shrinkA=0, shrinkB=0, **style))
+        style: dict[str, Any] = dict(arrowstyle=ARROW, color=color, lw=2.6, path_effects=outline)
+        arrow = ax.annotate(
+            "", xy=tuple(head), xytext=tuple(point), zorder=6, arrowprops=dict(shrinkA=0, shrinkB=0, **style)
+        )
         arrow.set_gid(gid)
         handles.append(FancyArrowPatch((0, 0), (1, 0), label=label, **style))
     return handles
 
 
-def _arrow_glyph(legend: Any, orig_handle: Any, xdescent: float, ydescent: float, width: float,
-                 height: float, fontsize: float) -> Any:
+def _arrow_glyph(
+    legend: Any,
+    orig_handle: Any,
+    xdescent: float,
+    ydescent: float,
+    width: float,
+    height: float,
+    fontsize: float,
+) -> Any:
     """An arrow for the legend, instead of the default rectangle of a patch."""
     from matplotlib.patches import FancyArrowPatch
 
