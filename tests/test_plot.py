@@ -513,3 +513,23 @@ def test_make_figures_draws_every_picture(tmp_path, monkeypatch):
     for name in names:
         assert (tmp_path / name).read_bytes().startswith(PNG)
         assert (ROOT / "docs" / "img" / name).read_bytes().startswith(PNG)
+
+
+def test_given_levels_colour_what_lies_beyond_them():
+    levels = np.geomspace(0.1, 100, 12)
+    ax = dfdx.plot.contour(loss, [1.0, 1.0], levels=levels)
+    (filled,) = [c for c in ax.collections if isinstance(c, ContourSet) and c.filled]
+    np.testing.assert_allclose(filled.levels, levels)
+    assert filled.extend == "both"
+
+
+def test_nothing_is_drawn_when_f_fails_at_the_point():
+    def broken(w):
+        raise RuntimeError("no")
+
+    before = plt.get_fignums()
+    with pytest.raises(RuntimeError, match="no"):
+        dfdx.plot.contour(broken, [1.0, 1.0])
+    with pytest.raises(RuntimeError, match="no"):
+        dfdx.plot.step_error(broken, 1.0)
+    assert plt.get_fignums() == before

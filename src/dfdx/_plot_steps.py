@@ -138,7 +138,7 @@ def step_error(
     # Uncaught: if dfdx cannot differentiate f at all (a bad option, f failing at x),
     # the user hears why rather than getting an empty picture.
     central4 = dfdx.derivative(f, point, method="central", accuracy=4, **options)
-    ax = new_axes(ax, (7.2, 5.2))
+    ax = new_axes(ax, (10.0, 5.2))
     autos = {s: _attempt(f, point, dict(method=s.method, accuracy=s.accuracy), options) for s in schemes}
     adaptive = _attempt(f, point, dict(adaptive=True), options)
     ref, ref_label, source = _reference(f, point, exact, central4, autos, adaptive, options)
@@ -340,7 +340,8 @@ def _decorate(
     handles += [
         Line2D([], [], ls="none", label=f"{s.method}{s.accuracy}: f cannot be evaluated") for s in skipped
     ]
-    ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.9)
+    # Outside the axes: the curves fill the picture wherever a legend could go.
+    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     ax.set_ylim(bottom=floor / 6)
     ax.set_xlabel("step h")
     ax.set_ylabel(

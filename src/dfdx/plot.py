@@ -141,12 +141,14 @@ def contour(
         raise ValueError(f"`x` must be a point with two coordinates, got shape {point.shape}.")
     labels = _names(names)
     box = _extent(extent, point)
-    ax = new_axes(ax, (6.4, 5.6))
     res = dfdx.gradient(f, point, **options)
     grad, error = np.asarray(res.value, dtype=float), np.asarray(res.error, dtype=float)
     gx, gy, z = _grid(f, box, resolution)
+    ax = new_axes(ax, (6.4, 5.6))
     fname = label if label is not None else function_name(f)
-    filled = ax.contourf(gx, gy, z, levels=levels, cmap=cmap)
+    # Given levels may not cover f: colour what lies beyond them instead of leaving holes.
+    extend = "neither" if np.ndim(levels) == 0 else "both"
+    filled = ax.contourf(gx, gy, z, levels=levels, cmap=cmap, extend=extend)
     ax.contour(gx, gy, z, levels=filled.levels, colors="k", linewidths=0.5, alpha=0.3)
     if colorbar:
         bar = ax.figure.colorbar(filled, ax=ax, shrink=0.9)
