@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import subprocess
@@ -11,6 +12,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dfdx
 
@@ -150,6 +153,19 @@ def test_arrow_is_perpendicular_to_the_level_line_through_the_point():
     assert np.hypot(*(vertices[i] - x)) < 0.02  # the line passes through x
     tangent = unit(vertices[min(i + 2, len(vertices) - 1)] - vertices[max(i - 2, 0)])
     assert abs(tangent @ direction) < 0.02
+
+
+finite = st.floats(-50, 50, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(a=finite, b=finite, x0=st.floats(-5, 5), x1=st.floats(-5, 5))
+def test_arrow_follows_the_gradient_of_any_plane(a, b, x0, x1):
+    ax = dfdx.plot.contour(lambda w: a * w[0] + b * w[1] + 1.0, [x0, x1], resolution=11, colorbar=False)
+    (arrow,) = by_gid(ax.texts, "gradient")
+    np.testing.assert_allclose(arrow.xyann, [x0, x1])
+    np.testing.assert_allclose(unit(np.subtract(arrow.xy, arrow.xyann)), unit([a, b]), atol=1e-9)
+    plt.close(ax.figure)
 
 
 def test_descent_arrow_is_opposite_and_field_matches_the_gradient():
@@ -533,3 +549,32 @@ def test_nothing_is_drawn_when_f_fails_at_the_point():
     with pytest.raises(RuntimeError, match="no"):
         dfdx.plot.step_error(broken, 1.0)
     assert plt.get_fignums() == before
+
+
+def test_adaptive_reference_is_drawn_at_its_error_estimate(monkeypatch):
+    original = dfdx.derivative
+    f = lambda x: np.abs(x) ** 3  # noqa: E731  no complex step: the reference comes from real arithmetic
+    best = dataclasses.replace(original(f, 1.0, method="central", accuracy=8, step=0.01), error=1e-14)
+
+    def with_adaptive(f, x, *, adaptive=False, **kw):
+        return best if adaptive else original(f, x, **kw)
+
+    monkeypatch.setattr(dfdx, "derivative", with_adaptive)
+    ax = dfdx.plot.step_error(f, 1.0, methods=("central",))
+    ref = [t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("reference")]
+    assert "dfdx adaptive estimate" in ref[0]
+    (star,) = by_gid(ax.get_lines(), "adaptive")
+    assert "its error estimate" in star.get_label()
+    assert star.get_ydata()[0] == pytest.approx(1e-14 / 3.0, rel=1e-6)
+    # An adaptive result without a usable step is left out.
+    best = dataclasses.replace(best, step=np.float64(np.nan))
+    ax = dfdx.plot.step_error(f, 1.0, methods=("central",))
+    assert not by_gid(ax.get_lines(), "adaptive")
+
+
+def test_f_that_broadcasts_to_wrong_values_is_evaluated_point_by_point():
+    odd = lambda w: w[0] + np.asarray(w).size  # noqa: E731  2 + w0 per point, not on a stacked grid
+    ax = dfdx.plot.contour(odd, [0.0, 0.0], extent=(0, 1, 0, 1), colorbar=False)
+    (filled,) = [c for c in ax.collections if isinstance(c, ContourSet) and c.filled]
+    # Point by point the values are 2 + w0 in [2, 3]; the stacked call would give ~80000.
+    assert 2.0 <= filled.levels.min() and filled.levels.max() <= 3.0
