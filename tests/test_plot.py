@@ -442,6 +442,9 @@ def test_check_bars_are_relative_errors_coloured_by_verdict(tmp_path):
     (tol,) = [line for line in ax.get_lines() if line.get_label().startswith("tolerance")]
     assert tol.get_ydata()[0] == 1e-8
     assert ax.get_yscale() == "log"
+    (values,) = by_gid(ax.texts, "values")
+    assert values.get_text() == "analytic 0.5\nnumerical 0.6"
+    assert values.xy == (2, expected[2])
     top = [a for a in ax.figure.axes if a is not ax][0]
     assert top.get_title() == "Gradient check FAILED: 1 of 4 components above tolerance"
     np.testing.assert_array_equal(by_gid(top.get_lines(), "analytic")[0].get_ydata(), rep.analytic)

@@ -114,6 +114,7 @@ def check(
     _tolerance(ax, index, tol)
     for i in np.flatnonzero(failing):
         ax.axvspan(i - 0.5, i + 0.5, color=FAIL_COLOR, alpha=0.08, lw=0)
+    _annotate(ax, analytic, numeric, rel, shown, failing)
     ax.set_xlim(-0.6, rel.size - 0.4)
     ax.set_ylabel("relative error")
     ax.set_xlabel("component")
@@ -123,7 +124,9 @@ def check(
     if top is not None:
         _values(top, index, analytic, numeric, failing)
     text = title if title is not None else _verdict(bool(np.all(passed)), failing, rel, names)
-    (top or ax).set_title(text, color=PASS_COLOR if np.all(passed) else FAIL_COLOR, fontweight="bold")
+    (top or ax).set_title(
+        text, color=PASS_COLOR if np.all(passed) else FAIL_COLOR, fontweight="bold", fontsize="medium"
+    )
     return ax
 
 
@@ -184,6 +187,31 @@ def _labels(labels: Sequence[str] | None, shape: tuple[int, ...], size: int) -> 
     return [str(tuple(int(k) for k in ix)) for ix in np.ndindex(*shape)]
 
 
+def _annotate(
+    ax: Axes, analytic: Any, numeric: Any, rel: Any, shown: Any, failing: Any, most: int = 5
+) -> None:
+    """The two values of the worst failing components, with the digits that tell them apart."""
+    worst = [int(i) for i in np.argsort(-np.where(failing, rel, -1.0))[:most] if failing[i]]
+    for i in worst:
+        digits = int(np.clip(np.ceil(-np.log10(max(rel[i], 1e-17))) + 2, 3, 17))
+        text = f"analytic {analytic[i]:.{digits}g}\nnumerical {numeric[i]:.{digits}g}".replace("-", "\u2212")
+        ax.annotate(
+            text,
+            (i, shown[i]),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize="x-small",
+            color=FAIL_COLOR,
+            gid="values",
+        )
+    if worst:
+        # Room above the tallest bar for its two lines of text.
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, max(high, float(np.max(shown)) * (high / low) ** 0.25))
+
+
 def _tolerance(ax: Axes, index: NDArray[np.intp], tol: Any) -> None:
     if np.ndim(tol) == 0:
         ax.axhline(float(tol), color="black", ls="--", lw=1.2, label=f"tolerance {float(tol):.1e}")
@@ -211,5 +239,6 @@ def _values(top: Axes, index: NDArray[np.intp], analytic: Any, numeric: Any, fai
     for i in np.flatnonzero(failing):
         top.axvspan(i - 0.5, i + 0.5, color=FAIL_COLOR, alpha=0.08, lw=0)
     top.tick_params(labelbottom=False)
+    top.margins(y=0.15)
     top.set_ylabel("derivative")
     top.legend(loc="best", fontsize="small", framealpha=0.9)
