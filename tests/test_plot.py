@@ -382,6 +382,20 @@ def test_scheme_f_cannot_evaluate_is_skipped_with_a_note():
     assert "complex2: f cannot be evaluated" in labels
 
 
+def test_f_defined_on_one_side_only():
+    half = lambda x: np.where(x >= 0, x**2 + x, np.nan)  # noqa: E731  f'(0) = 1
+    ax = dfdx.plot.step_error(half, 0.0, exact=1.0, methods=("forward", "backward"))
+    (forward,) = curves(ax)
+    assert forward.get_gid() == "curve:forward1"
+    h, err = forward.get_data()
+    np.testing.assert_allclose(err[h > 1e-6], h[h > 1e-6], rtol=1e-6)  # (h^2 + h) / h - 1 = h
+    nowhere = lambda x: np.where(x == 1.0, 1.0, np.nan)  # noqa: E731
+    before = plt.get_fignums()
+    with pytest.raises(ValueError, match="pass `exact` to draw the picture"):
+        dfdx.plot.step_error(nowhere, 1.0)
+    assert plt.get_fignums() == before
+
+
 def test_given_steps_and_zero_reference_use_absolute_errors():
     steps = np.logspace(-8, -1, 15)
     ax = dfdx.plot.step_error(np.cos, 0.0, exact=0.0, steps=steps[::-1], methods=("forward2", "backward"))

@@ -86,9 +86,9 @@ def step_error(
         name meaning the lowest order of its kind (1 one-sided, 2 otherwise), or with
         the order appended: ``'central4'``, ``'forward2'``.
     steps : array_like, optional
-        Steps to draw, the same for every scheme. Default: 97 steps from
-        ``1e-16 max(1, |x|)`` to ``max(1, |x|)``, extended down to the automatic
-        step of the complex step.
+        Steps to draw, the same for every scheme. Default, per scheme: six steps a
+        decade from ``1e-16 max(1, |x|)`` (lower if the scheme's automatic step is
+        lower, as for the complex step) up to ``max(1, |x|)``.
     title : str, optional
         Title; default names f and the point.
     **options
@@ -137,11 +137,11 @@ def step_error(
     given = None if steps is None else _steps(steps)
     # Uncaught: if dfdx cannot differentiate f at all (a bad option, f failing at x),
     # the user hears why rather than getting an empty picture.
-    central4 = dfdx.derivative(f, point, method="central", accuracy=4, **options)
-    ax = new_axes(ax, (10.0, 5.2))
+    central4 = dfdx.derivative(f, point, method="central", accuracy=4, throw=False, **options)
     autos = {s: _attempt(f, point, dict(method=s.method, accuracy=s.accuracy), options) for s in schemes}
     adaptive = _attempt(f, point, dict(adaptive=True), options)
     ref, ref_label, source = _reference(f, point, exact, central4, autos, adaptive, options)
+    ax = new_axes(ax, (10.0, 5.2))
     scale = max(1.0, abs(point))
     floor = EPS / 2 * (1.0 if ref != 0 else scale)
     measure = _measure(ref, floor)
@@ -254,16 +254,21 @@ def _reference(
     if cs is not None and abs(cs.value - central4.value) <= 3 * central4.error + 4 * EPS * abs(cs.value):
         best, how = cs, "complex step"
     else:
-        options8 = _attempt(f, x, dict(method="central", accuracy=8), options)
+        central8 = _attempt(f, x, dict(method="central", accuracy=8), options)
         candidates = [
-            (r.error, r, name)
+            (float(r.error), r, name)
             for r, name in (
                 (central4, "central, order 4"),
-                (options8, "central, order 8"),
+                (central8, "central, order 8"),
                 (adaptive, "adaptive"),
             )
-            if r is not None
+            if r is not None and np.isfinite(r.value) and np.isfinite(r.error)
         ]
+        if not candidates:
+            raise ValueError(
+                "dfdx could not estimate f'(x) to compare with (f is not finite around x); "
+                "pass `exact` to draw the picture."
+            )
         _, best, how = min(candidates, key=lambda c: c[0])
     value = float(best.value)
     return value, f"reference: dfdx {how} estimate {value:.16g}\n(no exact value given)", best
