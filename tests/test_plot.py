@@ -231,6 +231,18 @@ def test_pointwise_and_broadcasting_functions_give_the_same_picture():
     assert top == pytest.approx(18.0, rel=0.15)  # max of w0^2 + w1^2 on [-1, 3]^2
 
 
+def test_points_outside_the_domain_of_f_are_holes():
+    def f(w):  # scalar code: math.log raises outside its domain
+        return math.log(w[0]) + w[1] ** 2
+
+    ax = dfdx.plot.contour(f, [1.0, 1.0], resolution=41)
+    (filled,) = [c for c in ax.collections if isinstance(c, ContourSet) and c.filled]
+    vertices = np.concatenate([p.vertices for p in filled.get_paths() if len(p.vertices)])
+    assert vertices[:, 0].min() > 0  # nothing drawn where w1 <= 0
+    (arrow,) = by_gid(ax.texts, "gradient")
+    np.testing.assert_allclose(unit(np.subtract(arrow.xy, arrow.xyann)), unit([1.0, 2.0]), atol=1e-10)
+
+
 def test_default_extent_grows_with_the_point():
     ax = dfdx.plot.contour(lambda w: w[0] ** 2 + w[1] ** 2, [10.0, -4.0], colorbar=False)
     assert ax.get_xlim() == (5.0, 15.0) and ax.get_ylim() == (-9.0, 1.0)
@@ -244,7 +256,11 @@ def test_default_extent_grows_with_the_point():
         (dict(names=("a", "b", "c")), ValueError, "`names` must be two names"),
         (dict(extent=(1, 0, 0, 1)), ValueError, r"`extent` must be \(xmin, xmax, ymin, ymax\)"),
         (dict(extent=(0, 1, 0)), ValueError, "`extent` must be"),
-        (dict(field=1), ValueError, "`field` must be True or a grid size >= 2"),
+        (dict(field=1), ValueError, "`field` must be True, False or a grid size >= 2"),
+        (dict(field=2.5), ValueError, "`field` must be True, False or a grid size"),
+        (dict(resolution=2), ValueError, "`resolution` must be an integer >= 3"),
+        (dict(resolution=50.0), ValueError, "`resolution` must be an integer >= 3"),
+        (dict(arrow_length=0), ValueError, r"`arrow_length` must be a fraction of the picture in \(0, 1\]"),
     ],
 )
 def test_contour_rejects_bad_arguments(kwargs, error, match):

@@ -85,13 +85,15 @@ def contour(
         Names of the two variables, for the axis labels (default ``x0``, ``x1``).
     field : bool or int, optional
         Also draw the gradient field (by dfdx) as arrows on a grid, 15 x 15 for True
-        or ``field x field``. Arrow lengths are proportional to ``|grad f|``.
+        or ``field x field``. Arrow lengths are proportional to ``|grad f|``, the
+        longest fitting its grid cell.
     descent : bool, optional
         Also draw the descent direction ``-grad f`` at `x`.
     levels : int or array_like, optional
         Number of contour levels, or the levels themselves.
     resolution : int, optional
-        Grid points per axis for the contour.
+        Grid points per axis for the contour (default 201). Where f raises
+        ValueError or ArithmeticError (outside its domain) the picture has a hole.
     arrow_length : float, optional
         Length of the gradient arrow as a fraction of the shorter side of the picture.
     colorbar : bool, optional
@@ -117,8 +119,8 @@ def contour(
     ImportError
         If matplotlib is not installed.
     ValueError
-        If `x` does not have two coordinates, `names` not two names, or `extent`
-        is not four increasing bounds.
+        If `x` does not have two coordinates, `names` not two names, `extent` not
+        four increasing bounds, or `field`, `resolution`, `arrow_length` out of range.
 
     Examples
     --------
@@ -141,6 +143,11 @@ def contour(
         raise ValueError(f"`x` must be a point with two coordinates, got shape {point.shape}.")
     labels = _names(names)
     box = _extent(extent, point)
+    arrows = _field_size(field)
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 3:
+        raise ValueError(f"`resolution` must be an integer >= 3 (grid points per axis), got {resolution!r}.")
+    if not 0 < arrow_length <= 1:
+        raise ValueError(f"`arrow_length` must be a fraction of the picture in (0, 1], got {arrow_length!r}.")
     res = dfdx.gradient(f, point, **options)
     grad, error = np.asarray(res.value, dtype=float), np.asarray(res.error, dtype=float)
     gx, gy, z = _grid(f, box, resolution)
@@ -153,8 +160,8 @@ def contour(
     if colorbar:
         bar = ax.figure.colorbar(filled, ax=ax, shrink=0.9)
         bar.set_label(f"{fname}({', '.join(labels)})")
-    if field:
-        _field(ax, f, box, 15 if field is True else int(field), options)
+    if arrows:
+        _field(ax, f, box, arrows, options)
     handles = [
         ax.plot(*point, "o", ms=8, mfc="white", mec="black", mew=1.5, label=f"x = {fmt(point)}", zorder=7)[0]
     ]
@@ -201,6 +208,17 @@ def _extent(extent: Any, point: NDArray[np.float64]) -> tuple[float, float, floa
     return box[0], box[1], box[2], box[3]
 
 
+def _field_size(field: Any) -> int:
+    """Arrows per axis of the gradient field: 0 for none, 15 for True."""
+    if field is True:
+        return 15
+    if field is False or field is None:
+        return 0
+    if not isinstance(field, (int, np.integer)) or field < 2:
+        raise ValueError(f"`field` must be True, False or a grid size >= 2, got {field!r}.")
+    return int(field)
+
+
 def _grid(f: Callable[..., Any], box: tuple[float, float, float, float], n: int) -> tuple[Any, Any, Any]:
     """f on an ``n x n`` grid: one stacked call when f broadcasts, else point by point."""
     gx, gy = np.meshgrid(np.linspace(box[0], box[1], n), np.linspace(box[2], box[3], n))
@@ -209,8 +227,16 @@ def _grid(f: Callable[..., Any], box: tuple[float, float, float, float], n: int)
         warnings.simplefilter("ignore")
         z = _stacked(f, stacked)
         if z is None:
-            z = np.array([float(f(stacked[:, i, j])) for i in range(n) for j in range(n)]).reshape(n, n)
+            z = np.array([_value(f, stacked[:, i, j]) for i in range(n) for j in range(n)]).reshape(n, n)
     return gx, gy, np.ma.masked_invalid(z)
+
+
+def _value(f: Callable[..., Any], w: NDArray[np.float64]) -> float:
+    """f at one grid point; a domain error there (``math.log`` of a negative) leaves a hole."""
+    try:
+        return float(f(w))
+    except (ValueError, ArithmeticError):
+        return float("nan")
 
 
 def _stacked(f: Callable[..., Any], stacked: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -233,8 +259,6 @@ def _field(
     ax: Axes, f: Callable[..., Any], box: tuple[float, float, float, float], n: int, options: dict[str, Any]
 ) -> None:
     """The gradient by dfdx on an ``n x n`` grid inside `box`, as arrows ~ |grad f|."""
-    if n < 2:
-        raise ValueError(f"`field` must be True or a grid size >= 2, got {n}.")
     dx, dy = (box[1] - box[0]) / n, (box[3] - box[2]) / n
     px, py = np.meshgrid(box[0] + dx * (np.arange(n) + 0.5), box[2] + dy * (np.arange(n) + 0.5))
     g = np.full((2, n, n), np.nan)
