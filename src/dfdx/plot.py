@@ -135,9 +135,6 @@ def contour(
     array([-0.707107,  0.707107])
     """
     pyplot()
-    from matplotlib.legend_handler import HandlerPatch
-    from matplotlib.patches import FancyArrowPatch
-
     point = np.asarray(x, dtype=float)
     if point.shape != (2,):
         raise ValueError(f"`x` must be a point with two coordinates, got shape {point.shape}.")
@@ -167,16 +164,24 @@ def contour(
     ]
     handles += _level(ax, gx, gy, z, float(f(point)), fname)
     handles += _arrows(ax, point, grad, error, box, arrow_length, descent, fname)
+    default = f"{fname}({', '.join(labels)}) and its gradient \u2207{fname} at {fmt(point)}"
+    _frame(ax, box, labels, title if title is not None else default, handles)
+    return ax
+
+
+def _frame(
+    ax: Axes, box: tuple[float, float, float, float], labels: tuple[str, str], title: str, handles: list[Any]
+) -> None:
+    """Limits, equal aspect (so the gradient looks perpendicular to the contours), labels, legend."""
+    from matplotlib.legend_handler import HandlerPatch
+    from matplotlib.patches import FancyArrowPatch
+
     ax.set_xlim(box[0], box[1])
     ax.set_ylim(box[2], box[3])
     ax.set_aspect("equal")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
-    ax.set_title(
-        title
-        if title is not None
-        else f"{fname}({', '.join(labels)}) and its gradient \u2207{fname} at {fmt(point)}"
-    )
+    ax.set_title(title)
     legend = ax.legend(
         handles=handles,
         loc="upper left",
@@ -185,7 +190,6 @@ def contour(
         handler_map={FancyArrowPatch: HandlerPatch(patch_func=_arrow_glyph)},
     )
     legend.set_zorder(10)
-    return ax
 
 
 def _names(names: Sequence[str] | None) -> tuple[str, str]:
