@@ -189,6 +189,7 @@ def test_field_true_is_a_15_by_15_grid_inside_the_extent():
     (quiver,) = by_gid(ax.collections, "field")
     assert quiver.U.size == 225
     assert 0 < quiver.X.min() and quiver.X.max() < 2 and 0 < quiver.Y.min() and quiver.Y.max() < 1
+    assert any("on a grid" in t.get_text() for t in ax.get_legend().get_texts())
 
 
 def test_contour_on_given_axes_uses_them_and_passes_options_to_gradient(tmp_path):

@@ -164,6 +164,8 @@ def contour(
     ]
     handles += _level(ax, gx, gy, z, float(f(point)), fname)
     handles += _arrows(ax, point, grad, error, box, arrow_length, descent, fname)
+    if arrows:
+        handles.append(_field_handle(fname))
     default = f"{fname}({', '.join(labels)}) and its gradient \u2207{fname} at {fmt(point)}"
     _frame(ax, box, labels, title if title is not None else default, handles)
     return ax
@@ -287,6 +289,19 @@ def _field(
         zorder=3,
     )
     q.set_gid("field")
+
+
+def _field_handle(fname: str) -> Any:
+    from matplotlib.patches import FancyArrowPatch
+
+    return FancyArrowPatch(
+        (0, 0),
+        (1, 0),
+        arrowstyle="-|>,head_width=0.3,head_length=0.5",
+        color="0.55",
+        lw=1.2,
+        label=f"\u2207{fname} on a grid (length \u221d |\u2207{fname}|)",
+    )
 
 
 def _level(ax: Axes, gx: Any, gy: Any, z: Any, value: float, fname: str) -> list[Any]:
