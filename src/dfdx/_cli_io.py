@@ -100,8 +100,12 @@ class Target:
         return self.expression is not None
 
 
-def load_target(text: str, point: Point, *, elementwise: bool = False) -> Target:
-    """Resolve TARGET at `point`. `elementwise`: x is the array of values (derivative)."""
+def load_target(text: str, point: Point, *, elementwise: bool = False, unused_ok: bool = False) -> Target:
+    """Resolve TARGET at `point`.
+
+    `elementwise`: x is the array of values (derivative). `unused_ok`: the point may name
+    variables the expression does not use (a gradient such as ``2*x, 1``).
+    """
     match = _MODULE_FUNCTION.match(text)
     if match:
         function = _import(match.group(1), match.group(2))
@@ -122,7 +126,7 @@ def load_target(text: str, point: Point, *, elementwise: bool = False) -> Target
         raise UsageError(f"the expression {text!r} has no variables; nothing to differentiate")
     if elementwise:
         return _elementwise(text, expr, point)
-    names = _names(expr, point)
+    names = _names(expr, point, unused_ok)
     return Target(text, expr.function(names), np.array(point.values), names, expr)
 
 
@@ -140,7 +144,7 @@ def _elementwise(text: str, expr: Expression, point: Point) -> Target:
     return Target(text, expr.function(elementwise=True), x, (name,), expr)
 
 
-def _names(expr: Expression, point: Point) -> tuple[str, ...]:
+def _names(expr: Expression, point: Point, unused_ok: bool = False) -> tuple[str, ...]:
     variables = expr.variables
     if point.names is None:
         if len(variables) == 1 and len(point.values) == 1:
@@ -154,7 +158,7 @@ def _names(expr: Expression, point: Point) -> tuple[str, ...]:
     missing = [v for v in variables if v not in point.names]
     if missing:
         raise UsageError(f"`--at` gives no value for {', '.join(missing)}")
-    if extra:
+    if extra and not unused_ok:
         raise UsageError(
             f"`--at` names {', '.join(extra)}, which the expression does not use "
             f"(its variables: {', '.join(variables)})"

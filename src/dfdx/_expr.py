@@ -114,6 +114,7 @@ class ExpressionError(ValueError):
             stop = end if end is not None and end > start else start + 1
             snippet = text[start:stop]
             snippet = snippet if len(snippet) <= 40 else snippet[:37] + "..."
+            snippet = "".join(c if c.isprintable() else repr(c)[1:-1] for c in snippet)
             message = f"{reason}: `{snippet}` at column {start + 1}"
         super().__init__(message)
 

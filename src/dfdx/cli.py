@@ -57,7 +57,7 @@ def _options(args: argparse.Namespace, size: int | None = None) -> dict[str, Any
     if getattr(args, "adaptive", False):
         options["adaptive"] = True
     if getattr(args, "noise", None) is not None:
-        options["noise"] = "auto" if args.noise == "auto" else parse_numbers(args.noise, "--noise")[0]
+        options["noise"] = "auto" if args.noise == "auto" else parse_numbers(args.noise, "--noise (a number or 'auto')")[0]
     return options
 
 
@@ -118,7 +118,7 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError("this version of dfdx has no gradient checker (dfdx.check_gradient)")
     point = parse_point(args.at)
     f = load_target(args.function, point)
-    grad = load_target(args.gradient, point)
+    grad = load_target(args.gradient, point, unused_ok=True)
     options = _options(args)
     for name in ("mode", "directions", "seed"):
         if getattr(args, name) is not None:
