@@ -14,15 +14,24 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ._expr import Expression, ExpressionError, compile_expression
 
-__all__ = ["UsageError", "Point", "Target", "parse_point", "parse_numbers", "load_target",
-           "format_table", "to_json"]
+__all__ = [
+    "UsageError",
+    "Point",
+    "Target",
+    "parse_point",
+    "parse_numbers",
+    "load_target",
+    "format_table",
+    "to_json",
+]
 
 _MODULE_FUNCTION = re.compile(r"^\s*([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)\s*$")
 
@@ -59,7 +68,7 @@ class Point:
     def describe(self) -> str:
         if self.names is None:
             return ", ".join(f"{v:g}" for v in self.values)
-        return ", ".join(f"{n} = {v:g}" for n, v in zip(self.names, self.values))
+        return ", ".join(f"{n} = {v:g}" for n, v in zip(self.names, self.values, strict=True))
 
 
 def parse_point(text: str) -> Point:
@@ -225,7 +234,7 @@ def format_table(kind: str, target: Target, point: Point, res: Any, n: int = 1) 
         parts = [p.strip() for p in target.text.split(",")]
         if len(parts) == target.expression.size:
             lines[2:2] = [f"  f{i} = {p}" for i, p in enumerate(parts)] + [""]
-    for label, v, e in zip(labels, value.ravel(), error.ravel()):
+    for label, v, e in zip(labels, value.ravel(), error.ravel(), strict=True):
         lines.append(f"  {label.ljust(width)}  {_pm(float(v), float(e))}")
     lines += [
         "",

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import ast
 import difflib
+import importlib
 import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
-import scipy.special
 
 __all__ = ["ExpressionError", "Expression", "compile_expression", "FUNCTIONS", "CONSTANTS"]
 
@@ -36,6 +37,7 @@ MAX_DEPTH = 64
 MAX_EXPONENT = 1024
 
 Node = Callable[[Sequence[Any]], Any]
+_special: Any = importlib.import_module("scipy.special")  # erf and erfc, complex-safe
 
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int]] = {
     **{
@@ -47,8 +49,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int]] = {
     },
     **{alias: (getattr(np, "arc" + alias[1:]), 1) for alias in "asin acos atan asinh acosh atanh".split()},
     "ln": (np.log, 1),
-    "erf": (scipy.special.erf, 1),
-    "erfc": (scipy.special.erfc, 1),
+    "erf": (_special.erf, 1),
+    "erfc": (_special.erfc, 1),
     "arctan2": (np.arctan2, 2),
     "atan2": (np.arctan2, 2),
     "hypot": (np.hypot, 2),
@@ -241,7 +243,11 @@ class _Compiler:
         name = node.func.id
         if name not in FUNCTIONS:
             close = difflib.get_close_matches(name, FUNCTIONS, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"the functions are {', '.join(sorted(FUNCTIONS))}"
+            hint = (
+                f"did you mean `{close[0]}`?"
+                if close
+                else f"the functions are {', '.join(sorted(FUNCTIONS))}"
+            )
             raise self.refuse(f"unknown function `{name}` ({hint})", node.func)
         func, arity = FUNCTIONS[name]
         if node.keywords or len(node.args) != arity:
@@ -275,7 +281,9 @@ def _parse(text: str) -> tuple[ast.expr, int]:
         raise ExpressionError("the expression is empty", text)
     offset = len(text) - len(text.lstrip())
     if "\n" in text or "\r" in text:
-        raise ExpressionError("the expression must be on one line", text, text.find("\n" if "\n" in text else "\r"))
+        raise ExpressionError(
+            "the expression must be on one line", text, text.find("\n" if "\n" in text else "\r")
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
@@ -316,10 +324,14 @@ class Expression:
     def __call__(self, *values: Any) -> Any:
         """Evaluate with one value (number or array) per variable, in `variables` order."""
         if len(values) != len(self.variables):
-            raise TypeError(f"expected {len(self.variables)} values ({', '.join(self.variables)}), got {len(values)}")
+            raise TypeError(
+                f"expected {len(self.variables)} values ({', '.join(self.variables)}), got {len(values)}"
+            )
         return self._run(values)
 
-    def function(self, names: Sequence[str] | None = None, *, elementwise: bool = False) -> Callable[[Any], Any]:
+    def function(
+        self, names: Sequence[str] | None = None, *, elementwise: bool = False
+    ) -> Callable[[Any], Any]:
         """``f(x)`` with ``x[i]`` bound to ``names[i]`` (default: `variables`).
 
         With ``elementwise=True`` the expression must have one variable, bound to the

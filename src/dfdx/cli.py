@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import re
 import sys
 import traceback
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Iterator, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
 from . import _api
-from ._cli_io import Point, UsageError, format_table, load_target, parse_numbers, parse_point, to_json
+from ._cli_io import UsageError, format_table, load_target, parse_numbers, parse_point, to_json
 from ._validate import METHODS
 
 __all__ = ["main"]
@@ -57,7 +59,9 @@ def _options(args: argparse.Namespace, size: int | None = None) -> dict[str, Any
     if getattr(args, "adaptive", False):
         options["adaptive"] = True
     if getattr(args, "noise", None) is not None:
-        options["noise"] = "auto" if args.noise == "auto" else parse_numbers(args.noise, "--noise (a number or 'auto')")[0]
+        options["noise"] = (
+            "auto" if args.noise == "auto" else parse_numbers(args.noise, "--noise (a number or 'auto')")[0]
+        )
     return options
 
 
@@ -96,8 +100,12 @@ def _differentiate(args: argparse.Namespace) -> int:
     options = _options(args)
     if kind == "derivative":
         options["n"] = args.n
-    front_end = {"derivative": _api.derivative, "gradient": _api.gradient,
-                 "jacobian": _api.jacobian, "hessian": _api.hessian}[kind]
+    front_end = {
+        "derivative": _api.derivative,
+        "gradient": _api.gradient,
+        "jacobian": _api.jacobian,
+        "hessian": _api.hessian,
+    }[kind]
     with _workers(args) as pool:
         if target.vectorizable and not pool and kind != "hessian":
             options["vectorized"] = True
@@ -113,12 +121,12 @@ def _differentiate(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import dfdx
 
-    check_gradient = getattr(dfdx, "check_gradient", None)
-    if check_gradient is None:
-        raise UsageError("this version of dfdx has no gradient checker (dfdx.check_gradient)")
     point = parse_point(args.at)
     f = load_target(args.function, point)
     grad = load_target(args.gradient, point, unused_ok=True)
+    check_gradient = getattr(dfdx, "check_gradient", None)
+    if check_gradient is None:
+        raise UsageError("this version of dfdx has no gradient checker (dfdx.check_gradient)")
     options = _options(args)
     for name in ("mode", "directions", "seed"):
         if getattr(args, name) is not None:
@@ -142,7 +150,7 @@ def _plot_module() -> Any:
     except ImportError:
         raise UsageError(f"pictures need matplotlib: {_INSTALL_PLOT}") from None
     try:
-        import dfdx.plot as plot
+        plot = importlib.import_module("dfdx.plot")
     except ModuleNotFoundError as exc:
         if exc.name != "dfdx.plot":
             raise
@@ -170,8 +178,17 @@ def _plot(args: argparse.Namespace) -> int:
         if extent is not None and len(extent) != 4:
             raise UsageError("`--extent` takes four numbers: xmin,xmax,ymin,ymax")
         with np.errstate(all="ignore"):
-            plot.contour(target.function, target.x, ax=ax, extent=extent, names=target.labels,
-                         field=args.field, descent=args.descent, levels=args.levels, **options)
+            plot.contour(
+                target.function,
+                target.x,
+                ax=ax,
+                extent=extent,
+                names=target.labels,
+                field=args.field,
+                descent=args.descent,
+                levels=args.levels,
+                **options,
+            )
     else:
         target = load_target(args.target, point, elementwise=len(point.values) == 1)
         if args.exact is not None:
@@ -182,8 +199,11 @@ def _plot(args: argparse.Namespace) -> int:
         with np.errstate(all="ignore"):
             plot.step_error(target.function, target.x, ax=ax, **options)
     fig.savefig(output)
-    _emit(args, f"{args.picture} of {target.text} at {point.describe()} written to {output}",
-          {"picture": args.picture, "output": os.path.abspath(output)})
+    _emit(
+        args,
+        f"{args.picture} of {target.text} at {point.describe()} written to {output}",
+        {"picture": args.picture, "output": os.path.abspath(output)},
+    )
     return 0
 
 
@@ -205,17 +225,18 @@ def _demo(args: argparse.Namespace) -> int:
     output = _output_path(args.output)
     point = np.array([1.0, 1.0])
     res = _api.gradient(seed_loss, point)
+    value, error = np.asarray(res.value), np.asarray(res.error)
     exact = seed_loss_gradient(point)
-    difference = np.abs(res.value - exact)
+    difference = np.abs(value - exact)
     covered = bool(np.all(difference <= res.error))
     lines = [
         "The seed tutorial's loss L(w1, w2) = (2 w1 + 3 w2 - 5)^2 + (w1 - w2 - 1)^2 at (1, 1)",
         "",
         f"{'':12}{'dL/dw1':>24}{'dL/dw2':>24}",
-        f"{'dfdx':12}{res.value[0]:>24.17g}{res.value[1]:>24.17g}",
+        f"{'dfdx':12}{value[0]:>24.17g}{value[1]:>24.17g}",
         f"{'analytic':12}{exact[0]:>24.17g}{exact[1]:>24.17g}",
         f"{'difference':12}{difference[0]:>24.2e}{difference[1]:>24.2e}",
-        f"{'error est.':12}{res.error[0]:>24.2e}{res.error[1]:>24.2e}",
+        f"{'error est.':12}{error[0]:>24.2e}{error[1]:>24.2e}",
         "",
         f"method {res.method}, accuracy {res.accuracy}, {res.nfev} evaluations of L, "
         f"status {res.status.name}; the error estimate {'covers' if covered else 'MISSES'} "
@@ -224,10 +245,19 @@ def _demo(args: argparse.Namespace) -> int:
         "(the tutorial's own central difference with h = 1e-5: 1.9e-11)",
     ]
     sentence, path = _demo_picture(output)
-    _emit(args, "\n".join([*lines, "", sentence]), {
-        "value": res.value.tolist(), "analytic": exact.tolist(), "difference": difference.tolist(),
-        "error": np.asarray(res.error).tolist(), "covered": covered, "picture": path, "note": sentence,
-    })
+    _emit(
+        args,
+        "\n".join([*lines, "", sentence]),
+        {
+            "value": value.tolist(),
+            "analytic": exact.tolist(),
+            "difference": difference.tolist(),
+            "error": error.tolist(),
+            "covered": covered,
+            "picture": path,
+            "note": sentence,
+        },
+    )
     return 0 if covered else 1
 
 
@@ -242,7 +272,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 _TARGET_HELP = (
-    "an expression in named variables, e.g. \"(2*w1 + 3*w2 - 5)**2 + (w1 - w2 - 1)**2\" "
+    'an expression in named variables, e.g. "(2*w1 + 3*w2 - 5)**2 + (w1 - w2 - 1)**2" '
     "(numbers, + - * / **, sin, cos, exp, log, sqrt, ..., pi, e), or module:function "
     "(importable from the current directory)"
 )
@@ -266,18 +296,24 @@ def _numeric(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--method", choices=METHODS, help="stencil, or the complex step (default central)")
     group.add_argument("--accuracy", type=_positive_int, help="order of accuracy of the stencil")
     group.add_argument("--step", help="absolute step: one number, or one per coordinate (default automatic)")
-    group.add_argument("--adaptive", action="store_true", help="shrinking steps with Richardson extrapolation")
+    group.add_argument(
+        "--adaptive", action="store_true", help="shrinking steps with Richardson extrapolation"
+    )
     group.add_argument("--rtol", type=float, help="relative tolerance of --adaptive")
     group.add_argument("--atol", type=float, help="absolute tolerance of --adaptive")
     group.add_argument("--max-steps", type=_positive_int, help="most steps of --adaptive per coordinate")
     group.add_argument("--noise", help="absolute noise level of f, or 'auto' to estimate it")
-    group.add_argument("--workers", type=_positive_int, metavar="N",
-                       help="evaluate f in a pool of N processes")
+    group.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="evaluate f in a pool of N processes"
+    )
 
 
 def _add(sub: Any, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help, description=description, epilog=f"example:\n  {example}",
+        name,
+        help=help,
+        description=description,
+        epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(parser)
@@ -294,12 +330,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dfdx {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for kind, text in (("derivative", "n-th derivative of a function of one variable (elementwise)"),
-                       ("gradient", "gradient of a scalar function"),
-                       ("jacobian", "Jacobian of a vector function (comma-separated components)"),
-                       ("hessian", "Hessian of a scalar function")):
-        p = _add(sub, kind, text, text[0].upper() + text[1:] + ", with an error estimate per entry.",
-                 _EXAMPLES[kind])
+    for kind, text in (
+        ("derivative", "n-th derivative of a function of one variable (elementwise)"),
+        ("gradient", "gradient of a scalar function"),
+        ("jacobian", "Jacobian of a vector function (comma-separated components)"),
+        ("hessian", "Hessian of a scalar function"),
+    ):
+        p = _add(
+            sub,
+            kind,
+            text,
+            text[0].upper() + text[1:] + ", with an error estimate per entry.",
+            _EXAMPLES[kind],
+        )
         p.add_argument("target", metavar="TARGET", help=_TARGET_HELP)
         p.add_argument("--at", required=True, metavar="POINT", help=_AT_HELP)
         if kind == "derivative":
@@ -307,48 +350,82 @@ def _parser() -> argparse.ArgumentParser:
         _numeric(p)
         p.set_defaults(run=_differentiate)
 
-    check = _add(sub, "check", "check a hand-written gradient against dfdx's",
-                 "Compare GRADIENT(x) with a numerical gradient of FUNCTION at x; exit 1 if they disagree.",
-                 "dfdx check model:loss model:loss_grad --at 1,1\n"
-                 f'  dfdx check "{_EXPRESSION}" "10*w1 + 10*w2 - 22, 10*w1 + 20*w2 - 28" --at w1=1,w2=1')
+    check = _add(
+        sub,
+        "check",
+        "check a hand-written gradient against dfdx's",
+        "Compare GRADIENT(x) with a numerical gradient of FUNCTION at x; exit 1 if they disagree.",
+        "dfdx check model:loss model:loss_grad --at 1,1\n"
+        f'  dfdx check "{_EXPRESSION}" "10*w1 + 10*w2 - 22, 10*w1 + 20*w2 - 28" --at w1=1,w2=1',
+    )
     check.add_argument("function", metavar="FUNCTION", help=_TARGET_HELP)
-    check.add_argument("gradient", metavar="GRADIENT", help="its gradient: module:function or comma-separated expressions")
+    check.add_argument(
+        "gradient", metavar="GRADIENT", help="its gradient: module:function or comma-separated expressions"
+    )
     check.add_argument("--at", required=True, metavar="POINT", help=_AT_HELP)
-    check.add_argument("--mode", choices=("full", "directional"), help="all coordinates, or random directions")
-    check.add_argument("--directions", type=_positive_int, help="number of random directions (directional mode)")
+    check.add_argument(
+        "--mode", choices=("full", "directional"), help="all coordinates, or random directions"
+    )
+    check.add_argument(
+        "--directions", type=_positive_int, help="number of random directions (directional mode)"
+    )
     check.add_argument("--seed", type=int, help="seed of the random directions")
     _numeric(check)
     check.set_defaults(run=_check)
 
-    plot = _add(sub, "plot", "draw a picture to a file (needs matplotlib)",
-                "Draw a picture and save it; the format follows the file's extension (.png, .svg, .pdf).",
-                f'dfdx plot contour "{_EXPRESSION}" --at w1=1,w2=1 -o contour.png')
+    plot = _add(
+        sub,
+        "plot",
+        "draw a picture to a file (needs matplotlib)",
+        "Draw a picture and save it; the format follows the file's extension (.png, .svg, .pdf).",
+        f'dfdx plot contour "{_EXPRESSION}" --at w1=1,w2=1 -o contour.png',
+    )
     pictures = plot.add_subparsers(dest="picture", required=True, metavar="PICTURE", parser_class=_Parser)
-    contour = _add(pictures, "contour", "contour of a function of two variables with the gradient arrow",
-                   "Contour of a function of two variables with the gradient arrow at the point.",
-                   f'dfdx plot contour "{_EXPRESSION}" --at w1=1,w2=1 -o contour.png --field')
+    contour = _add(
+        pictures,
+        "contour",
+        "contour of a function of two variables with the gradient arrow",
+        "Contour of a function of two variables with the gradient arrow at the point.",
+        f'dfdx plot contour "{_EXPRESSION}" --at w1=1,w2=1 -o contour.png --field',
+    )
     contour.add_argument("--extent", metavar="XMIN,XMAX,YMIN,YMAX", help="the region drawn")
     contour.add_argument("--field", action="store_true", help="also draw the gradient field")
     contour.add_argument("--descent", action="store_true", help="draw the descent direction (-gradient)")
     contour.add_argument("--levels", type=_positive_int, default=30, help="number of contour levels")
-    step_error = _add(pictures, "step-error", "error of each method against the step",
-                      "Error of forward, central, 4th-order central and complex-step derivatives against "
-                      "the step, with the automatic step marked.",
-                      'dfdx plot step-error "exp(x)/sqrt(sin(x)**3 + cos(x)**3)" --at x=1.5 -o steps.svg')
+    step_error = _add(
+        pictures,
+        "step-error",
+        "error of each method against the step",
+        "Error of forward, central, 4th-order central and complex-step derivatives against "
+        "the step, with the automatic step marked.",
+        'dfdx plot step-error "exp(x)/sqrt(sin(x)**3 + cos(x)**3)" --at x=1.5 -o steps.svg',
+    )
     step_error.add_argument("--exact", help="the exact derivative(s), if known (default: extrapolated)")
     step_error.add_argument("--methods", help="comma-separated, default forward,central,central4,complex")
     for p in (contour, step_error):
         p.add_argument("target", metavar="TARGET", help=_TARGET_HELP)
         p.add_argument("--at", required=True, metavar="POINT", help=_AT_HELP)
-        p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to save (.png, .svg, .pdf)")
+        p.add_argument(
+            "-o", "--output", required=True, metavar="FILE", help="where to save (.png, .svg, .pdf)"
+        )
         _numeric(p)
         p.set_defaults(run=_plot)
 
-    demo = _add(sub, "demo", "the seed tutorial's example end to end",
-                "Gradient of the seed tutorial's loss at (1, 1), next to the analytic one, "
-                "and the contour picture with the gradient arrow.", "dfdx demo -o demo.svg")
-    demo.add_argument("-o", "--output", default="dfdx-demo.png", metavar="FILE",
-                      help="where to save the picture (default dfdx-demo.png)")
+    demo = _add(
+        sub,
+        "demo",
+        "the seed tutorial's example end to end",
+        "Gradient of the seed tutorial's loss at (1, 1), next to the analytic one, "
+        "and the contour picture with the gradient arrow.",
+        "dfdx demo -o demo.svg",
+    )
+    demo.add_argument(
+        "-o",
+        "--output",
+        default="dfdx-demo.png",
+        metavar="FILE",
+        help="where to save the picture (default dfdx-demo.png)",
+    )
     demo.set_defaults(run=_demo)
     return parser
 
