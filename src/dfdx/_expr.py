@@ -135,6 +135,14 @@ def _column(line: str, byte_offset: int | None) -> int | None:
     return len(line.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
+def _operator_span(node: ast.BinOp) -> ast.AST:
+    """A stand-in node covering just the operator between the two operands."""
+    span = ast.Pass()
+    span.col_offset = node.left.end_col_offset or node.col_offset
+    span.end_col_offset = node.right.col_offset
+    return span
+
+
 @dataclass(frozen=True)
 class _Compiled:
     """A compiled node: the closure, and its value if it is a constant."""
@@ -160,6 +168,11 @@ class _Compiler:
         end = _column(line, getattr(node, "end_col_offset", None))
         if start is None:
             return ExpressionError(reason, self.text)
+        if isinstance(node, ast.Pass):  # an operator's span: trim blanks and parentheses
+            while end is not None and end > start + 1 and line[start] in " \t()":
+                start += 1
+            while end is not None and end > start + 1 and line[end - 1] in " \t()":
+                end -= 1
         return ExpressionError(reason, self.text, start + self.offset, (end or start) + self.offset)
 
     def node(self, node: ast.AST) -> _Compiled:
@@ -209,7 +222,7 @@ class _Compiler:
     def binary(self, node: ast.BinOp) -> _Compiled:
         if type(node.op) not in _BINARY:
             hint = "; write `**` for a power" if isinstance(node.op, ast.BitXor) else ""
-            raise self.refuse(f"this operator is not allowed (only + - * / **){hint}", node)
+            raise self.refuse(f"this operator is not allowed (only + - * / **){hint}", _operator_span(node))
         left, right = self.node(node.left), self.node(node.right)
         symbol, op = _BINARY[type(node.op)]
         if symbol == "**" and right.is_constant and abs(right.constant) > MAX_EXPONENT:
