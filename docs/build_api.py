@@ -64,9 +64,11 @@ def sections(doc: str) -> list[tuple[str, list[str]]]:
     while i < len(lines):
         line = lines[i]
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if line.strip() and re.fullmatch(r"-{3,}", following.strip()) and len(following.strip()) >= len(
+        if (
             line.strip()
-        ) - 1:
+            and re.fullmatch(r"-{3,}", following.strip())
+            and len(following.strip()) >= len(line.strip()) - 1
+        ):
             out.append((line.strip(), []))
             i += 2
             continue

@@ -19,8 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-import dfdx  # noqa: E402
 from tests.bank import PROBLEMS  # noqa: E402
+
+import dfdx  # noqa: E402
 
 CONFIGURATIONS = [
     ("forward", {"method": "forward"}),

@@ -9,15 +9,22 @@ script's output. Plain NumPy, so that it measures the formulas, not dfdx.
 """
 
 import numpy as np
+
 rng = np.random.default_rng(0)
 sigma, x, exact = 1e-6, 1.0, np.cos(1.0)
+
+
 def f(t):
     return np.sin(t) + sigma * rng.standard_normal(np.shape(t))
+
+
 def med(fn, reps=4000):
     return np.median([abs(fn() - exact) for _ in range(reps)])
-hf = 8 ** 0.25 * np.sqrt(sigma / abs(np.sin(x)))
+
+
+hf = 8**0.25 * np.sqrt(sigma / abs(np.sin(x)))
 hc = 3 ** (1 / 3) * (sigma / abs(np.cos(x))) ** (1 / 3)
-for name, h, fn in [
+for name, _step, fn in [
     ("forward, h = 1.5e-8 (sqrt(eps))", 1.5e-8, lambda h=1.5e-8: (f(x + h) - f(x)) / h),
     (f"forward, noise-aware h = {hf:.2g}", hf, lambda h=hf: (f(x + h) - f(x)) / h),
     ("central, h = 6.1e-6 (eps^(1/3))", 6.1e-6, lambda h=6.1e-6: (f(x + h) - f(x - h)) / (2 * h)),
