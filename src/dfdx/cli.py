@@ -221,7 +221,33 @@ def _glue_negative_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line with `argv` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run the command line; the entry point of ``dfdx`` and ``python -m dfdx``.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name. Default: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code: 0 success, 1 a failed check or differentiation, 2 bad input (a
+        one-line message on stderr; ``--debug`` adds the traceback).
+
+    Examples
+    --------
+    >>> from dfdx.cli import main
+    >>> main(["gradient", "x**2 + 3*y", "--at", "x=2,y=5"])  # doctest: +ELLIPSIS
+    gradient of x**2 + 3*y at x = 2, y = 5
+    <BLANKLINE>
+      df/dx   4.000000000... ± ...e-1...
+      df/dy   3.000000000... ± ...e-1...
+    <BLANKLINE>
+    method central, accuracy 4, ... evaluations of f; status SUCCESS: ...
+    0
+    >>> main(["gradient", "x.__class__", "--at", "x=1"])
+    2
+    """
     argv = _glue_negative_values(sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
