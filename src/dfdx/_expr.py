@@ -29,8 +29,9 @@ import numpy as np
 __all__ = ["ExpressionError", "Expression", "compile_expression", "FUNCTIONS", "CONSTANTS"]
 
 #: Longest accepted text; Python's parser itself gives up on nesting far below this.
-MAX_LENGTH = 2000
-#: Deepest accepted syntax tree (each level is one Python call when evaluating).
+MAX_LENGTH = 5000
+#: Deepest accepted nesting (each level is one Python call when evaluating). Chains such
+#: as ``a + b - c + ...`` do not nest: they are compiled into one loop.
 MAX_DEPTH = 64
 #: Largest accepted |exponent| of a constant power. Beyond it any base above 2
 #: overflows float64, so such a number is a typo or an attack, not a function.
@@ -135,6 +136,11 @@ def _column(line: str, byte_offset: int | None) -> int | None:
     return len(line.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
+def _is_chain(node: ast.AST) -> bool:
+    """A link of a left-leaning chain of + - * / (not **, which nests to the right)."""
+    return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div))
+
+
 def _operator_span(node: ast.BinOp) -> ast.AST:
     """A stand-in node covering just the operator between the two operands."""
     span = ast.Pass()
@@ -223,6 +229,8 @@ class _Compiler:
         if type(node.op) not in _BINARY:
             hint = "; write `**` for a power" if isinstance(node.op, ast.BitXor) else ""
             raise self.refuse(f"this operator is not allowed (only + - * / **){hint}", _operator_span(node))
+        if _is_chain(node) and _is_chain(node.left):
+            return self.chain(node)
         left, right = self.node(node.left), self.node(node.right)
         symbol, op = _BINARY[type(node.op)]
         if symbol == "**" and right.is_constant and abs(right.constant) > MAX_EXPONENT:
@@ -238,6 +246,33 @@ class _Compiler:
             c = left.constant
             return _Compiled(lambda env: op(c, rrun(env)))
         return _Compiled(lambda env: op(lrun(env), rrun(env)))
+
+    def chain(self, node: ast.BinOp) -> _Compiled:
+        """``a + b - c * ...`` flattened along its left spine, evaluated by one loop."""
+        links: list[tuple[Callable[[Any, Any], Any], ast.expr, ast.BinOp]] = []
+        head: ast.expr = node
+        while isinstance(head, ast.BinOp) and _is_chain(head):
+            links.append((_BINARY[type(head.op)][1], head.right, head))
+            head = head.left
+        links.reverse()
+        first = self.node(head)
+        rest = [(op, self.node(right), spine) for op, right, spine in links]
+        # Fold the constant prefix (`2*3*x`), refusing it if it is not finite (`1/0 + x`).
+        while rest and first.is_constant and rest[0][1].is_constant:
+            op, right, spine = rest.pop(0)
+            with np.errstate(all="ignore"):
+                first = self.folded(op(np.float64(first.constant), np.float64(right.constant)), spine)
+        if not rest:
+            return first
+        start, steps = first.run, [(op, r.run) for op, r, _ in rest]
+
+        def run(env: Sequence[Any]) -> Any:
+            value = start(env)
+            for op, operand in steps:
+                value = op(value, operand(env))
+            return value
+
+        return _Compiled(run)
 
     def unary(self, node: ast.UnaryOp) -> _Compiled:
         if type(node.op) not in _UNARY:
@@ -302,6 +337,8 @@ def _parse(text: str) -> tuple[ast.expr, int]:
     except SyntaxError as exc:
         col = offset + max(0, (exc.offset or 1) - 1)
         reason = (exc.msg or "invalid syntax").split(" (")[0]
+        if reason.startswith("Exceeds the limit"):  # Python's cap on the digits of an int
+            reason = "a number with too many digits"
         raise ExpressionError(f"syntax error, {reason}", text, min(col, len(text) - 1)) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         raise ExpressionError("the expression is too deeply nested or too large", text) from None
@@ -311,6 +348,9 @@ def _parse(text: str) -> tuple[ast.expr, int]:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ExpressionError(f"the expression is nested too deeply (> {MAX_DEPTH} levels)", text)
+        if _is_chain(node) and _is_chain(node.left):  # type: ignore[attr-defined]
+            stack += [(node.left, depth), (node.right, depth + 1)]  # type: ignore[attr-defined]
+            continue
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return tree.body, offset
 
