@@ -11,6 +11,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dfdx
 from dfdx.cli import main
@@ -413,3 +415,40 @@ def test_demo_json(capsys, tmp_path, monkeypatch):
     data = run_json(capsys, "demo")
     assert data["analytic"] == [-2.0, 2.0] and data["covered"] is True
     np.testing.assert_allclose(data["value"], [-2.0, 2.0], rtol=1e-12)
+
+
+# --- hostile command lines: an exit code, never an exception -----------------------------------
+
+_PIECES = [
+    "x",
+    "y",
+    "1",
+    "-",
+    "**",
+    "9",
+    "(",
+    ")",
+    ",",
+    "=",
+    "__import__('os')",
+    "pi",
+    "sin(",
+    ".",
+    "'",
+    " ",
+    "e",
+]
+
+
+@settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    target=st.one_of(st.text(max_size=30), st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)),
+    at=st.one_of(st.text(max_size=20), st.lists(st.sampled_from(_PIECES), max_size=8).map("".join)),
+    command=st.sampled_from(["derivative", "gradient", "jacobian"]),
+)
+def test_random_command_lines_end_with_an_exit_code(capsys, target, at, command):
+    code = main([command, target, "--at", at])
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2)
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
