@@ -173,6 +173,12 @@ def test_noise_option(capsys, noise):
     np.testing.assert_allclose(data["value"], [-2.0, 2.0], rtol=1e-4)
 
 
+def test_progress_option(capsys):
+    needs("progress", progress=True)
+    data = run_json(capsys, "gradient", SEED, "--at", "w1=1,w2=1", "--progress")
+    np.testing.assert_allclose(data["value"], [-2.0, 2.0], rtol=1e-10)
+
+
 def test_hessian(capsys):
     try:
         dfdx.hessian(lambda x: x[0] ** 2, [1.0])

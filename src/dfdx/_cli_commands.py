@@ -59,8 +59,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "step", None) is not None:
         steps = parse_numbers(args.step, "--step")
         options["step"] = steps[0] if len(steps) == 1 else np.array(steps)
-    if getattr(args, "adaptive", False):
-        options["adaptive"] = True
+    for flag in ("adaptive", "progress"):
+        if getattr(args, flag, False):
+            options[flag] = True
     if getattr(args, "noise", None) is not None:
         options["noise"] = (
             "auto" if args.noise == "auto" else parse_numbers(args.noise, "--noise (a number or 'auto')")[0]
@@ -80,6 +81,7 @@ def _workers(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
 
 
 def positive_int(text: str) -> int:
+    """argparse type of counts (``--workers``, ``--accuracy``, ``-n``)."""
     try:
         value = int(text)
     except ValueError:

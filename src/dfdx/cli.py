@@ -68,6 +68,7 @@ def _numeric(parser: argparse.ArgumentParser) -> None:
         "--max-steps", type=commands.positive_int, help="most steps of --adaptive per coordinate"
     )
     group.add_argument("--noise", help="absolute noise level of f, or 'auto' to estimate it")
+    group.add_argument("--progress", action="store_true", help="show a progress bar (long runs)")
     group.add_argument(
         "--workers", type=commands.positive_int, metavar="N", help="evaluate f in a pool of N processes"
     )
