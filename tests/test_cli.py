@@ -306,6 +306,16 @@ def test_python_dash_m_entry_point(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose(json.loads(proc.stdout)["value"], [6.0, 1.0], rtol=1e-10)
+    # Spawned worker processes import dfdx.__main__ again; it must not rerun the command.
+    proc = subprocess.run(
+        [sys.executable, "-m", "dfdx", "gradient", "x**2 + y", "--at", "x=3,y=0", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout.count("gradient of") == 1, proc.stdout + proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "dfdx", "gradient", "__import__('os')", "--at", "x=1"],
         capture_output=True,

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -71,12 +72,17 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _workers(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    """``--workers N``: a pool of N processes (f runs in parallel despite the GIL)."""
+    """``--workers N``: a pool of N processes (f runs in parallel despite the GIL).
+
+    Workers are started with 'spawn' on every platform: fresh interpreters that import
+    the target, the same everywhere and safe in a process that already runs threads
+    (where 'fork' can deadlock).
+    """
     count = getattr(args, "workers", None)
     if count is None:
         yield {}
         return
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield {"workers": pool}
 
 
