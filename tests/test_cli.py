@@ -338,6 +338,19 @@ def test_check_passes_and_fails(capsys, module_dir):
     assert code == 1 and out.strip()
     code, out, _ = run(capsys, "check", SEED, SEED_GRADIENT, "--at", "w1=1,w2=1", "--json")
     assert code == 0 and json.loads(out)["passed"] is True
+    code, out, _ = run(
+        capsys,
+        "check",
+        "model:loss",
+        "model:loss_grad",
+        "--at",
+        "1,1",
+        "--mode",
+        "directional",
+        "--seed",
+        "3",
+    )
+    assert code == 0 and out.strip()
     code, out, _ = run(capsys, "check", "x**2 + y", "2*x, 2", "--at", "x=1,y=1", "--json")
     assert code == 1 and json.loads(out)["passed"] is False and json.loads(out)["report"]
 
