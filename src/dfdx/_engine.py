@@ -61,6 +61,24 @@ class AxisPoints:
             pts[rows, self.columns[col]] += delta.astype(dtype)
         return pts.reshape((stop - start, *self.x.shape))
 
+    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
+        """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array.
+
+        `out`, if given, is a buffer of that shape and dtype to fill (reused between
+        batches so that a vectorized f works on memory that is already in cache).
+        """
+        m = stop - start
+        col, k = np.divmod(np.arange(start, stop), len(self.offsets))
+        delta = self.offsets[k] * self.steps[col]
+        dtype = _point_dtype(self.x.dtype, self.imaginary)
+        pts = np.empty((self.flat.size, m), dtype=dtype) if out is None else out.reshape(-1, m)
+        pts[...] = self.flat[:, None]
+        if self.imaginary:
+            pts[self.columns[col], np.arange(m)] += 1j * delta
+        else:
+            pts[self.columns[col], np.arange(m)] += delta.astype(dtype)
+        return pts.reshape((*self.x.shape, m))
+
 
 class VectorPoints:
     """Points ``x + o_k V_j`` for dense perturbation vectors ``V_j`` (shape of x)."""
@@ -86,6 +104,17 @@ class VectorPoints:
         base = self.x.ravel()[None, :].astype(dtype)
         pts = base + (1j * delta if self.imaginary else delta.astype(dtype))
         return pts.reshape((stop - start, *self.x.shape))
+
+    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
+        """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array."""
+        m = stop - start
+        col, k = np.divmod(np.arange(start, stop), len(self.offsets))
+        delta = self.vectors[col].T * self.offsets[k]
+        dtype = _point_dtype(self.x.dtype, self.imaginary)
+        pts = np.empty((self.x.size, m), dtype=dtype) if out is None else out.reshape(-1, m)
+        pts[...] = self.x.ravel()[:, None]
+        pts += 1j * delta if self.imaginary else delta.astype(dtype)
+        return pts.reshape((*self.x.shape, m))
 
 
 @dataclass(frozen=True)
