@@ -90,7 +90,7 @@ class Evaluator:
     >>> ev = Evaluator(lambda x: x @ x, np.array([1.0, 2.0]))
     >>> pts = AxisPoints(ev.x, columns=[0, 1], steps=[0.5, 0.5], offsets=[-1.0, 1.0])
     >>> ev(pts), ev.nfev
-    (array([4.25, 6.25, 2.25, 6.25]), 5)
+    (array([4.25, 6.25, 3.25, 7.25]), 5)
     """
 
     def __init__(
