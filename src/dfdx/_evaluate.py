@@ -215,7 +215,7 @@ class Evaluator:
             if buffer is not None and buffer.shape[-1] != stop - start:
                 buffer = None
             batch = batch_of(points, start, stop, buffer)
-            out[start:stop] = self.take_batch(self.call_batch(batch))
+            out[start:stop] = self.take_batch(self.call_batch(batch), stop - start)
             owner = batch if batch.base is None else batch.base
             del batch
             # Only this frame and getrefcount's argument hold the buffer unless f kept a
@@ -253,15 +253,15 @@ class Evaluator:
         self._check(value, point)
         return value
 
-    def take_batch(self, raw: Any) -> NDArray[Any]:
-        """Check the value of a vectorized call; returns it with the batch axis first."""
+    def take_batch(self, raw: Any, k: int) -> NDArray[Any]:
+        """Check the value of a vectorized call on `k` points; returns it batch axis first."""
         value = _as_array(raw, None)
         expected = self.out_shape
-        if value.ndim == 0 or value.shape[:-1] != expected:
+        if value.shape != expected + (k,):
             raise ValueError(
-                f"vectorized f returned shape {value.shape}, but f(x) has shape {expected}, "
-                f"so the expected shape is f(x).shape + (k,) = {expected + ('k',)} with k the "
-                "batch size (the points are stacked on the last axis of f's argument)."
+                f"vectorized f was given a batch of {k} points and returned shape {value.shape}; "
+                f"f(x) has shape {expected}, so the expected shape is f(x).shape + (k,) = "
+                f"{expected + (k,)} (the points are stacked on the last axis of f's argument)."
             )
         batch = np.moveaxis(value, -1, 0)
         self._check(batch[0], f"a batch of {len(batch)} points")

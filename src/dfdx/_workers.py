@@ -70,8 +70,10 @@ def annotate(exc: BaseException, point: Any, batch: bool = False) -> None:
         exc.args = (f"{exc.args[0]} {where}",) + exc.args[1:]
     elif not exc.args:
         exc.args = (where,)
-    if sys.version_info >= (3, 11):
-        exc.add_note(where)
+    elif sys.version_info >= (3, 11):
+        exc.add_note(where)  # shown under the traceback; str(exc) is left alone
+    else:  # pragma: no cover
+        exc.args = exc.args + (where,)
     exc._dfdx_point = True  # type: ignore[attr-defined]
 
 
@@ -136,6 +138,8 @@ class _Call:
 class _Batch(_Call):
     """Picklable task of an executor: f at every point of a block (or one vectorized call)."""
 
+    __name__ = "dfdx-evaluate"  # the task name Dask shows (its keys and dashboard)
+
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], vectorized: bool) -> None:
         super().__init__(f, args)
         self.vectorized = vectorized
@@ -177,7 +181,7 @@ class MapPool(Pool):
                 results = self.map(task, [batch_of(points, a, b) for a, b in bounds])
                 for j, raw in _exactly(results, len(bounds), "batches"):
                     a, b = bounds[j]
-                    out[a:b] = ev.take_batch(raw)
+                    out[a:b] = ev.take_batch(raw, b - a)
                     ev._done(b - a)
             else:
                 block = points.block(start, stop)
@@ -284,7 +288,7 @@ class ExecutorPool(Pool):
                 raise  # f itself raised, at the point named in the message
             raise _lost(exc, start, stop, total, "were lost") from exc
         if ev.vectorized:
-            out[start:stop] = ev.take_batch(raw)
+            out[start:stop] = ev.take_batch(raw, stop - start)
         else:
             if len(raw) != stop - start:
                 raise _lost(ValueError(f"{len(raw)} values"), start, stop, total, "came back incomplete")
@@ -299,7 +303,7 @@ class ExecutorPool(Pool):
 def _lost(exc: BaseException, start: int, stop: int, total: int, what: str) -> WorkerError:
     return WorkerError(
         f"dfdx: the evaluations of f at {stop - start} point(s) (points {start} to {stop - 1} "
-        f"of the {total} in this batch of work) {what}: {type(exc).__name__}: {exc}. This is a "
+        f"of the {total} in this batch of work) {what}: {type(exc).__name__}: {str(exc).rstrip('.')}. This is a "
         "failure of the workers, not of f: no derivative was computed from partial results. "
         "Check that the workers are alive (a worker killed for memory, a closed or unreachable "
         "cluster, a broken process pool) and run again."
