@@ -55,8 +55,12 @@ def dies_once(x, marker, parent):
 def _cluster(**config):
     with dask.config.set(config):
         return distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=":0", worker_dashboard_address=":0",
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            worker_dashboard_address=":0",
         )
 
 
@@ -109,8 +113,11 @@ def test_a_lost_evaluation_is_a_clear_error(tmp_path):
     cluster = _cluster(**{"distributed.scheduler.allowed-failures": 0})
     try:
         with distributed.Client(cluster, timeout="30s") as client:
-            with pytest.raises(WorkerError, match=r"evaluations of f at \d+ point\(s\) \(points \d+ to "
-                                                  r"\d+ of the 32 .*were lost: KilledWorker"):
+            with pytest.raises(
+                WorkerError,
+                match=r"evaluations of f at \d+ point\(s\) \(points \d+ to "
+                r"\d+ of the 32 .*were lost: KilledWorker",
+            ):
                 dfdx.gradient(f, X, workers=client)
     finally:
         cluster.close()

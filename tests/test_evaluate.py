@@ -98,9 +98,8 @@ def test_block_size_does_not_change_the_numbers(monkeypatch):
     ref_batch = dfdx.gradient(prob.f, prob.x, vectorized=True)
     monkeypatch.setattr(evaluate, "BLOCK_BYTES", 3 * 8 * prob.x.size)
     for kw, ref in (({}, ref_serial), ({"vectorized": True}, ref_batch)):
-        sizes = []
-        f = lambda x: (sizes.append(np.shape(x)), prob.f(x))[1]  # noqa: E731
-        res = dfdx.gradient(f, prob.x, **kw)
+        sizes: list[tuple[int, ...]] = []
+        res = dfdx.gradient(lambda x, s=sizes: (s.append(np.shape(x)), prob.f(x))[1], prob.x, **kw)
         np.testing.assert_array_equal(res.value, ref.value)
         if kw:
             assert max(s[-1] for s in sizes) <= 3
@@ -110,8 +109,15 @@ def test_block_size_does_not_change_the_numbers(monkeypatch):
 @pytest.mark.parametrize("vectorized", [False, True])
 @pytest.mark.parametrize(
     "method, accuracy, per_column",
-    [("central", 2, 2), ("central", 4, 4), ("central", 8, 8), ("forward", 1, 1),
-     ("forward", 3, 3), ("backward", 2, 2), ("complex", 2, 1)],
+    [
+        ("central", 2, 2),
+        ("central", 4, 4),
+        ("central", 8, 8),
+        ("forward", 1, 1),
+        ("forward", 3, 3),
+        ("backward", 2, 2),
+        ("complex", 2, 1),
+    ],
 )
 def test_gradient_evaluates_each_point_once(vectorized, method, accuracy, per_column):
     prob = problem("trigonometric")
@@ -261,11 +267,14 @@ def test_vectorized_f_returning_the_wrong_batch_shape():
     def f(x):
         return np.sum(x, axis=0) if next(calls) == 0 else np.sum(x, axis=0)[:1]
 
-    with pytest.raises(ValueError, match=r"batch of 8 points and returned shape \(1,\).*f\(x\)\.shape \+ \(k,\) = \(8,\)"):
+    with pytest.raises(
+        ValueError, match=r"batch of 8 points and returned shape \(1,\).*f\(x\)\.shape \+ \(k,\) = \(8,\)"
+    ):
         dfdx.gradient(f, [1.0, 2.0], vectorized=True)
     with pytest.raises(ValueError, match=r"returned shape \(3, 8\).*= \(2, 8\)"):
-        dfdx.jacobian(lambda x: x[:2] if x.shape[-1] == 1 else np.ones((3, x.shape[-1])), [1.0, 2.0],
-                      vectorized=True)
+        dfdx.jacobian(
+            lambda x: x[:2] if x.shape[-1] == 1 else np.ones((3, x.shape[-1])), [1.0, 2.0], vectorized=True
+        )
 
 
 def test_f_returning_other_shapes_or_kinds():
@@ -295,7 +304,9 @@ def test_exception_in_f_names_the_point():
             raise ZeroDivisionError("boom")
         return x[0] * x[1]
 
-    with pytest.raises(ZeroDivisionError, match=r"^boom \(dfdx: raised by f at x = \[1\.\s*, 2\.001953125\]\)$"):
+    with pytest.raises(
+        ZeroDivisionError, match=r"^boom \(dfdx: raised by f at x = \[1\.\s*, 2\.001953125\]\)$"
+    ):
         dfdx.gradient(f, [1.0, 2.0])
 
 

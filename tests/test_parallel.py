@@ -118,8 +118,11 @@ def test_exception_in_a_worker_reaches_the_user_with_the_point(kind, threads, pr
 def test_a_dead_process_is_named_not_hidden():
     die = functools.partial(dies_in_a_worker, parent=os.getpid())
     with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        with pytest.raises(WorkerError, match=r"point\(s\) \(points \d+ to \d+ of the 20 .*were lost: "
-                                               r"BrokenProcessPool.*no derivative was computed"):
+        with pytest.raises(
+            WorkerError,
+            match=r"point\(s\) \(points \d+ to \d+ of the 20 .*were lost: "
+            r"BrokenProcessPool.*no derivative was computed",
+        ):
             dfdx.gradient(die, X, workers=pool)
 
 
@@ -189,12 +192,18 @@ def test_cheap_f_gets_few_large_tasks():
 @pytest.mark.parametrize(
     "workers, message",
     [
-        (4, r"`workers` must be a map-like callable .* got int 4\. For 4 threads pass "
-            r"concurrent\.futures\.ThreadPoolExecutor"),
+        (
+            4,
+            r"`workers` must be a map-like callable .* got int 4\. For 4 threads pass "
+            r"concurrent\.futures\.ThreadPoolExecutor",
+        ),
         ("threads", r"got str 'threads'"),
         (cf.ThreadPoolExecutor, r"got the class ThreadPoolExecutor; create one first"),
-        (object(), r"`workers` must be a map-like callable \(map, pool\.map\), a concurrent\.futures"
-                   r"\.Executor or a dask\.distributed Client, got object"),
+        (
+            object(),
+            r"`workers` must be a map-like callable \(map, pool\.map\), a concurrent\.futures"
+            r"\.Executor or a dask\.distributed Client, got object",
+        ),
     ],
 )
 def test_workers_that_are_not_pools(workers, message):

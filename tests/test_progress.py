@@ -35,8 +35,9 @@ def test_progress_shows_done_over_total_on_a_long_run(kind, capsys):
     with cf.ThreadPoolExecutor(4) as pool:
         if kind == "threads":
             kw["workers"] = pool
-        res = dfdx.gradient(slow if kind != "vectorized" else lambda x: np.sum(np.cos(x), axis=0),
-                            x, progress=True, **kw)
+        res = dfdx.gradient(
+            slow if kind != "vectorized" else lambda x: np.sum(np.cos(x), axis=0), x, progress=True, **kw
+        )
     err = capsys.readouterr().err
     assert "dfdx: f evaluations" in err
     assert _final_count(err) == (res.nfev, res.nfev) == (121, 121)

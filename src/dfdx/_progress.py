@@ -43,7 +43,7 @@ class Progress:
 
     def __init__(self, description: str = "dfdx: f evaluations", file: Any = None) -> None:
         try:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # type: ignore[import-untyped]
         except ImportError:
             raise ImportError(
                 "progress=True draws a progress bar with tqdm, which is not installed: "

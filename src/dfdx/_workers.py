@@ -26,7 +26,8 @@ import math
 import numbers
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -239,7 +240,7 @@ class ExecutorPool(Pool):
         if self.kind == "dask":
             # Keys from tokenizing f and the points would cost a hash per task, and
             # pure tasks could be shared with other computations of the same user.
-            return self.executor.submit(task, block, pure=False)
+            return self.executor.submit(task, block, pure=False)  # type: ignore[call-arg]
         return self.executor.submit(task, block)
 
     def run(self, ev: Evaluator, points: PointSet, out: NDArray[Any]) -> None:
@@ -278,8 +279,14 @@ class ExecutorPool(Pool):
                 future.cancel()
 
     def _store(
-        self, ev: Evaluator, points: PointSet, future: cf.Future[Any], start: int, stop: int,
-        total: int, out: NDArray[Any],
+        self,
+        ev: Evaluator,
+        points: PointSet,
+        future: cf.Future[Any],
+        start: int,
+        stop: int,
+        total: int,
+        out: NDArray[Any],
     ) -> None:
         try:
             raw = future.result()
@@ -301,10 +308,11 @@ class ExecutorPool(Pool):
 
 
 def _lost(exc: BaseException, start: int, stop: int, total: int, what: str) -> WorkerError:
+    cause = f"{type(exc).__name__}: {str(exc).rstrip('.')}"
     return WorkerError(
         f"dfdx: the evaluations of f at {stop - start} point(s) (points {start} to {stop - 1} "
-        f"of the {total} in this batch of work) {what}: {type(exc).__name__}: {str(exc).rstrip('.')}. This is a "
-        "failure of the workers, not of f: no derivative was computed from partial results. "
-        "Check that the workers are alive (a worker killed for memory, a closed or unreachable "
-        "cluster, a broken process pool) and run again."
+        f"of the {total} in this batch of work) {what}: {cause}. This is a failure of the "
+        "workers, not of f: no derivative was computed from partial results. Check that the "
+        "workers are alive (a worker killed for memory, a closed or unreachable cluster, a "
+        "broken process pool) and run again."
     )
