@@ -183,6 +183,20 @@ def test_large_vectorized_gradient_stays_in_bounded_memory():
     assert peak < 64 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
 
 
+def test_batch_buffer_is_refilled_when_f_keeps_nothing():
+    addresses = set()
+
+    def f(x):
+        addresses.add(x.__array_interface__["data"][0])
+        return np.sum(x**2, axis=0)
+
+    x = np.linspace(0.5, 1.0, 2000)
+    res = dfdx.gradient(f, x, vectorized=True)
+    assert res.nfev > 8 * evaluate.BLOCK_BYTES // (16 * x.size)  # many blocks, few buffers
+    assert len(addresses) <= 3  # f(x), the full blocks, the last partial block
+    assert np.all(np.abs(res.value - 2 * x) <= res.error)
+
+
 def test_batch_buffer_is_not_reused_while_f_holds_it():
     kept = []
 

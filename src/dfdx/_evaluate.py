@@ -211,17 +211,19 @@ class Evaluator:
         """Serial vectorized calls, one per block, in one buffer while f keeps none of it."""
         total = len(points)
         buffer: NDArray[Any] | None = None
+        alone = object()  # held by one local variable: the reference count to compare with
         for start in range(0, total, self.block_points):
             stop = min(total, start + self.block_points)
             if buffer is not None and buffer.shape[-1] != stop - start:
                 buffer = None
             batch = batch_of(points, start, stop, buffer)
+            buffer = None
             out[start:stop] = self.take_batch(self.call_batch(batch), stop - start)
             owner = batch if batch.base is None else batch.base
             del batch
-            # Only this frame and getrefcount's argument hold the buffer unless f kept a
-            # reference to its argument (or a view of it): then it must not be refilled.
-            buffer = owner if sys.getrefcount(owner) <= 2 else None
+            # Only `owner` holds the buffer unless f kept a reference to its argument (or
+            # to a view of it, whose base it is): then it must not be refilled.
+            buffer = owner if sys.getrefcount(owner) <= sys.getrefcount(alone) else None
             del owner
             self._done(stop - start)
 
@@ -229,13 +231,14 @@ class Evaluator:
         """The serial hot loop: a few hundred nanoseconds of dfdx per evaluation."""
         f, args, fast = self.f, self.args, self._fast
         per_point = self.progress is not None
+        scalar = not self.out_shape
         for i, point in enumerate(block):
             try:
                 raw = f(point, *args)
             except Exception as exc:
                 annotate(exc, point)
                 raise
-            if type(raw) in fast and not self.out_shape:
+            if scalar and type(raw) in fast:
                 out[i] = raw
             else:
                 out[i] = self.take(raw, point)
