@@ -213,18 +213,23 @@ class ExecutorPool(Pool):
         self.executor = executor
         self.kind = kind
 
+    def check_alive(self) -> None:
+        """Raise :class:`WorkerError` if the executor can no longer run anything (a closed Dask client)."""
+        if self.kind == "dask":
+            status = self.executor._client.status  # type: ignore[attr-defined]
+            if status in ("closing", "closed"):
+                raise WorkerError(
+                    f"the Dask client of `workers` is {status}: connect a new "
+                    "Client (dask.distributed.Client(address)) and pass it or its get_executor()."
+                )
+
     @property
     def nworkers(self) -> int:
         """Tasks the executor runs at once (its worker count; the CPU count if unknown)."""
         if self.kind == "dask":
-            client = self.executor._client  # type: ignore[attr-defined]
-            if client.status in ("closing", "closed"):
-                raise WorkerError(
-                    f"the Dask client of `workers` is {client.status}: connect a new "
-                    "Client (dask.distributed.Client(address)) and pass it or its get_executor()."
-                )
-            threads = getattr(client, "_scheduler_identity", {}).get("total_threads", 0)
-            return max(1, int(threads or os.cpu_count() or 1))
+            # The client's cached view of the cluster: no round trip to the scheduler.
+            info = getattr(self.executor._client, "_scheduler_identity", {})  # type: ignore[attr-defined]
+            return max(1, int(info.get("total_threads", 0) or os.cpu_count() or 1))
         return max(1, int(getattr(self.executor, "_max_workers", 0) or os.cpu_count() or 1))
 
     def batch_size(self, total: int, ev: Evaluator) -> int:
@@ -246,6 +251,7 @@ class ExecutorPool(Pool):
     def run(self, ev: Evaluator, points: PointSet, out: NDArray[Any]) -> None:
         from ._evaluate import batch_of
 
+        self.check_alive()
         total = len(points)
         size = self.batch_size(total, ev)
         window = 2 * self.nworkers
@@ -269,7 +275,7 @@ class ExecutorPool(Pool):
             while pending:
                 done, _ = cf.wait(list(pending), timeout=1.0, return_when=cf.FIRST_COMPLETED)
                 if not done:
-                    self.nworkers  # noqa: B018  (raises if a Dask client was closed meanwhile)
+                    self.check_alive()
                 for future in done:
                     start, stop = pending.pop(future)
                     self._store(ev, points, future, start, stop, total, out)
