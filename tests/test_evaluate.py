@@ -332,3 +332,27 @@ def test_exception_in_vectorized_f_names_the_batch():
 
     with pytest.raises(KeyError, match=r"vectorized f on a batch of 4 points; the first is x = \[0\.9"):
         dfdx.gradient(f, [1.0, 2.0], vectorized=True, accuracy=2, method="central")
+
+
+def test_exception_at_x_itself_names_x():
+    def f(x):
+        raise RuntimeError()
+
+    with pytest.raises(RuntimeError, match=r"^\(dfdx: raised by f at x = \[1\., 2\.\]\)$"):
+        dfdx.gradient(f, [1.0, 2.0])
+
+
+def test_exception_without_a_message_gets_a_note():
+    def f(x):
+        raise KeyError(3)
+
+    with pytest.raises(KeyError) as info:
+        dfdx.gradient(f, [1.0, 2.0])
+    assert info.value.args == (3,)
+    if hasattr(info.value, "__notes__"):
+        assert info.value.__notes__ == ["(dfdx: raised by f at x = [1., 2.])"]
+
+
+def test_complex_values_at_x_are_refused():
+    with pytest.raises(TypeError, match="f returned complex values at a real point x"):
+        dfdx.gradient(lambda x: x[0] + 1j, [1.0, 2.0])

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 import dfdx
+from dfdx._engine import AxisPoints
+from dfdx._evaluate import Evaluator
 from dfdx._workers import WorkerError
 
 pytestmark = pytest.mark.timeout(120)
@@ -220,3 +222,64 @@ def test_a_map_that_loses_or_invents_results():
     long = lambda f, xs: [f(x) for x in list(xs) + list(xs)]  # noqa: E731
     with pytest.raises(ValueError, match=r"`workers` returned more results for 20 points"):
         dfdx.gradient(trig, X, workers=long)
+
+
+class Inline(cf.Executor):
+    """An executor of another kind: runs each task at once, in the calling thread."""
+
+    def __init__(self, mangle=None):
+        self.mangle = mangle
+
+    def submit(self, fn, *args, **kwargs):
+        future = cf.Future()
+        try:
+            result = fn(*args, **kwargs)
+            future.set_result(self.mangle(result) if self.mangle else result)
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def test_any_executor_is_accepted_and_callbacks_follow():
+    serial = dfdx.gradient(trig, X)
+    _same(dfdx.gradient(trig, X, workers=Inline()), serial)
+    _same(dfdx.gradient(polynomial, X, workers=Inline(), vectorized=True), dfdx.gradient(polynomial, X))
+    seen = []
+    ev = Evaluator(trig, X, workers=Inline())
+    ev.callbacks.append(seen.append)
+    ev(AxisPoints(X, np.arange(X.size), np.full(X.size, 0.5), np.array([-1.0, 1.0])))
+    assert sum(seen) == 2 * X.size == ev.nfev - 1 and len(seen) > 1
+
+
+def test_an_executor_that_loses_values_is_named():
+    with pytest.raises(WorkerError, match=r"came back incomplete: ValueError: \d+ values"):
+        dfdx.gradient(trig, X, workers=Inline(mangle=lambda values: values[:-1]))
+
+
+def test_values_of_the_wrong_shape_from_a_worker_name_the_point(threads):
+    def f(x):
+        return np.array([1.0, 2.0]) if x[4] < -0.5 else 1.0
+
+    with pytest.raises(ValueError, match=r"f returned shape \(2,\) at x = \[ 0\.3"):
+        dfdx.gradient(f, X, workers=threads)
+
+
+def test_exception_in_a_vectorized_f_on_a_worker(threads):
+    def f(x):
+        if x.shape[-1] > 1:
+            raise FloatingPointError("overflow")
+        return np.sum(x, axis=0)
+
+    with pytest.raises(FloatingPointError, match=r"overflow \(dfdx: raised by vectorized f on a batch"):
+        dfdx.gradient(f, X, workers=threads, vectorized=True)
+
+
+def test_points_of_any_shape_travel_to_processes(processes):
+    x = np.array([[0.5, 1.0, -0.3], [2.0, 0.1, 0.7]])
+    serial = dfdx.jacobian(vector_valued_matrix, x)
+    _same(dfdx.jacobian(vector_valued_matrix, x, workers=processes), serial)
+    assert serial.value.shape == (3, 2, 3)
+
+
+def vector_valued_matrix(x):
+    return np.array([x[0, 0] * x[1, 2], np.sin(x[1, 1]) + x[0, 1] ** 2, np.sum(x)])
