@@ -170,6 +170,13 @@ def section_vectorized() -> bool:
         print(
             f"   {name:36s} {t * 1e3:8.1f} {t / t_scipy:8.3f} {nfev:7d} {med:11.2e} {worst:9.2e} {peak:9.1f}"
         )
+    fresh = fresh_process_ms()
+    print(
+        f"   dfdx central (default) in a fresh process, before any large allocation: {fresh:.0f} ms "
+        f"({fresh / 1e3 / t_scipy:.2f}x scipy here)"
+    )
+    print("   (glibc returns f's freed temporaries to the system until some large array has been freed;")
+    print("   every later call of f then faults its pages in again. SciPy's own large arrays lift that.)")
     _, med_s, worst_s = rows["scipy.differentiate.jacobian"]
     ok = False
     for name, (ratio, med, worst) in rows.items():
@@ -182,6 +189,33 @@ def section_vectorized() -> bool:
                 f"{'as accurate' if as_accurate else 'less accurate'} -> {verdict}"
             )
     return ok
+
+
+FRESH = """
+import statistics, sys, time
+import numpy as np
+sys.path.insert(0, {here!r})
+import dfdx
+from bench_scale import rosen_batch
+x = np.random.default_rng(0).uniform(-1.0, 1.0, 2000)
+times = []
+for _ in range(5):
+    start = time.perf_counter()
+    dfdx.gradient(rosen_batch, x, vectorized=True)
+    times.append(time.perf_counter() - start)
+print(statistics.median(times) * 1e3)
+"""
+
+
+def fresh_process_ms() -> float:
+    """Median time of the default vectorized gradient in a new interpreter."""
+    import os
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = FRESH.format(here=here)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def sleepy(x: np.ndarray) -> float:
