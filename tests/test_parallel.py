@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dfdx
 from dfdx._engine import AxisPoints
@@ -283,3 +285,29 @@ def test_points_of_any_shape_travel_to_processes(processes):
 
 def vector_valued_matrix(x):
     return np.array([x[0, 0] * x[1, 2], np.sin(x[1, 1]) + x[0, 1] ** 2, np.sum(x)])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.sampled_from([(1,), (3,), (7,), (2, 2)]),
+    method=st.sampled_from(["central", "forward", "backward", "complex"]),
+    seed=st.integers(0, 2**16),
+    vectorized=st.booleans(),
+)
+def test_threads_and_maps_give_serial_bits_for_random_points(shape, method, seed, vectorized):
+    x = np.random.default_rng(seed).uniform(-2, 2, shape)
+    f = polynomial_any if vectorized else trig_any
+    serial = dfdx.gradient(f, x, method=method, vectorized=vectorized)
+    with cf.ThreadPoolExecutor(3) as pool:
+        _same(dfdx.gradient(f, x, method=method, vectorized=vectorized, workers=pool), serial)
+    _same(dfdx.gradient(f, x, method=method, vectorized=vectorized, workers=map), serial)
+
+
+def trig_any(x):
+    x = x.reshape(-1)
+    return np.sum(np.sin(x) * np.arange(1, x.size + 1)) + x[0] * np.exp(x[-1])
+
+
+def polynomial_any(x):
+    x = x.reshape(-1, *x.shape[-1:]) if x.ndim > 2 else x
+    return np.sum(x * x * (1.0 + x), axis=0) + x[0] * x[-1]
