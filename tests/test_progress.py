@@ -82,6 +82,15 @@ def test_the_bar_is_closed_when_f_raises(capsys):
     assert "dfdx: f evaluations" in capsys.readouterr().err
 
 
+def test_the_bar_is_closed_when_f_fails_at_x(capsys):
+    def f(x):
+        raise ValueError("not here")
+
+    with pytest.raises(ValueError, match="not here"):
+        dfdx.gradient(f, [1.0, 2.0], progress=True)
+    assert "0/1" in capsys.readouterr().err
+
+
 def test_silent_by_default(capsys):
     dfdx.gradient(slow, np.linspace(0, 1, 5))
     dfdx.gradient(slow, np.linspace(0, 1, 5), progress=False)

@@ -123,7 +123,11 @@ class Evaluator:
         if f0 is None:
             self._grow(1)
             start = time.perf_counter()
-            value = self._first()
+            try:
+                value = self._first()
+            except BaseException:
+                self.close()
+                raise
             self.seconds_per_call = time.perf_counter() - start
             self._done(1)
         else:
