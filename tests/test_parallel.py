@@ -311,3 +311,8 @@ def trig_any(x):
 def polynomial_any(x):
     x = x.reshape(-1, *x.shape[-1:]) if x.ndim > 2 else x
     return np.sum(x * x * (1.0 + x), axis=0) + x[0] * x[-1]
+
+
+def test_a_function_processes_cannot_receive_is_named(processes):
+    with pytest.raises(TypeError, match=r"could not be sent to the workers: .*define it at module level"):
+        dfdx.gradient(lambda x: float(x @ x), X, workers=processes)

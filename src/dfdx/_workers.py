@@ -299,6 +299,12 @@ class ExecutorPool(Pool):
         except Exception as exc:
             if getattr(exc, "_dfdx_point", False):
                 raise  # f itself raised, at the point named in the message
+            if _unpicklable(exc):
+                raise TypeError(
+                    f"f (or its `args`) could not be sent to the workers: {type(exc).__name__}: "
+                    f"{exc}. Process pools pickle f by name: define it at module level (not a "
+                    "lambda or a nested function), or use threads, or Dask (which pickles closures)."
+                ) from exc
             raise _lost(exc, start, stop, total, "were lost") from exc
         if ev.vectorized:
             out[start:stop] = ev.take_batch(raw, stop - start)
@@ -311,6 +317,15 @@ class ExecutorPool(Pool):
                 else:
                     out[start + i] = ev.take(value, points.block(start + i, start + i + 1)[0])
         ev._done(stop - start)
+
+
+def _unpicklable(exc: BaseException) -> bool:
+    import pickle
+
+    text = str(exc).lower()
+    return isinstance(exc, pickle.PicklingError) or (
+        isinstance(exc, (TypeError, AttributeError)) and "pickle" in text
+    )
 
 
 def _lost(exc: BaseException, start: int, stop: int, total: int, what: str) -> WorkerError:
