@@ -43,9 +43,10 @@ _COMMON = """\
     vectorized : bool, optional
         If True, f takes a batch of k points as one array of shape ``x.shape + (k,)``
         and returns ``f(x).shape + (k,)``. Default False.
-    workers : map-like callable or concurrent.futures.Executor, optional
-        Where to evaluate f (``map``, ``pool.map``, a thread/process pool or a Dask
-        executor). Default: serial. Results are identical to serial.
+    workers : map-like callable, concurrent.futures.Executor or Dask Client, optional
+        Where to evaluate f (``map``, ``pool.map``, a thread/process pool, a
+        ``dask.distributed.Client`` or its ``get_executor()``). Default: serial.
+        Results are identical to serial; ``f(x)`` itself is computed in this process.
     adaptive : bool, optional
         If True, a shrinking sequence of steps with Richardson extrapolation per
         coordinate, each stopping when it meets `rtol`/`atol` or after `max_steps`.
@@ -135,16 +136,10 @@ class _Setup:
             ("max_steps", max_steps, None),
             ("noise", noise, None),
             ("bounds", bounds, None),
-            ("progress", self.progress, False),
         ):
             if value is not unset and value != unset:
                 raise NotImplementedError(f"`{name}` is not implemented yet.")
         vectorized = v.as_flag(vectorized, "vectorized")
-        if workers is not None and not callable(workers) and not hasattr(workers, "map"):
-            raise TypeError(
-                "`workers` must be a map-like callable (map, pool.map) or a "
-                f"concurrent.futures.Executor, got {type(workers).__name__}."
-            )
         if not isinstance(args, tuple):
             args = (args,)
         self.ev = Evaluator(
@@ -155,6 +150,7 @@ class _Setup:
             workers=workers,
             f0=f0,
             args=args,
+            progress=self.progress,
         )
         self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
 

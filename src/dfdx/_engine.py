@@ -48,18 +48,35 @@ class AxisPoints:
     def __len__(self) -> int:
         return len(self.columns) * len(self.offsets)
 
-    def block(self, start: int, stop: int) -> Array:
+    def _perturbations(self, start: int, stop: int) -> tuple[Array, Array]:
+        """Coordinate and signed step of points ``start:stop`` (the one formula for both layouts)."""
         index = np.arange(start, stop)
-        col, k = np.divmod(index, len(self.offsets))
-        delta = self.offsets[k] * self.steps[col]
+        col = index // len(self.offsets)
+        delta = self.offsets[index - col * len(self.offsets)] * self.steps[col]
         dtype = _point_dtype(self.x.dtype, self.imaginary)
-        pts = np.repeat(self.flat[None, :].astype(dtype), stop - start, axis=0)
-        rows = np.arange(stop - start)
-        if self.imaginary:
-            pts[rows, self.columns[col]] += 1j * delta
-        else:
-            pts[rows, self.columns[col]] += delta.astype(dtype)
-        return pts.reshape((stop - start, *self.x.shape))
+        return self.columns[col], (1j * delta if self.imaginary else delta.astype(dtype, copy=False))
+
+    def block(self, start: int, stop: int) -> Array:
+        m = stop - start
+        where, delta = self._perturbations(start, stop)
+        pts = np.empty((m, self.flat.size), dtype=_point_dtype(self.x.dtype, self.imaginary))
+        pts[...] = self.flat
+        pts[np.arange(m), where] += delta
+        return pts.reshape((m, *self.x.shape))
+
+    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
+        """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array.
+
+        `out`, if given, is a buffer of that shape and dtype to fill (reused between
+        batches so that a vectorized f works on memory that is already in cache).
+        """
+        m = stop - start
+        where, delta = self._perturbations(start, stop)
+        dtype = _point_dtype(self.x.dtype, self.imaginary)
+        pts = np.empty((self.flat.size, m), dtype=dtype) if out is None else out.reshape(-1, m)
+        pts[...] = self.flat[:, None]
+        pts[where, np.arange(m)] += delta
+        return pts.reshape((*self.x.shape, m))
 
 
 class VectorPoints:
@@ -86,6 +103,17 @@ class VectorPoints:
         base = self.x.ravel()[None, :].astype(dtype)
         pts = base + (1j * delta if self.imaginary else delta.astype(dtype))
         return pts.reshape((stop - start, *self.x.shape))
+
+    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
+        """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array."""
+        m = stop - start
+        col, k = np.divmod(np.arange(start, stop), len(self.offsets))
+        delta = self.vectors[col].T * self.offsets[k]
+        dtype = _point_dtype(self.x.dtype, self.imaginary)
+        pts = np.empty((self.x.size, m), dtype=dtype) if out is None else out.reshape(-1, m)
+        pts[...] = self.x.ravel()[:, None]
+        pts += 1j * delta if self.imaginary else delta.astype(dtype)
+        return pts.reshape((*self.x.shape, m))
 
 
 @dataclass(frozen=True)

@@ -1,57 +1,51 @@
 """The one place that calls the user's function.
 
 Every evaluation of ``f`` in dfdx goes through :class:`Evaluator`: serial calls,
-vectorized batches and parallel workers alike, so that all three give the same
+vectorized batches and parallel workers alike, so that all of them give the same
 numbers. It also validates what ``f`` returns (numbers, one shape everywhere, real
 unless the complex step is used) and attaches the offending point to exceptions.
 
 Points come as a :class:`PointSet`, which builds them block by block, so that a
-large problem never holds every stencil point in memory at once.
+large problem never holds every stencil point in memory at once: a block holds at
+most :data:`BLOCK_BYTES` of points (and of values).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import sys
-from typing import Any, Callable, Iterable, Protocol
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Evaluator", "PointSet", "format_point"]
+from ._progress import Progress
+from ._workers import Pool, annotate, as_pool, format_point
 
-#: Upper bound on the size of one block of points, in bytes.
-BLOCK_BYTES = 32 * 2**20
+__all__ = ["Evaluator", "PointSet", "format_point", "BLOCK_BYTES"]
+
+#: Upper bound on the size of one block of points (or of f's values for it), in bytes.
+#: Small enough to stay in the last-level cache of a laptop for a few hundred
+#: variables, large enough that a vectorized f sees batches of thousands of points.
+BLOCK_BYTES = 2 * 2**20
+
+_REAL_SCALARS = (float, np.float64, np.float32)
+_COMPLEX_SCALARS = (complex, np.complex128, np.complex64)
 
 
 class PointSet(Protocol):
-    """Points to evaluate, built on demand in blocks of shape ``(m, *x.shape)``."""
+    """Points to evaluate, built on demand in blocks of shape ``(m, *x.shape)``.
+
+    A point set may also offer ``batch(start, stop)``, the same points as one
+    C-contiguous array of shape ``x.shape + (m,)`` (what a vectorized f receives);
+    otherwise the evaluator transposes the block.
+    """
 
     def __len__(self) -> int: ...
 
     def block(self, start: int, stop: int) -> NDArray[Any]: ...
-
-
-def format_point(point: Any, limit: int = 8) -> str:
-    """A short text form of a point for error messages."""
-    arr = np.asarray(point)
-    if arr.ndim == 0:
-        item = arr[()]
-        return repr(item.item() if isinstance(item, np.generic) else item)
-    return np.array2string(
-        arr, separator=", ", threshold=limit, edgeitems=3, formatter={"all": lambda v: repr(v.item() if isinstance(v, np.generic) else v)}
-    )
-
-
-def _annotate(exc: BaseException, point: Any) -> None:
-    """Put the point that raised into the exception's message, keeping its type."""
-    where = f"(dfdx: raised by f at x = {format_point(point)})"
-    if exc.args and isinstance(exc.args[0], str):
-        exc.args = (f"{exc.args[0]} {where}",) + exc.args[1:]
-    elif not exc.args:
-        exc.args = (where,)
-    elif sys.version_info >= (3, 11):
-        exc.add_note(where)
 
 
 class Evaluator:
@@ -67,12 +61,37 @@ class Evaluator:
         True when points will be complex (complex step).
     vectorized : bool
         `f` takes a batch ``x.shape + (k,)`` and returns ``out_shape + (k,)``.
-    workers : map-like or Executor, optional
-        Where to run non-vectorized evaluations.
+    workers : map-like, Executor or dask Client, optional
+        Where to run evaluations (see :func:`dfdx._workers.as_pool`). ``f(x)`` itself
+        is always computed here, in the calling process.
     f0 : array_like, optional
         ``f(x)`` if the caller has it; otherwise it is computed once here.
     args : tuple
         Extra positional arguments of `f`.
+    progress : bool or Progress
+        Draw a progress bar whose total grows with every call of the evaluator.
+
+    Attributes
+    ----------
+    nfev : int
+        Points evaluated so far (``f(x)`` included when it was computed here).
+    f0 : ndarray
+        ``f(x)``.
+    out_shape : tuple
+        Shape of ``f(x)``.
+    callbacks : list of callable
+        Each is called with the number of points just evaluated, after every block.
+    seconds_per_call : float or None
+        Wall time of the call that computed ``f(x)`` (used to size parallel batches).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dfdx._engine import AxisPoints
+    >>> ev = Evaluator(lambda x: x @ x, np.array([1.0, 2.0]))
+    >>> pts = AxisPoints(ev.x, columns=[0, 1], steps=[0.5, 0.5], offsets=[-1.0, 1.0])
+    >>> ev(pts), ev.nfev
+    (array([4.25, 6.25, 3.25, 7.25]), 5)
     """
 
     def __init__(
@@ -85,29 +104,178 @@ class Evaluator:
         workers: Any = None,
         f0: Any = None,
         args: tuple[Any, ...] = (),
+        progress: bool | Progress = False,
     ) -> None:
         self.f = f
         self.x = x
         self.args = args
         self.complex_points = complex_points
         self.vectorized = vectorized
+        self.pool: Pool | None = as_pool(workers)
         self.workers = workers
         self.nfev = 0
         self.callbacks: list[Callable[[int], None]] = []
+        self.seconds_per_call: float | None = None
+        self.progress: Progress | None = None
+        if progress:
+            self.progress = progress if isinstance(progress, Progress) else Progress()
+            weakref.finalize(self, self.progress.close)
         if f0 is None:
-            batch = x[..., None] if vectorized else x.copy()
-            raw = self._call_one(batch, x)
-            self.nfev += 1
-            value = np.asarray(raw)
-            if vectorized:
-                value = self._unbatch(value, 1, batch_shape=None)[0]
+            self._grow(1)
+            start = time.perf_counter()
+            try:
+                value = self._first()
+            except BaseException:
+                self.close()
+                raise
+            self.seconds_per_call = time.perf_counter() - start
+            self._done(1)
         else:
-            value = np.asarray(f0)
+            value = _as_array(f0, x, "f0")
         self._check_first(value)
         self.f0: NDArray[Any] = value
         self.out_shape: tuple[int, ...] = value.shape
+        dtype = np.float64 if value.dtype.kind in "biu" else value.dtype
+        self.dtype = np.result_type(dtype, np.complex64) if complex_points else np.dtype(dtype)
+        self._fast = _COMPLEX_SCALARS if complex_points else _REAL_SCALARS
+        self._kind = "c" if complex_points else "f"
+        itemsize = 16 if complex_points else x.dtype.itemsize
+        per_point = x.size * itemsize + max(1, value.size) * self.dtype.itemsize
+        #: Most points in one block (bounded memory for points and values alike).
+        self.block_points = max(1, BLOCK_BYTES // per_point)
+
+    def _first(self) -> NDArray[Any]:
+        if not self.vectorized:
+            # A copy: an f that writes into its argument must not move x itself.
+            return _as_array(self.call(self.x.copy()), self.x)
+        value = _as_array(self.call_batch(self.x[..., None]), self.x)
+        if value.ndim == 0 or value.shape[-1] != 1:
+            raise ValueError(
+                f"vectorized f was given a batch of 1 point (an array of shape x.shape + (1,) = "
+                f"{self.x.shape + (1,)}) and returned shape {value.shape}; expected f(x).shape + (1,), "
+                "with the batch on the last axis. Pass vectorized=False if f takes one point."
+            )
+        return value[..., 0]
+
+    # -- progress and accounting ----------------------------------------------------
+    def _grow(self, count: int) -> None:
+        if self.progress is not None:
+            self.progress.grow(count)
+
+    def _done(self, count: int) -> None:
+        self.nfev += count
+        if self.progress is not None:
+            self.progress.update(count)
+        for callback in self.callbacks:
+            callback(count)
+
+    def close(self) -> None:
+        """Finish the progress bar, if any (also done when the evaluator is collected)."""
+        if self.progress is not None:
+            self.progress.close()
+
+    # -- calling f ------------------------------------------------------------------
+    def call(self, point: Any) -> Any:
+        """``f(point, *args)``, with the point attached to any exception."""
+        try:
+            return self.f(point, *self.args)
+        except Exception as exc:
+            annotate(exc, point)
+            raise
+
+    def call_batch(self, batch: NDArray[Any]) -> Any:
+        """Vectorized ``f(batch, *args)``, with the batch described in any exception."""
+        try:
+            return self.f(batch, *self.args)
+        except Exception as exc:
+            annotate(exc, np.moveaxis(batch, -1, 0), batch=True)
+            raise
+
+    def __call__(self, points: PointSet) -> NDArray[Any]:
+        """Evaluate f at every point of `points`; returns ``(len(points), *out_shape)``."""
+        total = len(points)
+        out = np.empty((total, *self.out_shape), dtype=self.dtype)
+        if total == 0:
+            return out
+        self._grow(total)
+        try:
+            if self.pool is not None:
+                self.pool.run(self, points, out)
+            elif self.vectorized:
+                self._batches(points, out)
+            else:
+                for start in range(0, total, self.block_points):
+                    stop = min(total, start + self.block_points)
+                    self._loop(points.block(start, stop), out[start:stop])
+        except BaseException:
+            self.close()
+            raise
+        return out
+
+    def _batches(self, points: PointSet, out: NDArray[Any]) -> None:
+        """Serial vectorized calls, one per block, in one buffer while f keeps none of it."""
+        total = len(points)
+        buffer: NDArray[Any] | None = None
+        alone = object()  # held by one local variable: the reference count to compare with
+        for start in range(0, total, self.block_points):
+            stop = min(total, start + self.block_points)
+            if buffer is not None and buffer.shape[-1] != stop - start:
+                buffer = None
+            batch = batch_of(points, start, stop, buffer)
+            buffer = None
+            out[start:stop] = self.take_batch(self.call_batch(batch), stop - start)
+            owner = batch if batch.base is None else batch.base
+            del batch
+            # Only `owner` holds the buffer unless f kept a reference to its argument (or
+            # to a view of it, whose base it is): then it must not be refilled.
+            buffer = owner if sys.getrefcount(owner) <= sys.getrefcount(alone) else None
+            del owner
+            self._done(stop - start)
+
+    def _loop(self, block: NDArray[Any], out: NDArray[Any]) -> None:
+        """The serial hot loop: a few hundred nanoseconds of dfdx per evaluation."""
+        f, args, fast = self.f, self.args, self._fast
+        per_point = self.progress is not None
+        scalar = not self.out_shape
+        for i, point in enumerate(block):
+            try:
+                raw = f(point, *args)
+            except Exception as exc:
+                annotate(exc, point)
+                raise
+            if scalar and type(raw) in fast:
+                out[i] = raw
+            else:
+                out[i] = self.take(raw, point)
+            if per_point:
+                self.progress.update(1)  # type: ignore[union-attr]
+        self.nfev += len(block)
+        for callback in self.callbacks:
+            callback(len(block))
 
     # -- validation -----------------------------------------------------------------
+    def take(self, raw: Any, point: Any) -> NDArray[Any]:
+        """Check one value of f (returned at `point`) and return it as an array."""
+        if type(raw) is np.ndarray and raw.shape == self.out_shape and raw.dtype.kind == self._kind:
+            return raw
+        value = _as_array(raw, point)
+        self._check(value, point)
+        return value
+
+    def take_batch(self, raw: Any, k: int) -> NDArray[Any]:
+        """Check the value of a vectorized call on `k` points; returns it batch axis first."""
+        value = _as_array(raw, None)
+        expected = self.out_shape
+        if value.shape != expected + (k,):
+            raise ValueError(
+                f"vectorized f was given a batch of {k} points and returned shape {value.shape}; "
+                f"f(x) has shape {expected}, so the expected shape is f(x).shape + (k,) = "
+                f"{expected + (k,)} (the points are stacked on the last axis of f's argument)."
+            )
+        batch = np.moveaxis(value, -1, 0)
+        self._check(batch[0], f"a batch of {len(batch)} points")
+        return batch
+
     def _check_first(self, value: NDArray[Any]) -> None:
         if value.dtype.kind not in "biufc":
             raise TypeError(
@@ -121,111 +289,50 @@ class Evaluator:
             )
 
     def _check(self, value: NDArray[Any], point: Any) -> None:
+        where = point if isinstance(point, str) else f"x = {format_point(point)}"
         if value.shape != self.out_shape:
             raise ValueError(
-                f"f returned shape {value.shape} at x = {format_point(point)}, but shape "
+                f"f returned shape {value.shape} at {where}, but shape "
                 f"{self.out_shape} at the point of differentiation; f must return the same "
                 "shape at every point."
             )
         if value.dtype.kind not in "biufc":
-            raise TypeError(
-                f"f returned {_describe(value)} at x = {format_point(point)}; it must return numbers."
-            )
+            raise TypeError(f"f returned {_describe(value)} at {where}; it must return numbers.")
         if value.dtype.kind == "c" and not self.complex_points:
             raise TypeError(
-                f"f returned complex values at the real point x = {format_point(point)}; "
+                f"f returned complex values at the real point {where}; "
                 "dfdx differentiates real functions: return the real part."
             )
         if self.complex_points and value.dtype.kind != "c":
             raise TypeError(
                 "method='complex' needs f to carry the imaginary part through, but f returned "
-                f"real values at the complex point x = {format_point(point)}. f must be written "
+                f"real values at the complex point {where}. f must be written "
                 "with complex-safe operations (no abs, np.real, float(), math.*); "
                 "otherwise use method='central'."
             )
 
-    # -- calling f ------------------------------------------------------------------
-    def _call_one(self, arg: Any, point: Any) -> Any:
-        try:
-            return self.f(arg, *self.args)
-        except Exception as exc:
-            _annotate(exc, point)
-            raise
 
-    def _unbatch(self, value: NDArray[Any], k: int, batch_shape: Any) -> NDArray[Any]:
-        """Move the batch axis of a vectorized output to the front, checking its length."""
-        if value.ndim == 0 or value.shape[-1] != k:
-            expected = "out_shape + (k,)" if batch_shape is None else f"{batch_shape + (k,)}"
-            raise ValueError(
-                f"vectorized f was given a batch of {k} point(s) (array of shape "
-                f"x.shape + ({k},)) and returned shape {value.shape}; expected {expected}, "
-                "with the batch on the last axis."
-            )
-        return np.moveaxis(value, -1, 0)
+def batch_of(points: PointSet, start: int, stop: int, out: NDArray[Any] | None = None) -> NDArray[Any]:
+    """Points ``start:stop`` as one array ``x.shape + (m,)``, the layout of a vectorized call.
 
-    def __call__(self, points: PointSet) -> NDArray[Any]:
-        """Evaluate f at every point of `points`; returns ``(len(points), *out_shape)``."""
-        total = len(points)
-        dtype = np.result_type(self.f0.dtype, np.float64 if self.f0.dtype.kind in "biu" else self.f0.dtype)
-        if self.complex_points:
-            dtype = np.result_type(dtype, np.complex64)
-        out = np.empty((total, *self.out_shape), dtype=dtype)
-        if total == 0:
-            return out
-        per_point = max(1, self.x.size) * (16 if self.complex_points else 8)
-        step = max(1, BLOCK_BYTES // per_point)
-        for start in range(0, total, step):
-            stop = min(total, start + step)
-            block = points.block(start, stop)
-            out[start:stop] = self._evaluate_block(block)
-            self.nfev += stop - start
-            for callback in self.callbacks:
-                callback(stop - start)
-        return out
-
-    def _evaluate_block(self, block: NDArray[Any]) -> NDArray[Any]:
-        if self.vectorized:
-            batch = np.moveaxis(block, 0, -1)
-            value = np.asarray(self._call_one(batch, block[0]))
-            value = self._unbatch(value, len(block), self.out_shape)
-            self._check(value[0], block[0])
-            return value
-        scalar = self.x.ndim == 0
-        args = [p[()] if scalar else p for p in block]
-        if self.workers is None:
-            results: Iterable[Any] = (self._call_one(a, a) for a in args)
-        else:
-            results = self._map(args)
-        values = []
-        for a, raw in zip(args, results):
-            value = np.asarray(raw)
-            if value.shape != self.out_shape or value.dtype.kind not in "fc":
-                self._check(value, a)
-            elif (value.dtype.kind == "c") != self.complex_points:
-                self._check(value, a)
-            values.append(value)
-        return np.stack(values)
-
-    def _map(self, args: list[Any]) -> Iterable[Any]:
-        call = _Call(self.f, self.args)
-        if isinstance(self.workers, concurrent.futures.Executor):
-            return list(self.workers.map(call, args))
-        return list(self.workers(call, args))
+    `out` is an optional buffer to fill, from an earlier batch of the same size.
+    """
+    batch = getattr(points, "batch", None)
+    if batch is not None:
+        return batch(start, stop, out)  # type: ignore[no-any-return]
+    return np.ascontiguousarray(np.moveaxis(points.block(start, stop), 0, -1))
 
 
-class _Call:
-    """Picklable ``f(x, *args)`` that tags exceptions with the point (for process pools)."""
-
-    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.f = f
-        self.args = args
-
-    def __call__(self, point: Any) -> Any:
-        try:
-            return self.f(point, *self.args)
-        except Exception as exc:
-            _annotate(exc, point)
-            raise
+def _as_array(raw: Any, point: Any, name: str = "f") -> NDArray[Any]:
+    try:
+        return np.asarray(raw)
+    except (TypeError, ValueError):
+        what = "`f0` was given as" if name == "f0" else "f returned"
+        where = "" if point is None or name == "f0" else f" at x = {format_point(point)}"
+        raise TypeError(
+            f"{what} {raw!r:.80}{where}, which is not a float or an array of numbers "
+            "of one shape (a list of mixed shapes?)."
+        ) from None
 
 
 def _describe(value: NDArray[Any]) -> str:
