@@ -327,6 +327,8 @@ def _directional_check(p: Problem, opts: _Options) -> CheckReport:
             f"{lost} block(s) disagreed along the direction but not along either half: a numerical "
             "artefact of the coarse direction, not confirmed entry by entry."
         )
+    if not leaves:
+        return p.report(opts, [], (), nfev, tuple(checks), seed, notes)
     entries, nondiff, used, more = judge_columns(p, np.array(sorted(leaves), dtype=np.intp), opts)
     notes.extend(more)
     notes.append(f"narrowed down to {len(leaves)} coordinate(s) by bisection, each then checked in full.")
