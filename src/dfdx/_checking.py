@@ -321,12 +321,14 @@ def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, tuple[Array, Array]]
 
 def _settle(p: Problem, opts: Any, i: int, j: int, a: float, central: tuple[float, float],
             probe: dict[str, tuple[Array, Array]]) -> EntryCheck:
-    """One doubtful entry: called wrong only if no numerical estimate agrees and f has no kink.
+    """One doubtful entry, judged on every numerical estimate of it.
 
-    An estimate whose error is within sqrt(eps) of the gradient's size vouches for the
-    entry ("ok"); a looser one only weakly ("weak"), and only once a kink is ruled out,
-    since at a kink the central estimate has a wide error bound that covers anything
-    between the one-sided slopes.
+    In order: forward and backward slopes that differ beyond their errors mark a kink;
+    an estimate whose error is within sqrt(eps) of the gradient's size is *tight*, and
+    the entry is ok if a tight estimate agrees, wrong if tight ones exist and all
+    disagree; with none tight, the most precise estimate decides, and agreement is
+    only "weak". Where ``|x_j| > 1`` the default-step central estimate is left out
+    when a finer one was made, since its step may step over the structure of f.
     """
     floor = ROUNDOFF * p.eps * (abs(a) + float(p.rowmax[i]))
     allowance = opts.atol + opts.rtol * abs(a)
@@ -335,26 +337,29 @@ def _settle(p: Problem, opts: Any, i: int, j: int, a: float, central: tuple[floa
     def tol(err: float) -> float:
         return opts.tolerance_factor * (err + floor) + allowance
 
-    estimates = [central]
-    if "fine" in probe:
-        estimates.append((float(probe["fine"][0][i]), float(probe["fine"][1][i])))
-    agreeing = [(v, e) for v, e in estimates if abs(a - v) <= tol(e)]
-    for value, err in agreeing:
-        if err <= tight:
-            return _entry(p, i, j, a, value, err, tol(err), "ok")
-    value, err = central
-    (fw, efw), (bw, ebw) = ((float(probe[k][0][i]), float(probe[k][1][i])) for k in ("forward", "backward"))
+    est = {k: (float(v[0][i]), float(v[1][i])) for k, v in probe.items()}
+    (fw, efw), (bw, ebw) = est["forward"], est["backward"]
+    shown = est.get("fine", central)
     if np.isfinite(fw) and np.isfinite(bw) and abs(fw - bw) > tol(efw + ebw):
-        if opts.kinks == "report":
-            return _entry(p, i, j, a, value, err, tol(err), "not differentiable", (fw, bw))
-        margin = tol(max(efw, ebw))
-        inside = min(fw, bw) - margin <= a <= max(fw, bw) + margin
-        status = "kink accepted" if inside else "mismatch"
-        return _entry(p, i, j, a, value, err, tol(err), status, (fw, bw))
-    if agreeing:
-        value, err = agreeing[0]
-        return _entry(p, i, j, a, value, err, tol(err), "weak")
-    return _entry(p, i, j, a, value, err, tol(err), "mismatch", (fw, bw))
+        status = "not differentiable"
+        if opts.kinks == "accept":
+            margin = tol(max(efw, ebw))
+            inside = min(fw, bw) - margin <= a <= max(fw, bw) + margin
+            status = "kink accepted" if inside else "mismatch"
+        return _entry(p, i, j, a, *shown, tol(shown[1]), status, (fw, bw))
+    candidates = [e for e in (est.get("fine", central), est["forward"], est["backward"])
+                  if np.isfinite(e[0]) and np.isfinite(e[1])]
+    if not candidates:
+        return _entry(p, i, j, a, *central, tol(central[1]), "weak")
+    sharp = [e for e in candidates if e[1] <= tight]
+    if sharp:
+        agreeing = [e for e in sharp if abs(a - e[0]) <= tol(e[1])]
+        value, err = (agreeing or sorted(sharp, key=lambda e: e[1]))[0]
+        status = "ok" if agreeing else "mismatch"
+    else:
+        value, err = min(candidates, key=lambda e: e[1])
+        status = "weak" if abs(a - value) <= tol(err) else "mismatch"
+    return _entry(p, i, j, a, value, err, tol(err), status, (fw, bw) if status == "mismatch" else None)
 
 
 def _entry(p: Problem, i: int, j: int, a: float, value: float, err: float, tol: float, status: str,
