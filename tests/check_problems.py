@@ -4,7 +4,8 @@ genuinely float32, with its own rounding)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -53,7 +54,8 @@ class VectorProblem:
         self.x = np.array(point)
         raw_f = sp.lambdify([self.symbols], exprs, modules="numpy")
         raw_j = sp.lambdify([self.symbols], sp.Matrix(exprs).jacobian(self.symbols).tolist(), modules="numpy")
-        self.f = lambda x: np.array([np.asarray(v) for v in raw_f(list(np.asarray(x)))], dtype=np.asarray(x).dtype)
+        self.f = lambda x: np.array([np.asarray(v) for v in raw_f(list(np.asarray(x)))],
+                                    dtype=np.asarray(x).dtype)
         self.jac = lambda x: np.array(raw_j(list(np.asarray(x))), dtype=np.asarray(x).dtype)
 
     def __repr__(self) -> str:

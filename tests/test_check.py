@@ -72,7 +72,8 @@ def test_no_false_failures_on_jacobians(dtype, mode):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.integers(0, 2), st.sampled_from([1e-3, -0.5, 2.0]))
+@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.integers(0, 2),
+       st.sampled_from([1e-3, -0.5, 2.0]))
 def test_random_points_correct_passes_and_planted_bug_is_caught(point, k, factor):
     f = lambda x: np.exp(0.3 * x[0]) * np.sin(x[1]) + x[2] ** 3 * x[0] - np.log1p(x[1] ** 2)  # noqa: E731
 

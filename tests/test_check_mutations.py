@@ -118,7 +118,7 @@ def test_transposed_jacobian_caught(dtype, mode):
     for q in JACOBIAN_PROBLEMS:
         x = q.x.astype(dtype)
         exact = q.jac(x)
-        report = dfdx.check_jacobian(q.f, lambda x: q.jac(x).T, x, mode=mode, seed=5)
+        report = dfdx.check_jacobian(q.f, lambda x, q=q: q.jac(x).T, x, mode=mode, seed=5)
         asymmetric = {tuple(int(k) for k in ix) for ix in np.argwhere(exact != exact.T)}
         assert report.verdict == "fail", str(report)
         assert set(report.mismatches) == asymmetric, str(report)

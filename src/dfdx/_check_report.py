@@ -184,7 +184,9 @@ def _headline(r: CheckReport) -> str:
     what = "Gradient" if r.kind == "gradient" else "Jacobian"
     size = math.prod(r.shape)
     if r.verdict == "pass":
-        return f"{what} check PASSED: all {size} entries agree with dfdx's numerical {r.kind}."
+        kinks = sum(e.status == "kink accepted" for e in r.entries)
+        accepted = f" ({kinks} at kinks, between the one-sided slopes)" if kinks else ""
+        return f"{what} check PASSED: all {size} entries agree with dfdx's numerical {r.kind}{accepted}."
     if r.verdict == "fail":
         return (
             f"{what} check FAILED: {len(r.mismatches)} of {size} entries disagree with "
@@ -251,4 +253,5 @@ def _table(entries: tuple[EntryCheck, ...]) -> list[str]:
             status,
         ))
     widths = [max(len(row[k]) for row in rows) for k in range(len(head) - 1)]
-    return ["  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows]
+    return ["  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+            for row in rows]

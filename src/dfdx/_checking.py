@@ -96,31 +96,31 @@ class Problem:
     def rowmax(self) -> Array:
         """Size of each row of the analytic derivative (its largest entry, or the largest overall)."""
         rows = np.abs(self.A).max(axis=1)
-        return np.where(rows > 0, rows, np.abs(self.A).max())
+        return np.asarray(np.where(rows > 0, rows, np.abs(self.A).max()), dtype=np.float64)
 
     def floor(self, analytic: Array) -> Array:
         """Round-off the analytic entries may carry: ``8 eps (|g_i| + max|g|)``."""
-        return ROUNDOFF * self.eps * (np.abs(analytic) + self.rowmax.reshape(-1, 1))
+        return np.asarray(ROUNDOFF * self.eps * (np.abs(analytic) + self.rowmax.reshape(-1, 1)))
 
     def tolerance(self, analytic: Array, error: Array, opts: Any) -> Array:
-        return (opts.tolerance_factor * (error + self.floor(analytic))
-                + opts.atol + opts.rtol * np.abs(analytic))
+        return np.asarray(opts.tolerance_factor * (error + self.floor(analytic))
+                          + opts.atol + opts.rtol * np.abs(analytic))
 
     def loose(self, analytic: Array, error: Array) -> Array:
         """Entries whose numerical error exceeds sqrt(eps) of their size: only a weak check."""
         scale = np.maximum(np.abs(analytic), self.rowmax.reshape(-1, 1))
-        return error > math.sqrt(self.eps) * np.maximum(scale, np.finfo(np.float64).tiny)
+        return np.asarray(error > math.sqrt(self.eps) * np.maximum(scale, np.finfo(np.float64).tiny))
 
     def direction_tolerance(self, v: Array, error: Array, opts: Any) -> Array:
         """The entry tolerances summed along `v` (each entry weighted by ``|v_j|``)."""
         size = np.abs(self.A) @ np.abs(v)
         norm1 = float(np.abs(v).sum())
         floor = ROUNDOFF * self.eps * (size + self.rowmax * norm1)
-        return opts.tolerance_factor * (error + floor) + opts.atol * norm1 + opts.rtol * size
+        return np.asarray(opts.tolerance_factor * (error + floor) + opts.atol * norm1 + opts.rtol * size)
 
     def loose_scale_along(self, v: Array) -> Array:
         scale = self.rowmax * float(np.abs(v).sum())
-        return math.sqrt(self.eps) * np.maximum(scale, np.finfo(np.float64).tiny)
+        return np.asarray(math.sqrt(self.eps) * np.maximum(scale, np.finfo(np.float64).tiny))
 
     def undefined_message(self, where: str) -> str:
         return (
@@ -169,6 +169,9 @@ class Problem:
             text += f" + atol {opts.atol:g}"
         if opts.rtol:
             text += f" + rtol {opts.rtol:g} x |g_i|"
+        if opts.mode == "directional":
+            text += ("; along a random direction v, the same summed over the entries with weights "
+                     "|v_j|, against dfdx's derivative along v (central, accuracy 2)")
         return text
 
 
@@ -262,7 +265,9 @@ def column_estimates(p: Problem, cols: Array) -> tuple[Array, Array, Array, int]
     return value, error, steps, res.nfev
 
 
-def judge_columns(p: Problem, cols: Array, opts: Any) -> tuple[list[EntryCheck], tuple[int, ...], int, list[str]]:
+def judge_columns(
+    p: Problem, cols: Array, opts: Any
+) -> tuple[list[EntryCheck], tuple[int, ...], int, list[str]]:
     """Verdict on every entry of the Jacobian columns `cols`, probing the doubtful columns again."""
     N, E, H, nfev = column_estimates(p, cols)
     A = p.A[:, cols]
@@ -301,12 +306,13 @@ def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, tuple[Array, Array]]
     would take at ``|x_j| = 1`` (still moving x in the working precision), and the
     one-sided slopes use it too.
     """
-    e = np.zeros(p.n)
-    e[j] = 1.0
-    e = e.reshape(p.x.shape)
+    unit = np.zeros(p.n)
+    unit[j] = 1.0
+    e = unit.reshape(p.x.shape)
     common: dict[str, Any] = dict(f0=p.f0, throw=False, vectorized=p.vectorized, workers=p.workers)
     xj = abs(float(p.x.ravel()[j]))
-    runs = {"forward": dict(method="forward", accuracy=2), "backward": dict(method="backward", accuracy=2)}
+    runs: dict[str, dict[str, Any]] = {"forward": dict(method="forward", accuracy=2),
+                                       "backward": dict(method="backward", accuracy=2)}
     if xj > 1:
         least = 4 * float(np.spacing(np.asarray(xj, dtype=p.dtype)))
         fine = 2.0 ** math.ceil(math.log2(max(h / xj, least)))
@@ -335,7 +341,7 @@ def _settle(p: Problem, opts: Any, i: int, j: int, a: float, central: tuple[floa
     tight = math.sqrt(p.eps) * max(abs(a), float(p.rowmax[i]), np.finfo(np.float64).tiny)
 
     def tol(err: float) -> float:
-        return opts.tolerance_factor * (err + floor) + allowance
+        return float(opts.tolerance_factor * (err + floor) + allowance)
 
     est = {k: (float(v[0][i]), float(v[1][i])) for k, v in probe.items()}
     (fw, efw), (bw, ebw) = est["forward"], est["backward"]

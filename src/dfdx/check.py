@@ -10,15 +10,17 @@ differentiable rather than wrong.
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._api import directional, jacobian
-from ._check_report import CheckReport, DirectionCheck, EntryCheck
+from ._api import directional
+from ._check_report import CheckReport, DirectionCheck
 from ._checking import Problem, judge_columns, setup
 from ._validate import as_accuracy, as_method
 
@@ -58,8 +60,8 @@ def _options(**o: Any) -> _Options:
         o["seed"] = _count(o["seed"], "seed", 0)
     for name in ("tolerance_factor", "rtol", "atol"):
         value = o[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
-                or value < 0:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(float(value)) or value < 0:
             raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
         o[name] = float(value)
     if o["tolerance_factor"] == 0 and o["rtol"] == 0 and o["atol"] == 0:
@@ -220,9 +222,11 @@ def check_jacobian(
         ``f(x).shape + x.shape``: ``jac(x)[i, j] = d f_i / d x_j``.
     x : array_like
         The point at which to check.
-    mode, directions, seed, tolerance_factor, rtol, atol, kinks, dtype, method, accuracy, step, vectorized, workers, args, show
+    mode, directions, seed, tolerance_factor, rtol, atol, kinks, dtype : optional
         As for :func:`check_gradient`; a directional check compares ``jac(x) @ v`` with
         the derivative of f along ``v``.
+    method, accuracy, step, vectorized, workers, args, show : optional
+        As for :func:`check_gradient`.
 
     Returns
     -------
