@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._api import directional, jacobian
+from ._api import jacobian
 from ._check_report import CheckReport, DirectionCheck, EntryCheck
 from ._validate import as_function, as_point, as_step
 from .stencils import make_stencil
 
-__all__ = ["Problem", "setup", "judge_columns"]
+__all__ = ["Problem", "setup", "column_estimates", "ROUNDOFF"]
 
 Array = NDArray[Any]
 
@@ -263,119 +263,3 @@ def column_estimates(p: Problem, cols: Array) -> tuple[Array, Array, Array, int]
         raise ValueError(p.undefined_message(f"along coordinate(s) {cols[bad][:10].tolist()}"))
     steps = np.broadcast_to(np.asarray(res.step, dtype=np.float64).ravel(), (len(cols),))
     return value, error, steps, res.nfev
-
-
-def judge_columns(
-    p: Problem, cols: Array, opts: Any
-) -> tuple[list[EntryCheck], tuple[int, ...], int, list[str]]:
-    """Verdict on every entry of the Jacobian columns `cols`, probing the doubtful columns again."""
-    N, E, H, nfev = column_estimates(p, cols)
-    A = p.A[:, cols]
-    T = p.tolerance(A, E, opts)
-    loose = p.loose(A, E)
-    ok = np.abs(A - N) <= T
-    entries: list[EntryCheck] = []
-    nondiff: list[int] = []
-    rescued = 0
-    for c, j in enumerate(cols.tolist()):
-        if np.all(ok[:, c] & ~loose[:, c]):
-            entries += [_entry(p, i, j, A[i, c], N[i, c], E[i, c], T[i, c], "ok") for i in range(p.m)]
-            continue
-        probe, used = _probe(p, j, float(H[c]))
-        nfev += used
-        for i in range(p.m):
-            entry = _settle(p, opts, i, j, A[i, c], (N[i, c], E[i, c]), probe)
-            rescued += entry.status in ("ok", "weak") and not ok[i, c]
-            entries.append(entry)
-        if any(e.status in ("not differentiable", "kink accepted") for e in entries[-p.m:]):
-            nondiff.append(j)
-    notes = []
-    if rescued:
-        notes.append(f"{rescued} entr{'y' if rescued == 1 else 'ies'} disagreed at the default step "
-                     "but agree at a finer one, where the two numerical estimates disagree with each "
-                     "other: the default step was too coarse there, not the gradient wrong.")
-    return entries, tuple(nondiff), nfev, notes
-
-
-def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, tuple[Array, Array]], int]:
-    """Forward and backward slopes along coordinate `j`, and, where |x_j| > 1, a finer central estimate.
-
-    Default steps grow with ``|x_j|``; where f varies on a scale much shorter than
-    ``|x_j|`` (sin at 1e6) such a step steps over its structure and dfdx's estimate
-    and its error bound can both be wrong. The second opinion then uses the step dfdx
-    would take at ``|x_j| = 1`` (still moving x in the working precision), and the
-    one-sided slopes use it too.
-    """
-    unit = np.zeros(p.n)
-    unit[j] = 1.0
-    e = unit.reshape(p.x.shape)
-    common: dict[str, Any] = dict(f0=p.f0, throw=False, vectorized=p.vectorized, workers=p.workers)
-    xj = abs(float(p.x.ravel()[j]))
-    runs: dict[str, dict[str, Any]] = {"forward": dict(method="forward", accuracy=2),
-                                       "backward": dict(method="backward", accuracy=2)}
-    if xj > 1:
-        least = 4 * float(np.spacing(np.asarray(xj, dtype=p.dtype)))
-        fine = 2.0 ** math.ceil(math.log2(max(h / xj, least)))
-        if fine < h:
-            runs = {k: dict(r, step=fine) for k, r in runs.items()}
-            runs["fine"] = dict(method="central", accuracy=4, step=fine)
-    results = {k: directional(p.f, p.x, e, **r, **common) for k, r in runs.items()}
-    out = {k: (np.asarray(r.value, dtype=np.float64).reshape(p.m),
-               np.asarray(r.error, dtype=np.float64).reshape(p.m)) for k, r in results.items()}
-    return out, sum(r.nfev for r in results.values())
-
-
-def _settle(p: Problem, opts: Any, i: int, j: int, a: float, central: tuple[float, float],
-            probe: dict[str, tuple[Array, Array]]) -> EntryCheck:
-    """One doubtful entry, judged on every numerical estimate of it.
-
-    In order: forward and backward slopes that differ beyond their errors mark a kink;
-    an estimate whose error is within sqrt(eps) of the gradient's size is *tight*, and
-    the entry is ok if a tight estimate agrees, wrong if tight ones exist and all
-    disagree; with none tight, the most precise estimate decides, and agreement is
-    only "weak". Where ``|x_j| > 1`` the default-step central estimate is left out
-    when a finer one was made, since its step may step over the structure of f.
-    """
-    floor = ROUNDOFF * p.eps * (abs(a) + float(p.rowmax[i]))
-    allowance = opts.atol + opts.rtol * abs(a)
-    tight = math.sqrt(p.eps) * max(abs(a), float(p.rowmax[i]), np.finfo(np.float64).tiny)
-
-    def tol(err: float) -> float:
-        return float(opts.tolerance_factor * (err + floor) + allowance)
-
-    est = {k: (float(v[0][i]), float(v[1][i])) for k, v in probe.items()}
-    (fw, efw), (bw, ebw) = est["forward"], est["backward"]
-    shown = est.get("fine", central)
-    if np.isfinite(fw) and np.isfinite(bw) and abs(fw - bw) > tol(efw + ebw):
-        status = "not differentiable"
-        if opts.kinks == "accept":
-            margin = tol(max(efw, ebw))
-            inside = min(fw, bw) - margin <= a <= max(fw, bw) + margin
-            status = "kink accepted" if inside else "mismatch"
-        return _entry(p, i, j, a, *shown, tol(shown[1]), status, (fw, bw))
-    candidates = [e for e in (est.get("fine", central), est["forward"], est["backward"])
-                  if np.isfinite(e[0]) and np.isfinite(e[1])]
-    if not candidates:
-        return _entry(p, i, j, a, *central, tol(central[1]), "weak")
-    sharp = [e for e in candidates if e[1] <= tight]
-    if sharp:
-        agreeing = [e for e in sharp if abs(a - e[0]) <= tol(e[1])]
-        value, err = (agreeing or sorted(sharp, key=lambda e: e[1]))[0]
-        status = "ok" if agreeing else "mismatch"
-    else:
-        value, err = min(candidates, key=lambda e: e[1])
-        status = "weak" if abs(a - value) <= tol(err) else "mismatch"
-    return _entry(p, i, j, a, value, err, tol(err), status, (fw, bw) if status == "mismatch" else None)
-
-
-def _entry(p: Problem, i: int, j: int, a: float, value: float, err: float, tol: float, status: str,
-           slopes: tuple[float, float] | None = None) -> EntryCheck:
-    diff = abs(float(a) - float(value))
-    size = max(abs(float(a)), abs(float(value)))
-    rel = diff / size if diff else 0.0
-    best = -math.log10(p.eps)
-    digits = best if rel == 0 else min(best, max(0.0, -math.log10(rel)))
-    index = tuple(int(k) for k in np.unravel_index(i * p.n + j, p.f0.shape + p.x.shape))
-    return EntryCheck(index=index, analytic=float(a), numerical=float(value), numerical_error=float(err),
-                      tolerance=float(tol), abs_error=diff, rel_error=rel, digits=round(digits, 2),
-                      status=status, slopes=slopes)

@@ -21,7 +21,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._api import directional
 from ._check_report import CheckReport, DirectionCheck
-from ._checking import Problem, judge_columns, setup
+from ._check_entries import judge_columns
+from ._checking import Problem, setup
 from ._validate import as_accuracy, as_method
 
 __all__ = ["check_gradient", "check_jacobian", "assert_gradient", "CheckReport"]
