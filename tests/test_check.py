@@ -344,6 +344,30 @@ def test_bad_functions_and_points():
         dfdx.check_gradient(point, lambda x: 0.0, 0.0, mode="directional")
 
 
+def test_bad_outputs_of_f_and_grad():
+    with pytest.raises(ValueError, match=r"vectorized `f` returned shape \(\) for a batch of one point"):
+        dfdx.check_gradient(lambda x: 1.0, lambda x: np.zeros(2), [1.0, 2.0], vectorized=True)
+    with pytest.raises(TypeError, match="`f` must return real numbers, but f\\(x\\) has dtype complex128"):
+        dfdx.check_gradient(lambda x: 1j * x[0], lambda x: np.zeros(2), [1.0, 2.0])
+
+    class Unconvertible:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("cannot leave the graph")
+
+    with pytest.raises(TypeError, match="`grad` must return an array of numbers; converting its result "
+                                        r"\(Unconvertible\) failed: cannot leave the graph"):
+        dfdx.check_gradient(loss, lambda w: Unconvertible(), [1.0, 1.0])
+
+
+def test_complex_step_and_precision_cast_together():
+    """f computing in float32 behind float64 output, checked with dtype=float32 and the complex step."""
+    f = lambda x: np.sum(np.sin(x) * x)  # noqa: E731
+    g = lambda x: np.cos(x) * x + np.sin(x)  # noqa: E731
+    report = dfdx.check_gradient(f, g, [0.3, 1.2], method="complex", dtype=np.float32)
+    assert report.passed and report.dtype == "float32", str(report)
+    assert not dfdx.check_gradient(f, lambda x: g(x) * [1, 1.01], [0.3, 1.2], method="complex").passed
+
+
 def test_transposed_jacobian_of_non_square_f_is_named():
     q = JACOBIAN_PROBLEMS[0]
     f3 = lambda x: np.array([x[0], x[1], x[0] * x[1]])  # noqa: E731
@@ -352,3 +376,27 @@ def test_transposed_jacobian_of_non_square_f_is_named():
     with pytest.raises(ValueError, match=r"`jac` returned shape \(2, 3\), expected .* \(3, 2\)\. It looks "
                                          "transposed"):
         dfdx.check_jacobian(f3, lambda x: j3(x).T, q.x)
+
+
+# -- noise of f beyond dfdx's error model ------------------------------------------------
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_cancellation_noise_in_f_is_measured_not_called_a_bug(vectorized):
+    """Saturated tanh terms that cancel: f is ~1e-8, its rounding ~1e-16 absolute, far above
+    eps |f|. The error model alone would flag the correct gradient; the measured noise does not."""
+    f = lambda x: np.sum(np.tanh(x[:-1] - 2 * x[1:]), axis=0)  # noqa: E731
+
+    def grad(x):
+        s = 1 - np.tanh(x[:-1] - 2 * x[1:]) ** 2
+        g = np.zeros_like(x)
+        g[:-1] += s
+        g[1:] -= 2 * s
+        return g
+
+    x = np.array([3.71250001, -3.72153027, 2.7414186])
+    report = dfdx.check_gradient(f, grad, x, vectorized=vectorized)
+    assert report.passed, str(report)
+    assert any("noisier than that model" in note for note in report.notes)
+    wrong = dfdx.check_gradient(f, lambda x: grad(x) * [1, 1, 1.5], x, vectorized=vectorized)
+    assert wrong.mismatches == ((2,),), str(wrong)

@@ -101,10 +101,15 @@ def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, Estimate], int]:
         "forward": dict(method="forward", accuracy=2),
         "backward": dict(method="backward", accuracy=2),
     }
-    if xj > 1:
-        runs = {k: dict(r, step=fine) for k, r in runs.items()}
-    if fine < h:
-        runs["fine"] = dict(method="central", accuracy=4, step=fine)
+    if p.method != "central":
+        # The default step of another method says nothing of a central one's: take
+        # dfdx's own central estimate as the second opinion.
+        runs["fine"] = dict(method="central", accuracy=4)
+    else:
+        if xj > 1:
+            runs = {k: dict(r, step=fine) for k, r in runs.items()}
+        if fine < h:
+            runs["fine"] = dict(method="central", accuracy=4, step=fine)
     out: dict[str, Estimate] = {}
     nfev = 0
     for key, run in runs.items():
