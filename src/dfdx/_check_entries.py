@@ -172,12 +172,12 @@ def _settle(p: Problem, opts: Any, i: int, j: int, a: float, probe: dict[str, Es
         return float(opts.tolerance_factor * (err + floor) + allowance)
 
     keys = [k for k in probe if k != "central" or abs(float(p.x.ravel()[j])) <= 1 or "fine" not in probe]
-    pool = {}
+    pool: dict[str, tuple[float, float]] = {}
     for k in keys:
-        value, error, step, amp = probe[k]
-        err = max(float(error[i]), NOISE_SIGMAS * (sigma or 0.0) * amp / step)
-        if np.isfinite(value[i]) and np.isfinite(err):
-            pool[k] = (float(value[i]), err)
+        values, errors, step, amp = probe[k]
+        err = max(float(errors[i]), NOISE_SIGMAS * (sigma or 0.0) * amp / step)
+        if np.isfinite(values[i]) and np.isfinite(err):
+            pool[k] = (float(values[i]), err)
 
     def widened(k: str, skip: str = "") -> float:
         value, err = pool[k]

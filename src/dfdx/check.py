@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._api import directional
-from ._check_report import CheckReport, DirectionCheck
 from ._check_entries import judge_columns
+from ._check_report import CheckReport, DirectionCheck
 from ._checking import Problem, setup
 from ._validate import as_accuracy, as_method
 
