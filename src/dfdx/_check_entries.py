@@ -124,16 +124,18 @@ def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, Estimate], int]:
 def _noise(p: Problem, j: int, h: float, points: int = 8) -> tuple[Array, int]:
     """Noise level of f along coordinate `j` (one per output), from a difference table.
 
-    f is evaluated at ``x + k delta e_j``, ``k = 1..8``, with ``delta`` 1/64 of the finer
-    probing step: so close that the smooth part of the higher differences is below the
-    noise of f, which is what is left (Moré and Wild's ECnoise, SIAM J. Sci. Comput.
-    33(3), 2011). Each order ``k`` of differences estimates the level as
-    ``sqrt(gamma_k mean((Delta^k f)^2))``, ``gamma_k = (k!)^2 / (2k)!``; the smallest
-    over orders 4 to 7 is taken, since a smooth part left in the differences only adds.
+    f is evaluated at ``x + k delta e_j``, ``k = 1..8``, with ``delta`` the finer probing
+    step, and the noise is what is left in the higher differences (Moré and Wild's
+    ECnoise, SIAM J. Sci. Comput. 33(3), 2011). The spacing is that of the stencils on
+    purpose: rounding inside f can be correlated between points much closer than that
+    (a long sum whose terms barely change), and then hides from a finer table. Each
+    order ``k`` estimates the level as ``sqrt(gamma_k mean((Delta^k f)^2))``,
+    ``gamma_k = (k!)^2 / (2k)!``; the smallest over orders 4 to 7 is taken, since a
+    smooth part left in the differences only adds to it.
     """
     xj = abs(float(p.x.ravel()[j]))
     least = 4 * float(np.spacing(np.asarray(xj, dtype=p.dtype)))
-    delta = 2.0 ** math.ceil(math.log2(max(min(h / 4, h / max(1.0, xj)) / 64, least)))
+    delta = 2.0 ** math.ceil(math.log2(max(min(h / 4, h / max(1.0, xj)), least)))
     flat = np.repeat(p.x.ravel()[None, :], points, axis=0)
     flat[:, j] += delta * np.arange(1, points + 1)
     batch = flat.reshape((points, *p.x.shape))

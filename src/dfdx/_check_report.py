@@ -125,6 +125,23 @@ class CheckReport:
         How each entry's tolerance was formed.
     notes : tuple of str
         Further findings in words.
+
+    Notes
+    -----
+    ``bool(report)`` is ``report.passed``. ``str(report)`` is the complete human report;
+    ``to_dict()`` holds the same facts for machines.
+
+    Examples
+    --------
+    >>> import json, numpy as np, dfdx
+    >>> report = dfdx.check_gradient(lambda x: np.sum(x ** 2), lambda x: 2 * x, [1.0, -2.0])
+    >>> print(str(report).splitlines()[0])
+    Gradient check PASSED: all 2 entries agree with dfdx's numerical gradient.
+    >>> data = report.to_dict()
+    >>> data["verdict"], data["mismatches"], data["entries"][0]["status"]
+    ('pass', [], 'ok')
+    >>> json.loads(json.dumps(data)) == data
+    True
     """
 
     passed: bool
