@@ -400,3 +400,24 @@ def test_cancellation_noise_in_f_is_measured_not_called_a_bug(vectorized):
     assert any("noisier than that model" in note for note in report.notes)
     wrong = dfdx.check_gradient(f, lambda x: grad(x) * [1, 1, 1.5], x, vectorized=vectorized)
     assert wrong.mismatches == ((2,),), str(wrong)
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_matrix_shaped_x_and_jacobian_indices(mode):
+    weights = np.arange(6.0).reshape(2, 3)
+    f = lambda X: np.sum(np.sin(X) * weights)  # noqa: E731
+    g = lambda X: np.cos(X) * weights  # noqa: E731
+    X = np.linspace(0.1, 1.2, 6).reshape(2, 3)
+
+    def bad(X):
+        G = g(X)
+        G[1, 2] *= 1.001
+        return G
+
+    assert dfdx.check_gradient(f, g, X, mode=mode, seed=0).passed
+    assert dfdx.check_gradient(f, bad, X, mode=mode, seed=0).mismatches == ((1, 2),)
+    F = lambda X: np.array([np.sum(X**2), X[0, 1] * X[1, 0]])  # noqa: E731
+    J = lambda X: np.stack([2 * X, np.array([[0, X[1, 0], 0], [X[0, 1], 0, 0]])])  # noqa: E731
+    assert dfdx.check_jacobian(F, J, X, mode=mode, seed=2).passed
+    wrong = lambda X: J(X) * np.where(np.arange(12).reshape(2, 2, 3) == 7, 2, 1)  # noqa: E731
+    assert dfdx.check_jacobian(F, wrong, X, mode=mode, seed=2).mismatches == ((1, 0, 1),)
