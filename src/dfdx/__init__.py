@@ -12,6 +12,7 @@ Front-ends take ``f`` and ``x`` first and options by keyword, and all return a
 
 from ._api import derivative, directional, gradient, hessian, jac, jacobian
 from ._result import DifferentiationError, Result, Status
+from .check import CheckReport, assert_gradient, check_gradient, check_jacobian
 
 __all__ = [
     "derivative",
@@ -23,6 +24,10 @@ __all__ = [
     "Result",
     "Status",
     "DifferentiationError",
+    "check_gradient",
+    "check_jacobian",
+    "assert_gradient",
+    "CheckReport",
 ]
 
 __version__ = "0.1.0"

@@ -1,0 +1,370 @@
+"""Checking analytic gradients and Jacobians against dfdx's numerical ones.
+
+The checker sits on the public front-ends (:func:`dfdx.jacobian`, :func:`dfdx.directional`)
+and judges every entry with a tolerance built from dfdx's own error estimate of the
+numerical side, plus a round-off floor for the analytic side in the working dtype. An
+entry is called wrong only when every numerical estimate that could vouch for it
+disagrees; where the one-sided slopes of f differ (a kink) it is reported as not
+differentiable rather than wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._api import directional
+from ._check_entries import judge_columns
+from ._check_report import CheckReport, DirectionCheck
+from ._checking import Problem, setup
+from ._validate import as_accuracy, as_method
+
+__all__ = ["check_gradient", "check_jacobian", "assert_gradient", "CheckReport"]
+
+Array = NDArray[Any]
+
+#: Most blocks followed at once while narrowing a disagreement down; past that the
+#: remaining coordinates are checked one by one (bounded by the cost of a full check).
+MAX_BLOCKS = 8
+
+
+@dataclass(frozen=True)
+class _Options:
+    mode: str
+    directions: int
+    seed: int | None
+    tolerance_factor: float
+    rtol: float
+    atol: float
+    kinks: str
+    dtype: np.dtype[Any] | None
+    method: str
+    accuracy: int
+    step: Any
+    vectorized: bool
+    workers: Any
+    show: int
+
+
+def _options(**o: Any) -> _Options:
+    if o["mode"] not in ("full", "directional"):
+        raise ValueError(f"`mode` must be 'full' or 'directional', got {o['mode']!r}.")
+    o["directions"] = _count(o["directions"], "directions", 1)
+    o["show"] = _count(o["show"], "show", 0)
+    if o["seed"] is not None:
+        o["seed"] = _count(o["seed"], "seed", 0)
+    for name in ("tolerance_factor", "rtol", "atol"):
+        value = o[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(float(value)) or value < 0:
+            raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
+        o[name] = float(value)
+    if o["tolerance_factor"] == 0 and o["rtol"] == 0 and o["atol"] == 0:
+        raise ValueError(
+            "`tolerance_factor`=0 with `rtol`=`atol`=0 leaves a zero tolerance, which no "
+            "numerical derivative can meet; give `rtol` or `atol`, or a positive `tolerance_factor`."
+        )
+    if o["kinks"] not in ("report", "accept"):
+        raise ValueError(f"`kinks` must be 'report' or 'accept', got {o['kinks']!r}.")
+    if o["dtype"] is not None:
+        try:
+            o["dtype"] = np.dtype(o["dtype"])
+        except TypeError:
+            raise TypeError(f"`dtype` must be None or a floating dtype, got {o['dtype']!r}.") from None
+        if o["dtype"].kind != "f":
+            raise ValueError(f"`dtype` must be a floating dtype (float32, float64), got {o['dtype']}.")
+    o["method"] = as_method(o["method"])
+    o["accuracy"] = as_accuracy(o["accuracy"], o["method"])
+    return _Options(**o)
+
+
+def _count(value: Any, name: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise ValueError(f"`{name}` must be an integer >= {least}, got {value!r}.")
+    return int(value)
+
+
+def check_gradient(
+    f: Callable[..., Any],
+    grad: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    mode: str = "full",
+    directions: int = 3,
+    seed: int | None = None,
+    tolerance_factor: float = 2.0,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    kinks: str = "report",
+    dtype: Any = None,
+    method: str = "central",
+    accuracy: int | None = None,
+    step: ArrayLike | None = None,
+    vectorized: bool = False,
+    workers: Any = None,
+    args: tuple[Any, ...] = (),
+    show: int = 8,
+) -> CheckReport:
+    """Check an analytic gradient against dfdx's numerical one; ``report.passed`` is the verdict.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args)`` returning a scalar.
+    grad : callable
+        ``grad(x, *args)`` returning the gradient under test, an array of x's shape.
+    x : array_like
+        The point at which to check.
+    mode : {'full', 'directional'}, optional
+        'full' (default) checks every entry (4 evaluations of f per coordinate with the
+        default stencil). 'directional' draws `directions` random Gaussian directions
+        ``v`` and compares ``grad(x) . v`` with the derivative of f along ``v`` (2
+        evaluations each, whatever the size of x); on a disagreement it narrows it down
+        to the wrong entries by bisection over blocks of coordinates.
+    directions : int, optional
+        Number of random directions of the directional mode (default 3).
+    seed : int, optional
+        Seed of the random directions; drawn at random and reported if None.
+    tolerance_factor : float, optional
+        Multiplies the estimated tolerance of every entry (default 2): below 1 tightens
+        the check, above 1 loosens it. 0 with `rtol`/`atol` gives a fixed tolerance.
+    rtol, atol : float, optional
+        Extra allowance ``atol + rtol |analytic|`` added to every entry's tolerance,
+        e.g. for an analytic gradient known to be approximate. Default 0.
+    kinks : {'report', 'accept'}, optional
+        Where the one-sided slopes of f differ (relu or abs at 0, a max with ties):
+        'report' (default) calls the check inconclusive there; 'accept' accepts any
+        analytic value between the one-sided slopes (a subgradient).
+    dtype : dtype, optional
+        Precision that f and grad compute in, if coarser than x, f(x) and grad(x) show
+        (e.g. float32 code returning Python floats). Default: the coarsest of those.
+    method, accuracy, step, vectorized, workers, args
+        As for :func:`dfdx.gradient`: the numerical side of a full check (and of the
+        entries a directional check narrows down to).
+    show : int, optional
+        Number of entries listed in ``str(report)`` (default 8).
+
+    Returns
+    -------
+    CheckReport
+        ``passed``, ``verdict``, the worst entries with analytic and numerical values,
+        errors, tolerances and agreeing digits, evaluation counts, the seed; ``str`` is
+        the human report and ``to_dict()`` the same for machines.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an option out of range, f not finite (or not scalar) at x, grad returning
+        the wrong shape or a NaN/inf, f undefined on both sides of x.
+
+    Notes
+    -----
+    Entry ``i`` passes when ``|g_i - d_i| <= tolerance_factor * (e_i + r_i) + atol +
+    rtol |g_i|``, with ``g`` the analytic and ``d`` the numerical gradient, ``e_i`` dfdx's
+    error estimate of ``d_i`` and ``r_i = 8 eps (|g_i| + max_j |g_j|)`` the round-off the
+    analytic gradient may carry in the working precision ``eps``. An entry that fails is
+    looked at again before it is called wrong: with a finer step, and with the forward
+    and backward slopes, whose disagreement marks a kink.
+
+    Examples
+    --------
+    The seed tutorial's loss, its gradient right and with a missing factor 2:
+
+    >>> import numpy as np, dfdx
+    >>> loss = lambda w: (2 * w[0] + 3 * w[1] - 5) ** 2 + (w[0] - w[1] - 1) ** 2
+    >>> grad = lambda w: np.array([10 * w[0] + 10 * w[1] - 22, 10 * w[0] + 20 * w[1] - 28])
+    >>> dfdx.check_gradient(loss, grad, [1.0, 1.0]).passed
+    True
+    >>> report = dfdx.check_gradient(loss, lambda w: grad(w) / 2, [1.0, 1.0])
+    >>> report.passed, report.mismatches
+    (False, ((0,), (1,)))
+    """
+    opts = _options(mode=mode, directions=directions, seed=seed, tolerance_factor=tolerance_factor,
+                    rtol=rtol, atol=atol, kinks=kinks, dtype=dtype, method=method, accuracy=accuracy,
+                    step=step, vectorized=vectorized, workers=workers, show=show)
+    return _check("gradient", f, grad, x, opts, args)
+
+
+def check_jacobian(
+    f: Callable[..., Any],
+    jac: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    mode: str = "full",
+    directions: int = 3,
+    seed: int | None = None,
+    tolerance_factor: float = 2.0,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    kinks: str = "report",
+    dtype: Any = None,
+    method: str = "central",
+    accuracy: int | None = None,
+    step: ArrayLike | None = None,
+    vectorized: bool = False,
+    workers: Any = None,
+    args: tuple[Any, ...] = (),
+    show: int = 8,
+) -> CheckReport:
+    """Check an analytic Jacobian against dfdx's numerical one; ``report.passed`` is the verdict.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args)`` returning an array (any shape) or a scalar.
+    jac : callable
+        ``jac(x, *args)`` returning the Jacobian under test, of shape
+        ``f(x).shape + x.shape``: ``jac(x)[i, j] = d f_i / d x_j``.
+    x : array_like
+        The point at which to check.
+    mode, directions, seed, tolerance_factor, rtol, atol, kinks, dtype : optional
+        As for :func:`check_gradient`; a directional check compares ``jac(x) @ v`` with
+        the derivative of f along ``v``.
+    method, accuracy, step, vectorized, workers, args, show : optional
+        As for :func:`check_gradient`.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`check_gradient`; a transposed Jacobian of a non-square f is named
+        as such.
+
+    Examples
+    --------
+    >>> import numpy as np, dfdx
+    >>> f = lambda x: np.array([x[0] * x[1], np.sin(x[0]), x[1] ** 2])
+    >>> jac = lambda x: np.array([[x[1], x[0]], [np.cos(x[0]), 0.0], [0.0, 2 * x[1]]])
+    >>> dfdx.check_jacobian(f, jac, [1.0, 2.0]).passed
+    True
+    >>> dfdx.check_jacobian(f, lambda x: jac(x) * [[1, 1], [1, 1], [1, -1]], [1.0, 2.0]).mismatches
+    ((2, 1),)
+    """
+    opts = _options(mode=mode, directions=directions, seed=seed, tolerance_factor=tolerance_factor,
+                    rtol=rtol, atol=atol, kinks=kinks, dtype=dtype, method=method, accuracy=accuracy,
+                    step=step, vectorized=vectorized, workers=workers, show=show)
+    return _check("jacobian", f, jac, x, opts, args)
+
+
+def assert_gradient(f: Callable[..., Any], grad: Callable[..., Any], x: ArrayLike,
+                    **options: Any) -> CheckReport:
+    """:func:`check_gradient` for test suites: raise ``AssertionError`` with the report unless it passes.
+
+    Takes the options of :func:`check_gradient` and returns the report when it passes.
+
+    Examples
+    --------
+    >>> import numpy as np, dfdx
+    >>> _ = dfdx.assert_gradient(lambda x: np.sum(x ** 3), lambda x: 3 * x ** 2, [1.0, -2.0, 0.5])
+    >>> dfdx.assert_gradient(lambda x: np.sum(x ** 3), lambda x: 3 * x, [1.0, -2.0, 0.5])
+    Traceback (most recent call last):
+    ...
+    AssertionError: Gradient check FAILED: 2 of 3 entries disagree with dfdx's numerical gradient.
+    ...
+    """
+    report = check_gradient(f, grad, x, **options)
+    if not report.passed:
+        raise AssertionError(str(report))
+    return report
+
+
+def _check(kind: str, f: Any, deriv: Any, x: Any, opts: _Options, args: Any) -> CheckReport:
+    p = setup(kind, f, deriv, x, opts, args)
+    if opts.mode == "full":
+        cols = np.arange(p.n)
+        entries, nondiff, nfev, notes = judge_columns(p, cols, opts)
+        return p.report(opts, entries, nondiff, nfev, (), None, notes)
+    return _directional_check(p, opts)
+
+
+def _along(p: Problem, v: Array) -> tuple[Array, Array, int]:
+    """Numerical derivative along `v` (flat), its error estimate and the evaluations it took."""
+    method = "complex" if p.method == "complex" else "central"
+    res = directional(p.f, p.x, v.reshape(p.x.shape), method=method, accuracy=2, f0=p.f0,
+                      throw=False, vectorized=p.vectorized, workers=p.workers)
+    value = np.asarray(res.value, dtype=np.float64).reshape(p.m)
+    error = np.asarray(res.error, dtype=np.float64).reshape(p.m)
+    if not np.all(np.isfinite(value)):
+        raise ValueError(p.undefined_message("along a random direction"))
+    return value, error, res.nfev
+
+
+def _test_direction(p: Problem, v: Array, opts: _Options) -> tuple[bool, Array, Array, Array, Array, int]:
+    """``(suspicious, analytic, numerical, error, tolerance, nfev)`` along `v`."""
+    numerical, error, nfev = _along(p, v)
+    analytic = p.A @ v
+    tol = p.direction_tolerance(v, error, opts)
+    loose = error > p.loose_scale_along(v)
+    suspicious = bool(np.any(np.abs(analytic - numerical) > tol) or np.any(loose))
+    return suspicious, analytic, numerical, error, tol, nfev
+
+
+def _directional_check(p: Problem, opts: _Options) -> CheckReport:
+    seed = opts.seed if opts.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+    rng = np.random.default_rng(seed)
+    nfev, checks, worst, worst_ratio = 0, [], None, -1.0
+    for k in range(opts.directions):
+        v = rng.standard_normal(p.n)
+        suspicious, a, d, e, t, used = _test_direction(p, v, opts)
+        nfev += used
+        ratio = np.abs(a - d) / np.where(t > 0, t, np.inf)
+        i = int(np.argmax(ratio))
+        checks.append(DirectionCheck(k, float(a[i]), float(d[i]), float(e[i]), float(t[i]),
+                                     bool(np.all(np.abs(a - d) <= t))))
+        if suspicious and float(ratio[i]) > worst_ratio:
+            worst, worst_ratio = v, float(ratio[i])
+    notes: list[str] = []
+    if worst is None:
+        return p.report(opts, [], (), nfev, tuple(checks), seed, notes)
+    leaves, used, lost = _narrow(p, worst, opts)
+    nfev += used
+    if lost:
+        notes.append(
+            f"{lost} block(s) disagreed along the direction but not along either half: a numerical "
+            "artefact of the coarse direction, not confirmed entry by entry."
+        )
+    if not leaves:
+        return p.report(opts, [], (), nfev, tuple(checks), seed, notes)
+    entries, nondiff, used, more = judge_columns(p, np.array(sorted(leaves), dtype=np.intp), opts)
+    notes.extend(more)
+    notes.append(f"narrowed down to {len(leaves)} coordinate(s) by bisection, each then checked in full.")
+    return p.report(opts, entries, nondiff, nfev + used, tuple(checks), seed, notes)
+
+
+def _narrow(p: Problem, v: Array, opts: _Options) -> tuple[list[int], int, int]:
+    """Bisect the coordinates along `v` (known to disagree) down to the suspicious ones."""
+    level, leaves, nfev, lost = [np.arange(p.n)], [], 0, 0
+    while level:
+        following = []
+        for block in level:
+            if len(block) == 1:
+                leaves.append(int(block[0]))
+                continue
+            found = False
+            for half in np.array_split(block, 2):
+                restricted = np.zeros(p.n)
+                restricted[half] = v[half]
+                if not np.any(restricted):
+                    continue
+                suspicious, *_, used = _test_direction(p, restricted, opts)
+                nfev += used
+                if suspicious:
+                    following.append(half)
+                    found = True
+            lost += not found
+        if len(following) > MAX_BLOCKS:
+            # Many blocks at once: the gradient is off nearly everywhere; checking the
+            # coordinates themselves is then cheaper than following every block down.
+            leaves.extend(int(j) for b in following for j in b)
+            break
+        level = following
+    return leaves, nfev, lost
