@@ -246,7 +246,7 @@ def test_user_mistakes_exit_2_with_one_line(capsys, argv, message):
         ("model:NOT_A_FUNCTION", r"`model:NOT_A_FUNCTION` is not a function \(it is a int\)"),
         (
             "model:broken",
-            r"ZeroDivisionError: the model divided by zero \(dfdx: raised by f at x = \[1\., 1\.\]\)",
+            r"ZeroDivisionError: the model divided by zero \(dfdx: raised by f at x = \[1\.0, 1\.0\]\)",
         ),
     ],
 )

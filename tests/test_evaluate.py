@@ -319,7 +319,7 @@ def test_exception_in_f_names_the_point():
         return x[0] * x[1]
 
     with pytest.raises(
-        ZeroDivisionError, match=r"^boom \(dfdx: raised by f at x = \[1\.\s*, 2\.001953125\]\)$"
+        ZeroDivisionError, match=r"^boom \(dfdx: raised by f at x = \[1\.0, 2\.001953125\]\)$"
     ):
         dfdx.gradient(f, [1.0, 2.0])
 
@@ -338,7 +338,7 @@ def test_exception_at_x_itself_names_x():
     def f(x):
         raise RuntimeError()
 
-    with pytest.raises(RuntimeError, match=r"^\(dfdx: raised by f at x = \[1\., 2\.\]\)$"):
+    with pytest.raises(RuntimeError, match=r"^\(dfdx: raised by f at x = \[1\.0, 2\.0\]\)$"):
         dfdx.gradient(f, [1.0, 2.0])
 
 
@@ -350,7 +350,7 @@ def test_exception_without_a_message_gets_a_note():
         dfdx.gradient(f, [1.0, 2.0])
     assert info.value.args == (3,)
     if hasattr(info.value, "__notes__"):
-        assert info.value.__notes__ == ["(dfdx: raised by f at x = [1., 2.])"]
+        assert info.value.__notes__ == ["(dfdx: raised by f at x = [1.0, 2.0])"]
 
 
 def test_complex_values_at_x_are_refused():

@@ -96,6 +96,9 @@ def check(
     'Gradient check FAILED: 1 of 3 components above tolerance'
     """
     pyplot()
+    if hasattr(report, "entries") and not hasattr(report, "analytic"):
+        report, entry_labels = _from_check_report(report)
+        labels = entry_labels if labels is None else labels
     analytic, numeric, tol, passed = _fields(report)
     rel = relative_error(analytic, numeric)
     failing = rel > tol if np.ndim(passed) == 0 else ~np.asarray(passed, dtype=bool).ravel()
@@ -152,6 +155,23 @@ def _legend(ax: Axes) -> list[Any]:
         Patch(color=PASS_COLOR, label="within tolerance"),
         Patch(color=FAIL_COLOR, label="above tolerance"),
     ]
+
+
+def _from_check_report(report: Any) -> tuple[Any, list[str]]:
+    """The entries a :class:`dfdx.CheckReport` lists (the doubtful and the closest
+    calls), in index order, as the per-component arrays drawn here."""
+    from types import SimpleNamespace
+
+    entries = sorted(report.entries, key=lambda e: e.index)
+    if not entries:
+        raise ValueError("`report` lists no entries to draw.")
+    analytic = np.array([e.analytic for e in entries], dtype=float)
+    numeric = np.array([e.numerical for e in entries], dtype=float)
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), np.finfo(float).tiny)
+    tolerance = np.array([e.tolerance for e in entries], dtype=float) / scale
+    passed = np.array([e.status != "mismatch" for e in entries])
+    labels = [str(e.index[0]) if len(e.index) == 1 else str(e.index) for e in entries]
+    return SimpleNamespace(analytic=analytic, numeric=numeric, tolerance=tolerance, passed=passed), labels
 
 
 def _fields(report: Any) -> tuple[Any, Any, Any, Any]:
