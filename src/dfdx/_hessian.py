@@ -44,10 +44,6 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
     n = s.x.size
     diag_layout = Layout(s.x, "axes", columns=np.arange(n))
     h = s.steps(diag_layout)
-    if s.step is None:
-        # The rule's rounding term is a bound; rounding errors of f partly cancel, and
-        # on the problem bank half the rule's step is more accurate, with errors covered.
-        h = h / 2
     diag, used = s.run(diag_layout, h=h)
     # The pairs take the planned steps: next to a bound their own plan shrinks the step in t.
     value = np.zeros((n, n))
