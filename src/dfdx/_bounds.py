@@ -27,7 +27,7 @@ from ._engine import Estimate, Layout, fixed_step
 from ._evaluate import Evaluator
 from .stencils import Stencil, backward, forward
 
-__all__ = ["Group", "rooms", "plan", "run_planned", "SHRINK_LIMIT"]
+__all__ = ["Group", "rooms", "plan", "longest_step", "run_planned", "SHRINK_LIMIT"]
 
 Array = NDArray[Any]
 Estimator = Callable[[Evaluator, Layout, Stencil, Array, float], Estimate]
@@ -104,6 +104,12 @@ def _fit(stencil: Stencil, h: Array, minus: Array, plus: Array) -> Array:
         if behind:
             step = np.minimum(step, minus / behind)
     return step
+
+
+def longest_step(stencil: Stencil, minus: Array, plus: Array) -> Array:
+    """Longest step at which `stencil` or one of its alternatives fits the rooms."""
+    unbounded = np.full(np.shape(minus), np.inf)
+    return np.max([_fit(s, unbounded, minus, plus) for s in _candidates(stencil)], axis=0)
 
 
 def _power_of_two_below(step: Array) -> Array:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._bounds import longest_step, rooms
 from ._engine import Estimate, Layout, entry_status
 
 __all__ = ["hessian_from_f", "hessian_from_gradient", "PAIR_CHUNK"]
@@ -57,11 +58,11 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
     i_all, j_all = _pair_index(n)
     for start in range(0, len(i_all), PAIR_CHUNK):
         i, j = i_all[start:start + PAIR_CHUNK], j_all[start:start + PAIR_CHUNK]
-        pair, _ = _pairs(s, i, j, h)
+        pair, sign = _pairs(s, i, j, h)
         g, g_err = pair.value.reshape(-1), pair.error.reshape(-1)
         hi, hj = h[i], h[j]
         with np.errstate(invalid="ignore"):
-            v = (g - hi**2 * d_value[i] - hj**2 * d_value[j]) / (2 * hi * hj)
+            v = (g - hi**2 * d_value[i] - hj**2 * d_value[j]) / (2 * sign * hi * hj)
             e = (g_err + hi**2 * d_error[i] + hj**2 * d_error[j]) / (2 * hi * hj)
         p_status = entry_status(pair).reshape(-1)
         worst = [max((a, b, c), key=lambda t: t.severity) for a, b, c in
@@ -74,13 +75,28 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
 
 
 def _pairs(s: Any, i: Array, j: Array, h: Array) -> tuple[Estimate, Array]:
-    """Second derivatives along ``h_i e_i + h_j e_j`` with unit step in t."""
-    directions = np.zeros((len(i), s.x.size))
+    """Second derivatives along ``h_i e_i + sign h_j e_j`` with unit step in t.
+
+    The sign is +1 unless a bounding box leaves more room along the other diagonal
+    (x in a corner of the box); it is returned per pair.
+    """
+    rows = np.arange(len(i))
+    sign = np.ones(len(i))
+    if s.bounds is not None:
+        room = [longest_step(s.stencil, *rooms(_diagonals(s.x, i, j, h, sg), *s.bounds))
+                for sg in (sign, -sign)]
+        sign = np.where(room[1] > room[0], -1.0, 1.0)
+    layout = _diagonals(s.x, i, j, h, sign)
+    est, _ = s.run(layout, h=np.ones(len(i)))
+    return est, sign
+
+
+def _diagonals(x: Array, i: Array, j: Array, h: Array, sign: Array) -> Layout:
+    directions = np.zeros((len(i), x.size))
     rows = np.arange(len(i))
     directions[rows, i] = h[i]
-    directions[rows, j] = h[j]
-    layout = Layout(s.x, "directions", directions=directions)
-    return s.run(layout, h=np.ones(len(i)))  # type: ignore[no-any-return]
+    directions[rows, j] = sign * h[j]
+    return Layout(x, "directions", directions=directions)
 
 
 def hessian_from_gradient(s: Any) -> tuple[Array, Array, Array, Array]:
