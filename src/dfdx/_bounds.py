@@ -37,7 +37,7 @@ Estimator = Callable[[Evaluator, Layout, Stencil, Array, float], Estimate]
 SHRINK_LIMIT = 2.0**-10
 
 #: Steps tried, relative to the planned one, when f is not finite at stencil points.
-HOLE_SCALES = (1.0, 2.0**-3, 2.0**-6, 2.0**-9)
+HOLE_SCALES = (1.0, 2.0**-4, 2.0**-8, 2.0**-12, 2.0**-16, 2.0**-20)
 
 
 @dataclass(frozen=True)
@@ -271,10 +271,18 @@ def _mend_holes(ev: Evaluator, layout: Layout, stencil: Stencil, result: Estimat
                 return
             trial = used[bad] * scale
             fits = _fit(alternative, trial, minus[bad], plus[bad]) >= trial
-            index = bad[fits]
+            index, trial = bad[fits], trial[fits]
             if index.size == 0:
                 continue
-            part, steps = _refine(ev, layout, alternative, used, index, trial[fits], eps, estimate)
+            # A probe first: refining costs a dozen stencils, worth it only where it helps.
+            probe = estimate(ev, layout.subset(index), alternative,
+                             _steps_for(layout, used, index, trial), eps)
+            helps = (_view(layout, result.nonfinite)[index]
+                     & ~_view(layout, probe.nonfinite)[_rows(layout, index)]).any(axis=1)
+            index, trial = index[helps], trial[helps]
+            if index.size == 0:
+                continue
+            part, steps = _refine(ev, layout, alternative, used, index, trial, eps, estimate)
             mended = _view(layout, result.nonfinite)[index] & ~_view(layout, part.nonfinite)
             _merge(layout, result, part, index, alternative.kind != stencil.kind, only=mended,
                    rows=np.arange(len(index)))
