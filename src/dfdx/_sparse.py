@@ -14,6 +14,7 @@ matrices", IMA J. Appl. Math. 13 (1974), 117-119.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,22 @@ def group_columns(pattern: sps.csc_array) -> NDArray[np.intp]:
     return group
 
 
+_GROUPS: dict[bytes, NDArray[np.intp]] = {}
+
+
+def _cached_groups(pattern: sps.csc_array) -> NDArray[np.intp]:
+    """:func:`group_columns`, remembered per pattern: optimisers ask again every iteration."""
+    digest = hashlib.blake2b(repr(pattern.shape).encode())
+    digest.update(pattern.indptr.tobytes())
+    digest.update(pattern.indices.tobytes())
+    key = digest.digest()
+    if key not in _GROUPS:
+        if len(_GROUPS) >= 64:
+            _GROUPS.clear()
+        _GROUPS[key] = group_columns(pattern)
+    return _GROUPS[key]
+
+
 def sparse_jacobian(s: Any, sparsity: Any) -> tuple[sps.csr_array, sps.csr_array, Array, Array]:
     """Value and error (CSR, shape ``(m, n)``), entry status (per stored entry) and steps.
 
@@ -99,7 +116,7 @@ def sparse_jacobian(s: Any, sparsity: Any) -> tuple[sps.csr_array, sps.csr_array
     m, n = int(np.prod(s.ev.out_shape, dtype=np.intp)), s.x.size
     pattern = as_pattern(sparsity, m, n)
     h = s.steps(Layout(s.x, "axes", columns=np.arange(n)))
-    group = group_columns(pattern)
+    group = _cached_groups(pattern)
     ngroups = int(group.max()) + 1 if n else 0
     directions = np.zeros((ngroups, n))
     directions[group, np.arange(n)] = h
