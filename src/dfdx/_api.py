@@ -603,7 +603,8 @@ def jac(f: Callable[..., Any], **options: Any) -> Callable[[NDArray[Any]], NDArr
     """``x -> jacobian(f, x, **options).value``: dfdx derivatives for SciPy's ``jac=``.
 
     For a scalar f this is the gradient (``scipy.optimize.minimize``); for a vector f
-    the Jacobian (``scipy.optimize.least_squares``, ``root``).
+    the Jacobian (``scipy.optimize.least_squares``, ``root``); with ``sparsity=`` a
+    sparse array (``least_squares`` accepts it).
 
     Examples
     --------
@@ -616,6 +617,7 @@ def jac(f: Callable[..., Any], **options: Any) -> Callable[[NDArray[Any]], NDArr
     """
 
     def derivative_of_f(x: NDArray[Any], *args: Any) -> NDArray[Any]:
-        return np.asarray(jacobian(f, x, args=args, **options).value)
+        value = jacobian(f, x, args=args, **options).value
+        return value if hasattr(value, "tocsr") else np.asarray(value)  # sparse stays sparse
 
     return derivative_of_f
