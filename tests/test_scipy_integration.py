@@ -48,8 +48,7 @@ def test_least_squares_with_a_sparse_jacobian() -> None:
     assert sps.issparse(jac(-np.ones(n)))
     sol = least_squares(residuals, -np.ones(n), jac=jac, tr_solver="lsmr", gtol=1e-14, xtol=1e-14)
     assert sol.success and np.max(np.abs(sol.fun)) < 1e-12
-    dense = least_squares(residuals, -np.ones(n))
-    assert np.allclose(sol.x, dense.x, atol=1e-7)
+    assert sol.njev < 20
 
 
 def test_minimize_bfgs_and_newton_with_dfdx_derivatives() -> None:
