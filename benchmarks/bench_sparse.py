@@ -96,7 +96,7 @@ def main() -> None:
         truth = exact(x)
         base = None
         for name, method in methods(n, pattern):
-            value, nfev, t = timed(lambda f, m=method: m(f, x))
+            value, nfev, t = timed(lambda f, m=method, x=x: m(f, x))
             base = base or t
             shown = groups if "sparse" in name else n
             print(f"{n:5d} {name:22s} {shown:6d} {nfev:6d} {np.max(np.abs(value - truth)):13.1e} "

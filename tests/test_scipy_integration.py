@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sps
-from scipy.optimize import least_squares, minimize, rosen, root
+from scipy.optimize import least_squares, minimize, root, rosen
 
 import dfdx
 

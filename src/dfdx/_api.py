@@ -599,7 +599,7 @@ def hessian(
                     h.reshape(s.x.shape))
 
 
-def jac(f: Callable[..., Any], **options: Any) -> Callable[[NDArray[Any]], NDArray[Any]]:
+def jac(f: Callable[..., Any], **options: Any) -> Callable[..., Any]:
     """``x -> jacobian(f, x, **options).value``: dfdx derivatives for SciPy's ``jac=``.
 
     For a scalar f this is the gradient (``scipy.optimize.minimize``); for a vector f
@@ -616,7 +616,7 @@ def jac(f: Callable[..., Any], **options: Any) -> Callable[[NDArray[Any]], NDArr
     True
     """
 
-    def derivative_of_f(x: NDArray[Any], *args: Any) -> NDArray[Any]:
+    def derivative_of_f(x: NDArray[Any], *args: Any) -> Any:
         value = jacobian(f, x, args=args, **options).value
         return value if hasattr(value, "tocsr") else np.asarray(value)  # sparse stays sparse
 

@@ -103,13 +103,13 @@ def _fit(stencil: Stencil, h: Array, minus: Array, plus: Array) -> Array:
             step = np.minimum(step, plus / ahead)
         if behind:
             step = np.minimum(step, minus / behind)
-    return step
+    return np.asarray(step, dtype=np.float64)
 
 
 def longest_step(stencil: Stencil, minus: Array, plus: Array) -> Array:
     """Longest step at which `stencil` or one of its alternatives fits the rooms."""
     unbounded = np.full(np.shape(minus), np.inf)
-    return np.max([_fit(s, unbounded, minus, plus) for s in _candidates(stencil)], axis=0)
+    return np.asarray(np.max([_fit(s, unbounded, minus, plus) for s in _candidates(stencil)], axis=0))
 
 
 def _power_of_two_below(step: Array) -> Array:
@@ -334,4 +334,4 @@ def _gaps(parts: list[list[Array]]) -> Array:
         return np.zeros_like(value)
     before = np.concatenate([diff[:1], diff])
     after = np.concatenate([diff, diff[-1:]])
-    return np.maximum(before, after)
+    return np.asarray(np.maximum(before, after))

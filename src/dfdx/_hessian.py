@@ -80,7 +80,6 @@ def _pairs(s: Any, i: Array, j: Array, h: Array) -> tuple[Estimate, Array]:
     The sign is +1 unless a bounding box leaves more room along the other diagonal
     (x in a corner of the box); it is returned per pair.
     """
-    rows = np.arange(len(i))
     sign = np.ones(len(i))
     if s.bounds is not None:
         room = [longest_step(s.stencil, *rooms(_diagonals(s.x, i, j, h, sg), *s.bounds))

@@ -18,7 +18,7 @@ import hashlib
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sps
+import scipy.sparse as sps  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from ._engine import Layout, entry_status
