@@ -250,3 +250,26 @@ def test_hole_next_to_a_bound_respects_the_bound() -> None:
     f = guarded(lambda x: np.log(2.0 - x[0]) + x[0] ** 2, np.array([1.0]), np.array([np.inf]))
     res = dfdx.gradient(f, [1.0], bounds=([1.0], [np.inf]))
     assert abs(res.value[0] - (-1.0 + 2.0)) <= res.error[0] < 1e-6
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("mode", ["serial", "vectorized", "workers"])
+def test_bounds_and_holes_give_the_same_numbers_in_every_evaluation_mode(mode: str) -> None:
+    def f(x):  # x of shape (3,) or, vectorized, (3, k)
+        if np.any(x[0] < 0.0):
+            raise AssertionError("outside")
+        return np.log(x[1]) + np.exp(x[0]) * x[2]
+
+    x = np.array([0.0, 1e-4, 2.0])
+    options = {"vectorized": mode == "vectorized", "workers": map if mode == "workers" else None}
+    res = dfdx.gradient(f, x, bounds=([0.0, -np.inf, -np.inf], np.inf), **options)
+    serial = dfdx.gradient(f, x, bounds=([0.0, -np.inf, -np.inf], np.inf))
+    assert np.array_equal(res.value, serial.value) and res.nfev == serial.nfev
+    exact = np.array([2.0, 1e4, 1.0])
+    assert np.all(np.abs(res.value - exact) <= res.error)
+    assert res.status is Status.ONE_SIDED
+    hess = dfdx.hessian(f, x, bounds=([0.0, -np.inf, -np.inf], np.inf), **options)
+    exact_h = np.array([[2.0, 0, 1.0], [0, -1e8, 0], [1.0, 0, 0]])
+    assert np.all(np.abs(hess.value - exact_h) <= hess.error)
+    # Off-diagonal entries with x1 share its short step (x1 is 1e-4 from the hole).
+    assert np.allclose(hess.value, exact_h, rtol=1e-4, atol=0.2)

@@ -46,7 +46,9 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
     diag_layout = Layout(s.x, "axes", columns=np.arange(n))
     h = s.steps(diag_layout)
     diag, used = s.run(diag_layout, h=h)
-    # The pairs take the planned steps: next to a bound their own plan shrinks the step in t.
+    # The pairs take the steps the diagonal ended with: where a bound or a domain hole
+    # shrank a step, f varies on that shorter scale along the pair's diagonal too.
+    h = used
     value = np.zeros((n, n))
     error = np.zeros((n, n))
     status = np.empty((n, n), dtype=object)
