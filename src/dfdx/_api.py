@@ -82,8 +82,9 @@ _RAISES = """\
     ------
     TypeError, ValueError
         For malformed input (f not callable, x empty or not finite, an unknown
-        method, a step that is not positive, f returning the wrong kind of value);
-        the message names the argument.
+        method, a step that is not positive, f returning the wrong kind of value,
+        `bounds` not of x's shape or with lower >= upper, x outside `bounds`, a box
+        too tight for any stencil); the message names the argument.
     DifferentiationError
         If f is not finite at the stencil points and ``throw=True``."""
 

@@ -50,11 +50,6 @@ class Group:
     one_sided: bool
 
 
-def units(layout: Layout) -> int:
-    """Number of independently planned units: columns, or elements of x for elementwise."""
-    return layout.x.size if layout.kind == "elementwise" else layout.ncols
-
-
 def rooms(layout: Layout, lower: Array, upper: Array) -> tuple[Array, Array]:
     """Room behind (``minus``) and ahead (``plus``) of x for every unit, never negative.
 
