@@ -6,15 +6,19 @@ lays out the columns and hands them to the engine. They hold no numerics of thei
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as v
-from ._engine import Estimate, Layout, assemble, entry_status, fixed_step
+from ._bounds import run_planned
+from ._engine import Estimate, Layout, assemble, entry_status
 from ._evaluate import Evaluator
-from ._result import Result
+from ._hessian import hessian_from_f, hessian_from_gradient
+from ._result import Result, Status
+from ._sparse import sparse_jacobian
 from .stencils import Stencil, make_stencil
 from .steps import absolute_steps, relative_step, unit_roundoff
 
@@ -79,8 +83,9 @@ _RAISES = """\
     ------
     TypeError, ValueError
         For malformed input (f not callable, x empty or not finite, an unknown
-        method, a step that is not positive, f returning the wrong kind of value);
-        the message names the argument.
+        method, a step that is not positive, f returning the wrong kind of value,
+        `bounds` not of x's shape or with lower >= upper, x outside `bounds`, a box
+        too tight for any stencil); the message names the argument.
     DifferentiationError
         If f is not finite at the stencil points and ``throw=True``."""
 
@@ -135,7 +140,6 @@ class _Setup:
             ("atol", atol, None),
             ("max_steps", max_steps, None),
             ("noise", noise, None),
-            ("bounds", bounds, None),
         ):
             if value is not unset and value != unset:
                 raise NotImplementedError(f"`{name}` is not implemented yet.")
@@ -153,8 +157,9 @@ class _Setup:
             progress=self.progress,
         )
         self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
+        self.bounds = v.as_bounds(bounds, self.x)
 
-    def steps(self, layout: Layout) -> NDArray[np.float64]:
+    def steps(self, layout: Layout, stencil: Stencil | None = None) -> NDArray[np.float64]:
         """Automatic or user steps for the columns of `layout` (shape of ``layout.reach``)."""
         if self.step is not None:
             if layout.kind == "axes":
@@ -162,12 +167,28 @@ class _Setup:
             if layout.kind == "directions":
                 return np.full(layout.ncols, float(self.step.ravel()[0]))
             return self.step.reshape(1, -1)
-        return absolute_steps(layout.reach, relative_step(self.stencil, self.eps))
+        stencil = stencil or self.stencil
+        relative = relative_step(stencil, self.eps)
+        if stencil.n >= 2:
+            # The rule sizes f^(n+p) like f, but derivatives grow like m! / d^m; for
+            # higher derivatives that makes its step too long. Shrinking it by a part of
+            # (n + p)!^(1/(n+p)) (2 for n + p = 6) is more accurate on the problem bank,
+            # and there the error estimates cover the true error.
+            m = stencil.n + stencil.accuracy
+            relative /= math.factorial(m) ** (1.0 / m) / 1.5
+        return absolute_steps(layout.reach, relative)
 
-    def run(self, layout: Layout) -> tuple[Estimate, NDArray[np.float64]]:
-        """The one dispatch point from front-ends to the engine."""
-        h = self.steps(layout)
-        return fixed_step(self.ev, layout, self.stencil, h, self.eps), h
+    def run(
+        self, layout: Layout, stencil: Stencil | None = None, h: NDArray[np.float64] | None = None
+    ) -> tuple[Estimate, NDArray[np.float64]]:
+        """The one dispatch point from front-ends to the engine.
+
+        Columns are planned against the bounds (one-sided stencils next to a bound) and
+        redone one-sided where f has a domain hole; returns the steps actually used.
+        """
+        stencil = stencil or self.stencil
+        h = self.steps(layout, stencil) if h is None else h
+        return run_planned(self.ev, layout, stencil, h, self.eps, self.bounds)
 
     def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:
         return assemble(
@@ -212,6 +233,7 @@ def jacobian(
     progress: bool = False,
     f0: ArrayLike | None = None,
     args: tuple[Any, ...] = (),
+    sparsity: Any = None,
 ) -> Result:
     """Jacobian of ``f: R^n -> R^m`` (any input and output shapes) at `x`.
 
@@ -222,9 +244,17 @@ def jacobian(
     x : array_like
         Point of differentiation, any shape.
     %(common)s
+    sparsity : array_like or scipy.sparse array, optional
+        Nonzero pattern of the Jacobian, shape ``(m, n)`` with ``m = f(x).size`` and
+        ``n = x.size`` (a boolean array or any SciPy sparse matrix/array). Columns
+        without a common nonzero row are perturbed together (Curtis-Powell-Reid), so a
+        banded Jacobian costs a few stencils in all, not one per column. `value` and
+        `error` are then ``scipy.sparse.csr_array`` of shape ``(m, n)`` with exactly
+        that pattern; entries outside it are taken to be zero.
 
     %(returns)s
         ``value.shape == f(x).shape + x.shape``; ``value[i, j] = d f_i / d x_j``.
+        With `sparsity`, ``value`` and ``error`` are sparse ``(m, n)`` arrays.
 
     %(raises)s
 
@@ -239,10 +269,23 @@ def jacobian(
                adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
                bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
                f0=f0, args=args)
+    if sparsity is not None:
+        return _sparse_result(s, sparsity)
     est, h = _axes(s)
     arrange = lambda a: _columns_last(a, s.x.shape)  # noqa: E731
     return s.finish(arrange(est.value), arrange(est.error), arrange(entry_status(est)),
                     h.reshape(s.x.shape))
+
+
+def _sparse_result(s: _Setup, sparsity: Any) -> Result:
+    value, error, entries, h = sparse_jacobian(s, sparsity)
+    if all(e is Status.SUCCESS for e in set(entries.tolist())):
+        status = np.array([Status.SUCCESS], dtype=object)
+    else:
+        status = np.full(value.shape, Status.SUCCESS, dtype=object)
+        coo = value.tocoo()
+        status[coo.row, coo.col] = entries
+    return s.finish(value, error, status, h.reshape(s.x.shape))
 
 
 @_doc
@@ -455,16 +498,110 @@ def v_as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:
     return direction
 
 
-def hessian(f: Callable[..., Any], x: ArrayLike, **options: Any) -> Result:
-    """Hessian of a scalar function (see the Jacobian/Hessian issue)."""
-    raise NotImplementedError("dfdx.hessian is not implemented yet.")
+@_doc
+def hessian(
+    f: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    grad: Callable[..., Any] | None = None,
+    method: str = "central",
+    accuracy: int | None = None,
+    step: ArrayLike | None = None,
+    adaptive: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_steps: int | None = None,
+    noise: float | str | None = None,
+    bounds: tuple[ArrayLike, ArrayLike] | None = None,
+    throw: bool = True,
+    vectorized: bool = False,
+    workers: Any = None,
+    progress: bool = False,
+    f0: ArrayLike | None = None,
+    args: tuple[Any, ...] = (),
+) -> Result:
+    """Hessian of a scalar function ``f: R^n -> R`` at `x`, symmetric by construction.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args)`` returning a scalar. Not called when `grad` is given.
+    x : array_like
+        Point of differentiation, any shape.
+    grad : callable, optional
+        ``grad(x, *args)`` returning the gradient, an array of x's shape. The Hessian is
+        then the symmetrised Jacobian of `grad` (``(J + J.T) / 2``), with `method`,
+        `accuracy`, `step`, `f0` (then ``grad(x)``) and the other options applying to
+        `grad`; ``method='complex'`` needs this.
+    %(common)s
+
+    %(returns)s
+        ``value.shape == x.shape + x.shape``; ``step`` holds the step of each
+        coordinate (sized for second derivatives when differencing f).
+
+    %(raises)s
+
+    Notes
+    -----
+    From f alone the diagonal is a second difference along each axis and ``H_ij``
+    one along ``h_i e_i + h_j e_j``, from which the diagonal terms are removed:
+    ``d^T H d = h_i^2 H_ii + 2 h_i h_j H_ij + h_j^2 H_jj``. With the default
+    fourth-order central stencil this is ``4 n + 2 n (n - 1)`` evaluations beyond
+    ``f(x)`` (221 for n = 10) with steps ``~ eps**(1/6) max(1, |x|)``, about ten
+    digits on well-scaled f. The error of ``H_ij`` adds the errors of the three
+    second differences it is made of. With `grad`, central differences of an exact
+    gradient give about eleven digits and the complex step (analytic `grad`)
+    machine precision.
+
+    Examples
+    --------
+    >>> import numpy as np, dfdx
+    >>> rosen = lambda x: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+    >>> res = dfdx.hessian(rosen, [1.0, 1.0])
+    >>> np.allclose(res.value, [[802.0, -400.0], [-400.0, 200.0]], rtol=1e-8)
+    True
+    >>> bool(np.all(np.abs(res.value - [[802, -400], [-400, 200]]) <= res.error))
+    True
+
+    With the gradient and the complex step, to machine precision:
+
+    >>> g = lambda x: np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2),
+    ...                         200 * (x[1] - x[0] ** 2)])
+    >>> dfdx.hessian(rosen, [1.0, 1.0], grad=g, method="complex").value
+    array([[ 802., -400.],
+           [-400.,  200.]])
+    """
+    options = dict(method=method, accuracy=accuracy, step=step, throw=throw, adaptive=adaptive,
+                   rtol=rtol, atol=atol, max_steps=max_steps, noise=noise, bounds=bounds,
+                   vectorized=vectorized, workers=workers, progress=progress, f0=f0, args=args)
+    v.as_function(f)
+    if grad is not None:
+        s = _Setup(v.as_function(grad, "grad"), x, n=1, **options)
+        value, error, status, h = hessian_from_gradient(s)
+    else:
+        if method == "complex":
+            raise ValueError(
+                "method='complex' needs the gradient for hessian: pass `grad=` (the complex step "
+                "then differentiates it), or use method='central' to difference f alone."
+            )
+        s = _Setup(f, x, n=2, **options)
+        if s.ev.out_shape != ():
+            raise ValueError(
+                f"`f` must return a scalar for hessian, but f(x) has shape {s.ev.out_shape}; "
+                "differentiate each component, or use dfdx.jacobian of its gradient."
+            )
+        value, error, status, h = hessian_from_f(s)
+    shape = s.x.shape + s.x.shape
+    return s.finish(value.reshape(shape), error.reshape(shape), status.reshape(shape),
+                    h.reshape(s.x.shape))
 
 
-def jac(f: Callable[..., Any], **options: Any) -> Callable[[NDArray[Any]], NDArray[Any]]:
+def jac(f: Callable[..., Any], **options: Any) -> Callable[..., Any]:
     """``x -> jacobian(f, x, **options).value``: dfdx derivatives for SciPy's ``jac=``.
 
     For a scalar f this is the gradient (``scipy.optimize.minimize``); for a vector f
-    the Jacobian (``scipy.optimize.least_squares``, ``root``).
+    the Jacobian (``scipy.optimize.least_squares``, ``root``); with ``sparsity=`` a
+    sparse array (``least_squares`` accepts it).
 
     Examples
     --------
@@ -476,7 +613,8 @@ def jac(f: Callable[..., Any], **options: Any) -> Callable[[NDArray[Any]], NDArr
     True
     """
 
-    def derivative_of_f(x: NDArray[Any], *args: Any) -> NDArray[Any]:
-        return np.asarray(jacobian(f, x, args=args, **options).value)
+    def derivative_of_f(x: NDArray[Any], *args: Any) -> Any:
+        value = jacobian(f, x, args=args, **options).value
+        return value if hasattr(value, "tocsr") else np.asarray(value)  # sparse stays sparse
 
     return derivative_of_f

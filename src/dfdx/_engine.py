@@ -173,7 +173,26 @@ class Layout:
         if self.kind == "directions":
             assert self.directions is not None
             return VectorPoints(self.x, np.asarray(h)[:, None] * self.directions, offsets, imaginary)
-        return VectorPoints(self.x, np.asarray(h).reshape(1, -1), offsets, imaginary)
+        vector = np.asarray(h, dtype=np.float64).reshape(1, -1)
+        if self.columns is not None:
+            # A subset of the elements: the others stay at x (their outputs are discarded).
+            vector = np.where(np.isin(np.arange(self.x.size), self.columns), vector, 0.0)
+        return VectorPoints(self.x, vector, offsets, imaginary)
+
+    def subset(self, index: Array) -> Layout:
+        """The layout of some of the columns (for ``elementwise``: of some elements of x).
+
+        An elementwise subset keeps one column over all of x, with steps of x's size, but
+        moves only the elements in `index`; the other entries of its estimate are void.
+        """
+        index = np.asarray(index, dtype=np.intp)
+        if self.kind == "axes":
+            assert self.columns is not None
+            return Layout(self.x, "axes", columns=self.columns[index])
+        if self.kind == "directions":
+            assert self.directions is not None
+            return Layout(self.x, "directions", directions=self.directions[index])
+        return Layout(self.x, "elementwise", columns=index)
 
 
 def _point_dtype(dtype: np.dtype[Any], imaginary: bool) -> np.dtype[Any]:
@@ -188,13 +207,17 @@ class Estimate:
 
     ``modelled`` marks entries whose truncation error could not be measured from the
     values and rests on a scale model; ``nonfinite`` marks entries where f was NaN
-    or inf at a stencil point.
+    or inf at a stencil point; ``one_sided`` (if set) marks entries computed with a
+    one-sided stencil because of a bound or a domain hole; ``not_differentiable`` (if
+    set) marks entries whose estimates diverged as the step shrank.
     """
 
     value: Array
     error: Array
     nonfinite: Array
     modelled: Array
+    one_sided: Array | None = None
+    not_differentiable: Array | None = None
 
 
 @lru_cache(maxsize=256)
@@ -241,7 +264,10 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
         weights[list(nodes).index(o)] = w
     nonfinite = ~np.isfinite(full).all(axis=1)
     with np.errstate(invalid="ignore", over="ignore"):
-        value = np.tensordot(weights, full, axes=([0], [1])) / hh**stencil.n
+        # Differences from f(x): the weights sum to zero, but not exactly in floating
+        # point, so entries that f does not depend on come out exactly zero.
+        centre = full[:, list(nodes).index(0.0)][:, None]
+        value = np.tensordot(weights, full - centre, axes=([0], [1])) / hh**stencil.n
         error, modelled = _error(
             full, value, nodes, companion, weights, stencil, hh, ss, eps, ss, layout.sum_columns
         )
@@ -288,13 +314,17 @@ def _error(
     A floor for rounding inside f: f computed in floating point is f at a point
     perturbed by about ``eps`` relative in every coordinate, which changes it by
     ``eps * sum_j |x_j| |df/dx_j|`` (`xmag` holds ``|x_j|`` per column). This is what
-    catches cancellation inside f that ``eps |f|`` misses.
+    catches cancellation inside f that ``eps |f|`` misses. For ``n >= 2`` the slope is
+    the first derivative measured by the same values.
     """
     n, p = stencil.n, stencil.accuracy
     absf = np.abs(full)
     rounding = eps * (np.tensordot(np.abs(weights), absf, axes=([0], [1])) / h**n + np.abs(value))
-    if n == 1:
-        sensitivity = np.nan_to_num(xmag * np.abs(value), posinf=0.0)
+    if n == 1 or not stencil.is_complex:
+        # For n >= 2 the slope that carries the rounding of x through f is measured
+        # by the same values.
+        slope = np.abs(value) if n == 1 else np.abs(np.tensordot(companion[1], full, axes=([0], [1]))) / h
+        sensitivity = np.nan_to_num(xmag * slope, posinf=0.0)
         if sum_columns:
             sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
         if stencil.is_complex:
@@ -302,7 +332,7 @@ def _error(
             # relative to the derivatives of the terms of f (sensitivity / |x|).
             rounding = rounding + eps * sensitivity / scale
         else:
-            rounding = rounding + 2 * eps * sensitivity * stencil.amplification / h
+            rounding = rounding + 2 * eps * sensitivity * stencil.amplification / h**n
     top = len(nodes) - 1
     orders = [n] if stencil.is_complex else list(range(n, top + 1))
     mags, noises = [np.abs(value)], [rounding]
@@ -318,8 +348,8 @@ def _error(
                     r = (mags[j] / mags[i]) ** (1.0 / (orders[j] - orders[i]))
                 rates.append(np.where(significant[i] & significant[j], r, np.nan))
     if rates:
-        with np.errstate(all="ignore"), _quiet_nanmedian():
-            rate = np.nanmedian(np.stack(rates), axis=0)
+        with np.errstate(all="ignore"):
+            rate = _nanmedian_first_axis(np.stack(rates))
     else:
         rate = np.full(value.shape, np.nan)
     measured = np.isfinite(rate) & (rate > 0)
@@ -346,24 +376,28 @@ def _error(
     return rounding + truncation, modelled
 
 
-class _quiet_nanmedian:
-    """Silence the 'All-NaN slice' warning of nanmedian (the NaNs are expected)."""
+def _nanmedian_first_axis(a: Array) -> Array:
+    """``np.nanmedian(a, axis=0)`` without its per-slice Python loop and warnings.
 
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+    NumPy's version warns once per all-NaN slice, which for a large Jacobian with many
+    structural zeros costs more than the whole differentiation.
+    """
+    ordered = np.sort(a, axis=0)  # NaNs sort last
+    count = np.sum(~np.isnan(a), axis=0)
+    low = np.maximum((count - 1) // 2, 0)[None]
+    high = np.maximum(count // 2, 0)[None]
+    middle = (np.take_along_axis(ordered, low, axis=0)[0] + np.take_along_axis(ordered, high, axis=0)[0]) / 2
+    return np.where(count > 0, middle, np.nan)
 
 
 def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
     status = np.full(est.value.shape, Status.SUCCESS, dtype=object)
+    if est.one_sided is not None:
+        status[est.one_sided] = Status.ONE_SIDED
     status[est.modelled] = Status.ESTIMATED_ERROR
+    if est.not_differentiable is not None:
+        status[est.not_differentiable] = Status.NOT_DIFFERENTIABLE
     status[est.nonfinite] = Status.NONFINITE
     return status
 
@@ -411,5 +445,7 @@ def assemble(
 
 
 def _scalar(a: Array) -> Any:
+    if hasattr(a, "tocsr"):  # a SciPy sparse array (sparse Jacobians) stays as it is
+        return a
     a = np.asarray(a)
     return a[()] if a.ndim == 0 else a

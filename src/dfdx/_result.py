@@ -131,6 +131,9 @@ class Result:
 
 def _pm(value: ArrayOrScalar, error: ArrayOrScalar, limit: int = 12) -> str:
     """``value ± error`` per entry, or a summary for large arrays."""
+    if hasattr(value, "tocsr"):  # sparse Jacobian
+        worst = float(error.max()) if getattr(error, "nnz", 0) else 0.0
+        return f"  value: {value!r}\n  error: max {worst:.2g}"
     v = np.asarray(value)
     e = np.broadcast_to(np.asarray(error, dtype=float), v.shape)
     if v.size > limit:

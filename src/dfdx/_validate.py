@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["as_function", "as_point", "as_method", "as_accuracy", "as_step", "as_flag", "METHODS"]
+__all__ = [
+    "as_function", "as_point", "as_method", "as_accuracy", "as_step", "as_flag", "as_bounds", "METHODS",
+]
 
 METHODS = ("central", "forward", "backward", "complex")
 DEFAULT_ACCURACY = {"central": 4, "forward": 1, "backward": 1, "complex": 2}
@@ -122,3 +124,47 @@ def as_flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be True or False, got {value!r:.60}.")
     return bool(value)
+
+
+def as_bounds(bounds: Any, x: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """None, or ``(lower, upper)`` as float arrays of x's shape, with x inside."""
+    if bounds is None:
+        return None
+    if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
+        raise ValueError(
+            "`bounds` must be a pair (lower, upper) of floats or arrays of x's shape "
+            f"(use -np.inf / np.inf for no bound), got {bounds!r:.60}."
+        )
+    pair = []
+    for name, b in zip(("lower", "upper"), bounds, strict=True):
+        try:
+            arr = np.asarray(b, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"`bounds` {name} must be a float or an array of floats, got {b!r:.60}."
+            ) from None
+        try:
+            arr = np.broadcast_to(arr, x.shape)
+        except ValueError:
+            raise ValueError(
+                f"`bounds` {name} must be a float or an array of x's shape {x.shape}, "
+                f"got shape {arr.shape}."
+            ) from None
+        if np.isnan(arr).any():
+            raise ValueError(f"`bounds` {name} has NaN; use -np.inf / np.inf for no bound.")
+        pair.append(np.array(arr, dtype=np.float64))
+    lower, upper = pair
+    if np.any(lower >= upper):
+        k = int(np.argmax((lower >= upper).ravel()))
+        raise ValueError(
+            f"`bounds` must have lower < upper everywhere; at index {k} lower = "
+            f"{lower.ravel()[k]!r} >= upper = {upper.ravel()[k]!r}."
+        )
+    outside = (x < lower) | (x > upper)
+    if outside.any():
+        k = int(np.argmax(outside.ravel()))
+        raise ValueError(
+            f"`x` is outside `bounds` at index {k}: x = {x.ravel()[k]!r} not in "
+            f"[{lower.ravel()[k]!r}, {upper.ravel()[k]!r}]. Move x into the box."
+        )
+    return lower, upper

@@ -1,0 +1,200 @@
+"""Hessians (from f alone and from a gradient) and higher derivatives, against SymPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import dfdx
+from dfdx import DifferentiationError, Status
+
+from .bank import PROBLEMS, Problem, problem
+
+# sin(x) at x = 1e6: the step rule, relative to max(1, |x|), spans many periods there
+# (the gradient has the same limit); brown_badly_scaled: |f| ~ 1e12 at x leaves no
+# digits for second differences of f (its error estimate says so).
+SMOOTH = [p for p in PROBLEMS if p.name not in ("sin_large_x", "brown_badly_scaled")]
+
+
+def gradient_function(p: Problem):
+    raw = sp.lambdify([p.symbols], [sp.diff(p.expr, s) for s in p.symbols], modules="numpy")
+    return lambda x: np.array(raw(list(np.asarray(x))))
+
+
+def relative_error(value, exact):
+    return float(np.max(np.abs(value - exact)) / max(1.0, float(np.max(np.abs(exact)))))
+
+
+@pytest.mark.parametrize("p", SMOOTH, ids=lambda p: p.name)
+def test_hessian_from_f_matches_sympy_and_is_covered(p: Problem) -> None:
+    res = dfdx.hessian(p.f, p.x)
+    exact = p.exact_hessian
+    assert res.value.shape == exact.shape
+    assert np.array_equal(res.value, res.value.T)
+    assert np.array_equal(res.error, res.error.T)
+    assert relative_error(res.value, exact) < 5e-9
+    assert np.all(np.abs(res.value - exact) <= res.error)
+    n = p.x.size
+    assert res.nfev == 1 + 4 * n + 4 * n * (n - 1) // 2
+
+
+def test_badly_scaled_problem_has_an_honest_error() -> None:
+    p = problem("brown_badly_scaled")
+    res = dfdx.hessian(p.f, p.x)
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+
+
+def test_ten_variables_cost_221_evaluations() -> None:
+    x = np.linspace(-1, 1, 10)
+    res = dfdx.hessian(lambda v: np.sum(np.exp(0.3 * v) * np.cos(np.roll(v, 1))), x)
+    assert res.nfev == 221
+
+
+@pytest.mark.parametrize(
+    ("method", "accuracy", "tol"),
+    [("central", 2, 1e-5), ("central", 4, 5e-9), ("central", 6, 5e-9), ("central", 8, 5e-9),
+     ("forward", 1, 1e-3), ("forward", 2, 1e-5), ("forward", 3, 1e-6), ("backward", 1, 1e-3),
+     ("backward", 2, 1e-5), ("backward", 4, 1e-7)],
+)
+@pytest.mark.parametrize("name", ["sin_cos", "log_sum", "atan", "wood", "trigonometric", "quartic_mix"])
+def test_every_method_and_accuracy(method: str, accuracy: int, tol: float, name: str) -> None:
+    p = problem(name)
+    res = dfdx.hessian(p.f, p.x, method=method, accuracy=accuracy)
+    assert res.accuracy == accuracy and res.method == method
+    assert np.array_equal(res.value, res.value.T)
+    assert relative_error(res.value, p.exact_hessian) < tol
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+
+
+@pytest.mark.parametrize("p", SMOOTH, ids=lambda p: p.name)
+def test_hessian_from_gradient(p: Problem) -> None:
+    grad = gradient_function(p)
+    res = dfdx.hessian(p.f, p.x, grad=grad)
+    assert np.array_equal(res.value, res.value.T)
+    assert relative_error(res.value, p.exact_hessian) < 1e-10
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+    assert res.nfev == 1 + 4 * p.x.size
+
+
+@pytest.mark.parametrize("p", SMOOTH, ids=lambda p: p.name)
+def test_hessian_from_gradient_complex_step_is_exact(p: Problem) -> None:
+    res = dfdx.hessian(p.f, p.x, grad=gradient_function(p), method="complex")
+    exact = p.exact_hessian
+    assert np.all(np.abs(res.value - exact) <= 8 * np.finfo(float).eps * np.maximum(1, np.abs(exact)))
+    assert np.all(np.abs(res.value - exact) <= res.error)
+
+
+def test_gradient_with_asymmetric_jacobian_reports_the_asymmetry() -> None:
+    # Not a gradient: its Jacobian [[0, 1], [0, 0]] is not symmetric.
+    res = dfdx.hessian(lambda x: 0.0, [1.0, 2.0], grad=lambda x: np.array([x[1], 0.0]))
+    assert np.allclose(res.value, [[0, 0.5], [0.5, 0]])
+    assert res.error[0, 1] >= 0.5 - 1e-9
+
+
+def test_f_is_not_called_with_grad() -> None:
+    def f(x):
+        raise AssertionError("f must not be called")
+
+    res = dfdx.hessian(f, [1.0, 2.0], grad=lambda x: 2 * x)
+    assert np.allclose(res.value, 2 * np.eye(2))
+
+
+def test_matrix_shaped_x() -> None:
+    x = np.array([[0.3, -0.2], [0.5, 1.1]])
+    res = dfdx.hessian(lambda m: np.sum(m**3) + m[0, 0] * m[1, 1], x)
+    exact = np.zeros((2, 2, 2, 2))
+    for i in range(2):
+        for j in range(2):
+            exact[i, j, i, j] = 6 * x[i, j]
+    exact[0, 0, 1, 1] = exact[1, 1, 0, 0] = 1.0
+    assert res.value.shape == (2, 2, 2, 2)
+    assert res.step.shape == (2, 2)
+    assert np.allclose(res.value, exact, atol=1e-8)
+
+
+def test_hessian_with_bounds_stays_in_the_box() -> None:
+    lower, upper = np.array([0.0, -1.0, 0.5]), np.array([1.0, 1.0, 2.0])
+
+    def f(x):
+        if np.any(x < lower) or np.any(x > upper):
+            raise AssertionError(f"evaluated outside the box at {x}")
+        return np.exp(x[0]) * np.sin(x[1] + 2 * x[2]) + x[0] * x[2] ** 3
+
+    x = np.array([0.0, 1.0, 1.2])
+    p = Problem("boxed", sp.exp(sp.Symbol("x0")) * sp.sin(sp.Symbol("x1") + 2 * sp.Symbol("x2"))
+                + sp.Symbol("x0") * sp.Symbol("x2") ** 3, tuple(x))
+    res = dfdx.hessian(f, x, bounds=(lower, upper))
+    assert res.status is Status.ONE_SIDED
+    assert np.array_equal(res.value, res.value.T)
+    assert relative_error(res.value, p.exact_hessian) < 1e-7
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+
+
+def test_hessian_errors() -> None:
+    with pytest.raises(ValueError, match="`grad` must return an array of x's shape"):
+        dfdx.hessian(lambda x: 0.0, [1.0, 2.0], grad=lambda x: np.zeros(3))
+    with pytest.raises(ValueError, match="`grad` must return an array of x's shape"):
+        dfdx.hessian(lambda x: 0.0, [1.0, 2.0], grad=lambda x: np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="method='complex' needs the gradient"):
+        dfdx.hessian(lambda x: np.sum(x**2), [1.0], method="complex")
+    with pytest.raises(ValueError, match="`f` must return a scalar for hessian"):
+        dfdx.hessian(lambda x: x**2, [1.0, 2.0])
+    with pytest.raises(TypeError, match="`grad` must be a callable"):
+        dfdx.hessian(lambda x: 0.0, [1.0], grad=3.0)
+    with pytest.raises(TypeError, match="`f` must be a callable"):
+        dfdx.hessian(None, [1.0])
+
+
+def test_nonfinite_hessian_raises_with_partial_result() -> None:
+    def f(x):
+        return np.log(x[0]) + x[1] ** 2 if x[0] == 0.5 else np.nan
+
+    with pytest.raises(DifferentiationError) as info:
+        dfdx.hessian(f, [0.5, 1.0])
+    assert info.value.result.status is Status.NONFINITE
+    res = dfdx.hessian(f, [0.5, 1.0], throw=False)
+    assert res.status is Status.NONFINITE and not res.success
+
+
+# -- higher derivatives ---------------------------------------------------------------
+
+T = sp.Symbol("t")
+UNIVARIATE = {
+    "lyness_moler": (sp.exp(T) / sp.sqrt(sp.sin(T) ** 3 + sp.cos(T) ** 3), 1.5),
+    "exp": (sp.exp(T), 0.7),
+    "sin": (sp.sin(T), 1.0),
+    "atan": (sp.atan(T), 0.5),
+    "log": (sp.log(1 + T**2), 2.0),
+    "rational": (1 / (1 + T**2), 3.0),
+}
+# Relative accuracy reached by the default (central, order 4) stencil, per order n.
+TOLERANCE = {1: 1e-11, 2: 1e-9, 3: 1e-7, 4: 1e-5, 5: 1e-4, 6: 1e-3}
+
+
+@pytest.mark.parametrize("n", sorted(TOLERANCE))
+@pytest.mark.parametrize("name", sorted(UNIVARIATE))
+def test_derivative_of_order_n_against_sympy(name: str, n: int) -> None:
+    expr, x0 = UNIVARIATE[name]
+    f = sp.lambdify(T, expr, "numpy")
+    exact = float(sp.diff(expr, T, n).evalf(30, subs={T: x0}))
+    res = dfdx.derivative(f, x0, n=n)
+    error = abs(float(res.value) - exact)
+    assert error <= TOLERANCE[n] * max(1.0, abs(exact))
+    assert error <= float(res.error)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_higher_derivatives_elementwise_and_higher_accuracy(n: int) -> None:
+    x = np.array([0.1, 0.5, 1.3, 2.0])
+    exact = np.array([float(sp.diff(sp.sin(T) * sp.exp(T), T, n).subs(T, v)) for v in x])
+    res = dfdx.derivative(lambda v: np.sin(v) * np.exp(v), x, n=n, accuracy=6)
+    assert np.all(np.abs(res.value - exact) <= 1e-6 * np.maximum(1, np.abs(exact)))
+    assert np.all(np.abs(res.value - exact) <= res.error)
+
+
+def test_derivative_order_errors() -> None:
+    with pytest.raises(ValueError, match="`n` \\(the derivative order\\)"):
+        dfdx.derivative(np.sin, 1.0, n=0)
+    with pytest.raises(ValueError, match="method='complex' gives first derivatives only"):
+        dfdx.derivative(np.sin, 1.0, n=2, method="complex")

@@ -1,0 +1,173 @@
+"""Sparse Jacobians: column grouping, sparse equals dense, errors of the pattern."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sps
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dfdx
+from dfdx import Status
+from dfdx._sparse import as_pattern, group_columns
+
+
+def tridiagonal_pattern(n: int) -> sps.csc_array:
+    return sps.csc_array(sps.diags_array([1.0, 1.0, 1.0], offsets=[-1, 0, 1], shape=(n, n)))
+
+
+def chain(x):
+    """A tridiagonal Jacobian (a discretised nonlinear boundary-value problem)."""
+    y = np.empty_like(x)
+    y[0] = x[0] ** 2 - x[1]
+    y[1:-1] = np.sin(x[1:-1]) + x[:-2] * x[2:]
+    y[-1] = np.exp(x[-1]) - x[-2]
+    return y
+
+
+def chain_jacobian(x):
+    n = x.size
+    jac = np.zeros((n, n))
+    jac[0, 0], jac[0, 1] = 2 * x[0], -1.0
+    i = np.arange(1, n - 1)
+    jac[i, i] = np.cos(x[i])
+    jac[i, i - 1] = x[i + 1]
+    jac[i, i + 1] = x[i - 1]
+    jac[n - 1, n - 1], jac[n - 1, n - 2] = np.exp(x[-1]), -1.0
+    return jac
+
+
+def test_tridiagonal_takes_three_groups() -> None:
+    group = group_columns(tridiagonal_pattern(1000))
+    assert group.max() + 1 == 3
+    assert np.array_equal(group, np.arange(1000) % 3)
+
+
+def test_dense_pattern_takes_one_group_per_column() -> None:
+    assert np.array_equal(group_columns(sps.csc_array(np.ones((4, 5), dtype=bool))), np.arange(5))
+
+
+def test_diagonal_pattern_takes_one_group() -> None:
+    assert group_columns(sps.csc_array(sps.eye_array(7, format="csc"))).max() == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 12), st.floats(0.05, 0.6), st.integers(0, 2**31))
+def test_groups_are_structurally_independent(m: int, n: int, density: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    dense = rng.random((m, n)) < density
+    group = group_columns(sps.csc_array(dense))
+    assert group.shape == (n,) and group.min() == 0
+    for g in range(group.max() + 1):
+        rows_hit = dense[:, group == g].sum(axis=1)
+        assert rows_hit.max() <= 1
+    # Greedy: every column of a later group conflicts with each earlier group.
+    for c in range(n):
+        for g in range(group[c]):
+            assert dense[:, group == g][dense[:, c]].any()
+
+
+@pytest.mark.parametrize("n", [5, 50, 1000])
+def test_sparse_equals_dense_and_exact(n: int) -> None:
+    x = np.linspace(0.1, 1.0, n)
+    res = dfdx.jacobian(chain, x, sparsity=tridiagonal_pattern(n))
+    assert isinstance(res.value, sps.csr_array) and isinstance(res.error, sps.csr_array)
+    assert res.value.shape == (n, n) and res.step.shape == (n,)
+    exact = chain_jacobian(x)
+    value = res.value.toarray()
+    assert np.all(np.abs(value - exact) <= res.error.toarray())
+    assert np.allclose(value, exact, rtol=1e-11, atol=1e-11)
+    assert np.array_equal(res.value.indptr, res.error.indptr)
+    assert np.array_equal(res.value.indices, res.error.indices)
+    assert res.nfev == 1 + 3 * 4
+    if n <= 50:
+        dense = dfdx.jacobian(chain, x)
+        assert np.allclose(value, dense.value, rtol=1e-11, atol=1e-12)
+
+
+def test_central_order_two_costs_six_evaluations_beyond_f0() -> None:
+    res = dfdx.jacobian(chain, np.linspace(0.1, 1.0, 1000), sparsity=tridiagonal_pattern(1000),
+                        accuracy=2)
+    assert res.nfev == 1 + 6
+    assert np.allclose(res.value.toarray(), chain_jacobian(np.linspace(0.1, 1.0, 1000)), rtol=1e-8)
+
+
+@pytest.mark.parametrize(("method", "accuracy"), [("central", 4), ("forward", 1), ("forward", 2),
+                                                  ("backward", 3), ("complex", 2), ("central", 6)])
+def test_every_method(method: str, accuracy: int) -> None:
+    x = np.linspace(0.1, 1.0, 30)
+    res = dfdx.jacobian(chain, x, sparsity=tridiagonal_pattern(30), method=method, accuracy=accuracy)
+    exact = chain_jacobian(x)
+    assert np.all(np.abs(res.value.toarray() - exact) <= res.error.toarray())
+    assert res.method == method and res.accuracy == accuracy
+
+
+@pytest.mark.parametrize("kind", ["dense_bool", "dense_int", "coo", "csr", "lil", "matrix"])
+def test_pattern_kinds(kind: str) -> None:
+    dense = tridiagonal_pattern(8).toarray().astype(bool)
+    pattern = {
+        "dense_bool": dense,
+        "dense_int": dense.astype(int),
+        "coo": sps.coo_array(dense),
+        "csr": sps.csr_array(dense),
+        "lil": sps.lil_matrix(dense),
+        "matrix": sps.csr_matrix(dense),
+    }[kind]
+    x = np.linspace(0.1, 1.0, 8)
+    res = dfdx.jacobian(chain, x, sparsity=pattern)
+    assert np.allclose(res.value.toarray(), chain_jacobian(x), rtol=1e-11)
+
+
+def test_matrix_shaped_input_and_output() -> None:
+    # f: (2, 2) -> (2, 3); m = 6 rows, n = 4 columns in C order.
+    def f(x):
+        return np.array([[x[0, 0] ** 2, x[0, 1] * 3, 0.0], [np.sin(x[1, 0]), 1.0, x[1, 1] ** 3]])
+
+    x = np.array([[0.5, 1.0], [0.2, -0.7]])
+    dense = dfdx.jacobian(f, x).value.reshape(6, 4)
+    pattern = dense != 0
+    res = dfdx.jacobian(f, x, sparsity=pattern)
+    assert res.nfev == 1 + 4  # all four columns are independent
+    assert np.allclose(res.value.toarray(), dense, rtol=1e-12)
+
+
+def test_missing_entries_in_the_pattern_are_zero() -> None:
+    x = np.linspace(0.1, 1.0, 6)
+    res = dfdx.jacobian(chain, x, sparsity=sps.eye_array(6))
+    assert res.value.nnz == 6
+    assert np.allclose(res.value.diagonal(), np.diag(chain_jacobian(x)) + 0 * x, rtol=1e-3, atol=2)
+
+
+def test_sparse_with_bounds_stays_inside() -> None:
+    x = np.linspace(0.0, 1.0, 20)
+
+    def f(v):
+        if np.any(v < 0) or np.any(v > 1):
+            raise AssertionError("outside")
+        return chain(v)
+
+    res = dfdx.jacobian(f, x, sparsity=tridiagonal_pattern(20), bounds=(0.0, 1.0))
+    assert res.status is Status.ONE_SIDED
+    assert np.allclose(res.value.toarray(), chain_jacobian(x), rtol=1e-9, atol=1e-9)
+    assert np.all(np.abs(res.value.toarray() - chain_jacobian(x)) <= res.error.toarray())
+
+
+def test_repr_of_a_sparse_result() -> None:
+    res = dfdx.jacobian(chain, np.linspace(0.1, 1.0, 20), sparsity=tridiagonal_pattern(20))
+    text = repr(res)
+    assert "Compressed Sparse Row" in text and "error: max" in text
+
+
+def test_sparsity_errors() -> None:
+    x = np.linspace(0.1, 1.0, 5)
+    with pytest.raises(ValueError, match=r"`sparsity` must have shape \(m, n\) = \(5, 5\)"):
+        dfdx.jacobian(chain, x, sparsity=np.ones((4, 5), dtype=bool))
+    with pytest.raises(ValueError, match=r"`sparsity` must have shape \(m, n\) = \(5, 5\)"):
+        dfdx.jacobian(chain, x, sparsity=sps.eye_array(6))
+    with pytest.raises(ValueError, match="`sparsity` must be 2-D"):
+        dfdx.jacobian(chain, x, sparsity=np.ones(5, dtype=bool))
+    with pytest.raises(TypeError, match="`sparsity` must be a boolean"):
+        dfdx.jacobian(chain, x, sparsity=np.array([["a"] * 5] * 5))
+    with pytest.raises(TypeError, match="`sparsity` must be a boolean"):
+        as_pattern(object(), 5, 5)
