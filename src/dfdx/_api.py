@@ -12,15 +12,21 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as v
+from ._adaptive import adaptive, initial_steps
 from ._engine import Estimate, Layout, assemble, entry_status, fixed_step
 from ._evaluate import Evaluator
 from ._result import Result
 from .stencils import Stencil, make_stencil
+from .noise import estimate_noise, noisy_steps
 from .steps import absolute_steps, relative_step, unit_roundoff
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Base stencil of the adaptive mode when `accuracy` is not given: the lowest order, since
+#: the extrapolation raises it.
+ADAPTIVE_ACCURACY = {"central": 2, "forward": 1, "backward": 1, "complex": 2}
 
 _COMMON = """\
     method : {'central', 'forward', 'backward', 'complex'}, optional
@@ -122,18 +128,18 @@ class _Setup:
         self.f = v.as_function(f)
         self.x = v.as_point(x)
         self.method = v.as_method(method)
+        self.adaptive = v.as_flag(adaptive, "adaptive")
+        if self.adaptive and accuracy is None:
+            accuracy = ADAPTIVE_ACCURACY[self.method]
         self.accuracy = v.as_accuracy(accuracy, self.method, n)
         self.stencil: Stencil = make_stencil(self.method, n, self.accuracy)
         self.step = v.as_step(step, self.x.shape)
         self.throw = v.as_flag(throw, "throw")
-        self.adaptive = v.as_flag(adaptive, "adaptive")
+        self.rtol, self.atol, self.max_steps = v.as_tolerances(rtol, atol, max_steps, self.adaptive)
+        self.strict = rtol is not None or atol is not None
+        self.noise = v.as_noise(noise)
         self.progress = v.as_flag(progress, "progress")
         for name, value, unset in (
-            ("adaptive", self.adaptive, False),
-            ("rtol", rtol, None),
-            ("atol", atol, None),
-            ("max_steps", max_steps, None),
-            ("noise", noise, None),
             ("bounds", bounds, None),
             ("progress", self.progress, False),
         ):
@@ -157,21 +163,47 @@ class _Setup:
             args=args,
         )
         self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
+        self.noise_used: float | None = None
 
     def steps(self, layout: Layout) -> NDArray[np.float64]:
         """Automatic or user steps for the columns of `layout` (shape of ``layout.reach``)."""
         if self.step is not None:
-            if layout.kind == "axes":
-                return self.step.ravel()[layout.columns]
-            if layout.kind == "directions":
-                return np.full(layout.ncols, float(self.step.ravel()[0]))
-            return self.step.reshape(1, -1)
+            return self.step_of(layout)
         return absolute_steps(layout.reach, relative_step(self.stencil, self.eps))
+
+    def step_of(self, layout: Layout) -> NDArray[np.float64]:
+        """The user's `step` for the columns of `layout`."""
+        assert self.step is not None
+        if layout.kind == "axes":
+            return self.step.ravel()[layout.columns]
+        if layout.kind == "directions":
+            return np.full(layout.ncols, float(self.step.ravel()[0]))
+        return self.step.reshape(1, -1)
 
     def run(self, layout: Layout) -> tuple[Estimate, NDArray[np.float64]]:
         """The one dispatch point from front-ends to the engine."""
+        if self.noise is not None:
+            return self._run_noisy(layout)
+        if self.adaptive:
+            h0 = self.step_of(layout) if self.step is not None else initial_steps(layout.reach, self.stencil)
+            est = adaptive(self.ev, layout, self.stencil, h0, self.eps, rtol=self.rtol, atol=self.atol,
+                           max_steps=self.max_steps, strict=self.strict)
+            assert est.step is not None
+            return est, est.step
         h = self.steps(layout)
         return fixed_step(self.ev, layout, self.stencil, h, self.eps), h
+
+    def _run_noisy(self, layout: Layout) -> tuple[Estimate, NDArray[np.float64]]:
+        """Steps for a noisy f: the noise level (given or estimated) replaces the round-off."""
+        level = self.noise
+        if level == "auto":
+            found = estimate_noise(self.ev, layout, self.eps)
+            self.noise_used = found.level
+        else:
+            self.noise_used = float(level)  # type: ignore[arg-type]
+        h, eps = noisy_steps(self.ev, layout, self.stencil, self.noise_used, self.eps, self.step_of)
+        est = fixed_step(self.ev, layout, self.stencil, h, eps)
+        return est, h
 
     def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:
         return assemble(
@@ -183,6 +215,7 @@ class _Setup:
             method=self.method,
             accuracy=self.stencil.accuracy,
             throw=self.throw,
+            noise=self.noise_used,
         )
 
 

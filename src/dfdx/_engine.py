@@ -160,13 +160,16 @@ class Estimate:
 
     ``modelled`` marks entries whose truncation error could not be measured from the
     values and rests on a scale model; ``nonfinite`` marks entries where f was NaN
-    or inf at a stencil point.
+    or inf at a stencil point. A scheme that decides more (the adaptive mode) gives
+    each entry's ``status`` and the ``step`` of each column itself.
     """
 
     value: Array
     error: Array
     nonfinite: Array
     modelled: Array
+    status: Array | None = None
+    step: Array | None = None
 
 
 @lru_cache(maxsize=256)
@@ -330,6 +333,8 @@ class _quiet_nanmedian:
 
 def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
+    if est.status is not None:
+        return est.status
     status = np.full(est.value.shape, Status.SUCCESS, dtype=object)
     status[est.modelled] = Status.ESTIMATED_ERROR
     status[est.nonfinite] = Status.NONFINITE

@@ -1,0 +1,465 @@
+"""The adaptive mode: a shrinking step sequence with Richardson extrapolation per column.
+
+Every column (coordinate, direction, or the elementwise column) walks down its own
+sequence of steps ``h_0 > h_1 > ...`` in lockstep with the others, but stops as soon
+as its entries have converged; only the columns still running are evaluated at the
+next step. Steps halve, so a stencil whose offsets include ``2 o`` for an offset
+``o`` (the default 4th-order central stencil) finds half of its points already
+evaluated at the previous step; every point is evaluated once.
+
+Per column the difference quotients ``D(h_l)`` feed a Richardson tableau
+(:mod:`dfdx.richardson`). The answer is the entry with the smallest estimated error,
+truncation (from the tableau) plus rounding (propagated through it). A column stops
+
+- when that error meets ``max(atol, rtol |value|)``;
+- when its truncation estimate has fallen below its rounding error: smaller steps
+  can only add rounding;
+- after ``max_steps`` steps.
+
+Scale search: while successive quotients disagree grossly (by more than
+:data:`PRE_ASYMPTOTIC`), the step is far above the scale on which f varies (sin at
+``x = 1e6`` with a step relative to ``|x|``, or a function varying on a 1e-6 scale
+with a step of ``1e-3``); the tableau is then restarted at a step :data:`JUMP` times
+smaller instead of halving.
+
+Non-differentiable points: where a stencil has points on both sides of x, the
+forward and backward slopes ``(f(x+h) - f(x))/h`` and ``(f(x) - f(x-h))/h`` are
+compared at every step. For a differentiable f their difference shrinks with h; at a
+kink it does not, and at a jump the quotients themselves never settle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._engine import Estimate, Layout
+from ._evaluate import Evaluator
+from ._result import Status
+from .richardson import coefficients, expansion_spacing, ridders_error, same_order_error, tableau
+from .stencils import Stencil
+from .steps import COMPLEX_STEP, absolute_steps
+
+__all__ = ["adaptive", "initial_steps", "RATIO", "JUMP", "PRE_ASYMPTOTIC"]
+
+Array = NDArray[Any]
+
+#: Step ratio between consecutive levels: a power of two keeps every point exact.
+RATIO = 2.0
+#: Step reduction when the quotients show the step is far above f's scale.
+JUMP = 64.0
+#: Relative disagreement of consecutive quotients that marks a step as pre-asymptotic.
+PRE_ASYMPTOTIC = 0.1
+#: Safety factor on the tableau's same-order truncation estimate.
+SAFETY = 2.0
+#: Weight of the modelled rounding bound (the measured differences carry the realised rounding).
+ROUNDING_WEIGHT = 0.01
+
+
+#: First step relative to ``max(1, |x|)``: large, so that rounding stays small; the
+#: extrapolation removes the truncation error (and the scale search the too-large steps).
+FIRST_STEP = 2.0**-3
+
+
+def initial_steps(reach: Array, stencil: Stencil) -> Array:
+    """The first step of the sequence for each column (a power of two).
+
+    Examples
+    --------
+    >>> from dfdx.stencils import central
+    >>> initial_steps(np.array([1.0, 10.0]), central(1, 2))
+    array([0.125, 1.   ])
+    """
+    relative = COMPLEX_STEP if stencil.is_complex else FIRST_STEP
+    return absolute_steps(reach, relative)
+
+
+@dataclass
+class _Levels:
+    """Everything computed so far, one list entry per level (arrays over all columns)."""
+
+    mult: list[Array] = field(default_factory=list)  # step multiplier of each column, NaN if idle
+    values: list[Array] = field(default_factory=list)  # (ncols, K, *out) values at the offsets
+    quotient: list[Array] = field(default_factory=list)  # D(h_l), (ncols, *out)
+    rounding: list[Array] = field(default_factory=list)  # rounding error of D(h_l)
+    kink: list[Array] = field(default_factory=list)  # |forward - backward slope| h, or NaN
+    jump: list[Array] = field(default_factory=list)  # |f(x + h) - f(x - h)| (two-sided stencils)
+
+
+def adaptive(
+    ev: Evaluator,
+    layout: Layout,
+    stencil: Stencil,
+    h0: Array,
+    eps: float,
+    *,
+    rtol: float,
+    atol: float,
+    max_steps: int,
+    strict: bool = False,
+) -> Estimate:
+    """Adaptive Richardson extrapolation of `stencil` on every column of `layout`.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        The only way f is called; ``ev.f0`` is f(x).
+    layout : Layout
+    stencil : Stencil
+        Any stencil (central, forward, backward, complex) for the base quotients.
+    h0 : ndarray
+        First (largest) step, shape of ``layout.reach``.
+    eps : float
+        Relative accuracy of f's values.
+    rtol, atol : float
+        A column stops once every entry's error estimate is below
+        ``max(atol, rtol |value|)``.
+    max_steps : int
+        Most levels (steps) per column.
+    strict : bool
+        True when the tolerances were asked for: stopping short of them because of
+        rounding is then reported as ``ROUNDOFF``.
+
+    Returns
+    -------
+    Estimate
+        With ``step`` (the step of the chosen entry) and per-entry ``status``.
+    """
+    run = _Run(ev, layout, stencil, np.asarray(h0, dtype=np.float64), eps)
+    for level in range(max_steps):
+        active = np.flatnonzero(~run.done_cols)
+        if active.size == 0:
+            break
+        run.step(level, active)
+        run.choose(level, active, rtol, atol)
+    return run.estimate(rtol, atol, strict)
+
+
+class _Run:
+    """State of one adaptive run over all columns."""
+
+    def __init__(self, ev: Evaluator, layout: Layout, stencil: Stencil, h0: Array, eps: float):
+        self.ev, self.layout, self.stencil, self.h0, self.eps = ev, layout, stencil, h0, eps
+        self.ncols = layout.ncols
+        self.out = ev.out_shape
+        shape = (self.ncols, *self.out)
+        self.offsets = stencil.offsets[stencil.offsets != 0]
+        self.lv = _Levels()
+        self.start = np.zeros(self.ncols, dtype=int)  # first level of each column's current run
+        self.next_mult = np.ones(self.ncols)
+        self.done_cols = np.zeros(self.ncols, dtype=bool)
+        self.best = np.full(shape, np.nan)
+        self.best_err = np.full(shape, np.inf)
+        self.best_trunc = np.full(shape, np.inf)
+        self.best_mult = np.full(shape, np.nan)
+        self.done = np.zeros(shape, dtype=bool)
+        self.reason = np.full(shape, "", dtype=object)
+        self.spacing = expansion_spacing(stencil.kind)
+        self.two_sided = bool(np.any(stencil.offsets > 0) and np.any(stencil.offsets < 0))
+
+    # -- evaluation -------------------------------------------------------------------
+    def step(self, level: int, active: Array) -> None:
+        """Evaluate level `level` on the `active` columns, reusing earlier points."""
+        K = len(self.offsets)
+        mult = np.full(self.ncols, np.nan)
+        mult[active] = self.next_mult[active]
+        values = np.full((self.ncols, K, *self.out), np.nan, dtype=self._dtype())
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for j in active.tolist():
+            groups.setdefault(self._reuse_key(level, j, mult[j]), []).append(j)
+        plans = []
+        for key, cols in groups.items():
+            fresh = [k for k, hit in enumerate(key) if hit is None]
+            for k, hit in enumerate(key):
+                if hit is not None:
+                    values[cols, k] = self.lv.values[hit[0]][cols, hit[1]]
+            if fresh:
+                idx = np.array(cols)
+                pts = _subset(self.layout, idx).points(
+                    self._h(idx, mult), self.offsets[fresh], self.stencil.is_complex
+                )
+                plans.append((idx, fresh, pts))
+        if plans:
+            out = self.ev(_Concat([p[2] for p in plans]))
+            start = 0
+            for idx, fresh, pts in plans:
+                block = out[start : start + len(pts)].reshape(len(idx), len(fresh), *self.out)
+                start += len(pts)
+                values[idx[:, None], np.array(fresh)[None, :]] = block
+        self.lv.mult.append(mult)
+        self.lv.values.append(values)
+        self._quotients(mult, values)
+
+    def _dtype(self) -> Any:
+        return np.result_type(self.ev.f0.dtype, np.float64, np.complex128 if self.stencil.is_complex else 0.0)
+
+    def _h(self, idx: Array, mult: Array) -> Array:
+        if self.layout.kind == "elementwise":
+            return self.h0 * mult[0]
+        return self.h0[idx] * mult[idx]
+
+    def _reuse_key(self, level: int, j: int, mult: float) -> tuple[Any, ...]:
+        """For each offset, the (level, offset index) where its point was evaluated, or None."""
+        key: list[Any] = []
+        for o in self.offsets.tolist():
+            hit = None
+            for lv in range(level - 1, max(-1, level - 4), -1):
+                m = self.lv.mult[lv][j]
+                if not np.isfinite(m):
+                    continue
+                match = np.flatnonzero(self.offsets == o * mult / m)
+                if match.size:
+                    hit = (lv, int(match[0]))
+                    break
+            key.append(hit)
+        return tuple(key)
+
+    def _quotients(self, mult: Array, values: Array) -> None:
+        """D(h), its rounding error and the kink indicator for this level."""
+        st, eps = self.stencil, self.eps
+        f0 = np.broadcast_to(self.ev.f0, values[:, 0].shape).astype(values.dtype)
+        w = st.weights[st.offsets != 0]
+        h = _expand(self._h(np.arange(self.ncols), mult) if self.layout.kind != "elementwise"
+                    else self.h0 * mult[0], self.ncols, self.out)
+        w0 = float(st.weights[st.offsets == 0].sum())
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            total = np.tensordot(w, values, axes=([0], [1])) + w0 * f0
+            if st.is_complex:
+                total, parts = total.imag, np.abs(values.imag)
+                absf0 = 0.0
+            else:
+                parts, absf0 = np.abs(values), np.abs(f0)
+            D = total / h**st.n
+            rounding = eps * (np.tensordot(np.abs(w), parts, axes=([0], [1])) + abs(w0) * absf0) / h**st.n
+            rounding = rounding + eps * np.abs(D)
+            if st.n == 1 and not st.is_complex:
+                rounding = rounding + 2 * eps * st.amplification * self._sensitivity(D) / h
+        self.lv.quotient.append(D)
+        self.lv.rounding.append(rounding)
+        self.lv.kink.append(self._kink(values, f0, h))
+
+    def _sensitivity(self, D: Array) -> Array:
+        """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
+        xmag = _expand(np.abs(self.layout.x.ravel())[self.layout.columns]
+                       if self.layout.kind == "axes" else self.layout.reach, self.ncols, self.out)
+        known = np.where(np.isfinite(self.best), self.best, D)
+        s = np.nan_to_num(xmag * np.abs(known), nan=0.0, posinf=0.0)
+        if self.layout.sum_columns:
+            s = np.broadcast_to(s.sum(axis=0), D.shape)
+        return s
+
+    def _kink(self, values: Array, f0: Array, h: Array) -> Array:
+        if not self.two_sided or self.stencil.n != 1:
+            return np.full(values[:, 0].shape, np.nan)
+        o = self.offsets
+        plus, minus = int(np.argmin(np.where(o > 0, o, np.inf))), int(np.argmax(np.where(o < 0, o, -np.inf)))
+        with np.errstate(invalid="ignore", over="ignore"):
+            fwd = (values[:, plus] - f0) / (o[plus] * h)
+            bwd = (f0 - values[:, minus]) / (-o[minus] * h)
+            kink = np.abs(fwd - bwd) * np.minimum(o[plus], -o[minus])
+            self.lv.jump.append(np.abs(values[:, plus] - values[:, minus]))
+            return kink
+
+    # -- extrapolation and stopping ---------------------------------------------------
+    def choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
+        """Update each active entry's best estimate; stop converged columns; plan the next step."""
+        D = np.stack(self.lv.quotient)[:, active]
+        R = np.stack(self.lv.rounding)[:, active]
+        start = self.start[active]
+        keep = np.arange(level + 1)[:, None] >= start[None, :]
+        keep = keep.reshape(keep.shape + (1,) * len(self.out))
+        D = np.where(keep, D, np.nan)
+        p, s = self.stencil.accuracy, self.spacing
+        T = tableau(D, RATIO, p, s)
+        C = np.abs(coefficients(level + 1, RATIO, p, s))
+        model = np.tensordot(C, np.where(keep, R, 0.0), axes=([2], [0]))
+        realised = _realised(T)
+        weight = ROUNDING_WEIGHT if s == 2 else ONE_SIDED_WEIGHT
+        floor = (COMPLEX_FLOOR if self.stencil.is_complex else FLOOR) * self.eps * np.abs(T)
+        rounding = np.fmin(model, MEASURED * realised) + weight * model + floor
+        # The diagonal has no same-order neighbour: the last correction bounds its error.
+        ridders = ridders_error(T)
+        same = SAFETY * same_order_error(T, RATIO, p, s)
+        trunc = np.where(np.isnan(same), ridders, np.maximum(same, _lower_order(T)))
+        err = trunc + rounding
+        cand = np.where(np.isfinite(err), err, np.inf)
+        m = np.argmin(cand[level], axis=0)
+        pick = lambda a: np.take_along_axis(a[level], m[None], axis=0)[0]  # noqa: E731
+        new_err, new_val, new_trunc = pick(cand), pick(T), pick(trunc)
+        cur = self.best[active]
+        improve = (new_err < self.best_err[active]) & ~self.done[active]
+        self.best[active] = np.where(improve, new_val, cur)
+        self.best_err[active] = np.where(improve, new_err, self.best_err[active])
+        self.best_trunc[active] = np.where(improve, new_trunc, self.best_trunc[active])
+        mult = _expand(self.lv.mult[level][active], len(active), self.out)
+        self.best_mult[active] = np.where(improve, mult, self.best_mult[active])
+        self._stop(level, active, rtol, atol, pick(rounding))
+        self._plan(level, active, D)
+
+    def _stop(self, level: int, active: Array, rtol: float, atol: float, rounding: Array) -> None:
+        best, err = self.best[active], self.best_err[active]
+        done = self.done[active]
+        reason = self.reason[active]
+        with np.errstate(invalid="ignore"):
+            met = err <= np.maximum(atol, rtol * np.abs(best))
+            # Truncation below rounding: a smaller step only adds rounding.
+            ran = (level >= self.start[active] + 2).reshape((-1,) + (1,) * len(self.out))
+            floor = np.isfinite(err) & (self.best_trunc[active] <= rounding) & ran
+        reason = np.where(~done & met, "met", reason)
+        reason = np.where(~done & ~met & floor, "rounding", reason)
+        done = done | met | floor
+        self.done[active] = done
+        self.reason[active] = reason
+        col_done = done.reshape(len(active), -1).all(axis=1)
+        self.done_cols[active] = col_done
+
+    def _plan(self, level: int, active: Array, D: Array) -> None:
+        """Halve the step, or jump when the last two quotients disagree grossly."""
+        nxt = self.lv.mult[level][active] / RATIO
+        if level >= 1:
+            last, prev = D[level], D[level - 1]
+            R = np.stack(self.lv.rounding)[level, active]
+            with np.errstate(invalid="ignore"):
+                gap = np.abs(last - prev)
+                wild = (gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))) & (gap > 10 * R)
+                wild = wild | ~np.isfinite(last)
+            undone = ~self.done[active]
+            wild = (wild & undone).reshape(len(active), -1).any(axis=1)
+            jump = active[wild]
+            self.start[jump] = level + 1
+            nxt = np.where(wild, self.lv.mult[level][active] / JUMP, nxt)
+        elif not np.all(np.isfinite(D[0])):
+            bad = ~np.isfinite(D[0]).reshape(len(active), -1).all(axis=1)
+            self.start[active[bad]] = 1
+        self.next_mult[active] = nxt
+
+    # -- result ---------------------------------------------------------------------
+    def estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
+        status = np.full(self.best.shape, Status.SUCCESS, dtype=object)
+        with np.errstate(invalid="ignore"):
+            size = np.maximum(np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out))
+            large = self.best_err > np.sqrt(self.eps) * size
+            short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
+        status[(self.reason == "rounding") & (large | (strict & short))] = Status.ROUNDOFF
+        status[~self.done] = Status.NOT_CONVERGED
+        status[self._not_differentiable()] = Status.NOT_DIFFERENTIABLE
+        nonfinite = ~np.isfinite(self.best)
+        status[nonfinite] = Status.NONFINITE
+        step = self._steps()
+        return Estimate(
+            value=self.best,
+            error=np.where(nonfinite, np.inf, self.best_err),
+            nonfinite=nonfinite,
+            modelled=np.zeros(self.best.shape, dtype=bool),
+            status=status,
+            step=step,
+        )
+
+    def _not_differentiable(self) -> Array:
+        """Kinks (one-sided slopes that stay apart) and jumps (differences that do not shrink with h).
+
+        Only the last three steps of each column's final run count, where the steps halve:
+        there a differentiable f has both indicators halving with h. A jump of f at x
+        keeps ``|f(x + h) - f(x - h)|`` at the size of the jump however small h gets.
+        """
+        out = np.zeros(self.best.shape, dtype=bool)
+        last = len(self.lv.kink)
+        if not self.lv.jump or last < 3:
+            return out
+        kink, jump = np.stack(self.lv.kink), np.stack(self.lv.jump)
+        R = np.stack(self.lv.rounding)
+        ran = np.array([np.isfinite(m) for m in self.lv.mult])  # (levels, ncols)
+        stop = np.array([np.flatnonzero(ran[:, j]).max() for j in range(self.ncols)])
+        for j in range(self.ncols):
+            c = stop[j]
+            # A column that never settled is judged on its last three steps, whatever their ratio.
+            if c - 2 < self.start[j] and (c < 2 or self.done[j].all()):
+                continue
+            with np.errstate(invalid="ignore"):
+                k, u, r = kink[c - 2 : c + 1, j], jump[c - 2 : c + 1, j], R[c, j] * self.h_at(c, j)
+                steady = lambda a: (a[1] > 0.7 * a[0]) & (a[2] > 0.7 * a[1]) & (a[2] > 100 * r)  # noqa: E731
+                out[j] = steady(k) | steady(u)
+        return out
+
+    def h_at(self, level: int, j: int) -> Array:
+        """The step of column `j` at `level`, broadcast to its entries."""
+        h = self.h0 * self.lv.mult[level][j] if self.layout.kind == "elementwise" else self.h0[j] * self.lv.mult[level][j]
+        return np.asarray(h).reshape(self.out) if np.size(h) > 1 else np.asarray(h)
+
+    def _steps(self) -> Array:
+        mult = np.nanmax(self.best_mult.reshape(self.ncols, -1), axis=1) if self.best.size else np.ones(1)
+        mult = np.where(np.isfinite(mult), mult, 1.0)
+        if self.layout.kind == "elementwise":
+            return self.h0 * np.nanmax(mult)
+        return self.h0 * mult
+
+
+MEASURED = 2.0
+WIDE = True
+FLOOR = 2.0
+COMPLEX_FLOOR = 8.0
+ONE_SIDED_WEIGHT = 0.05
+
+
+def _realised(T: Array) -> Array:
+    """The rounding the tableau shows: the larger change of ``T[l, m]`` and ``T[l, m-1]`` over one step."""
+    d = np.full(T.shape, np.nan)
+    d[1:] = np.abs(T[1:] - T[:-1])
+    out = d.copy()
+    out[:, 1:] = np.fmax(d[:, 1:], d[:, :-1])
+    if WIDE:
+        out[1:] = np.fmax(out[1:], out[:-1])
+    return out
+
+
+def _lower_order(T: Array) -> Array:
+    """Floor on the truncation estimate of ``T[l, m]``: a fraction of the correction it made.
+
+    When the tableau is not yet asymptotic, two entries of one order can agree by
+    accident; the last correction, ``|T[l, m] - T[l, m-1]|``, then still bounds the error
+    of ``T[l, m-1]`` and, scaled down, guards against that accident.
+    """
+    out = np.full(T.shape, np.nan)
+    out[:, 0] = np.inf
+    for m in range(1, T.shape[1]):
+        out[m:, m] = 0.02 * np.abs(T[m:, m] - T[m:, m - 1])
+    return out
+
+
+def _subset(layout: Layout, idx: Array) -> Layout:
+    if layout.kind == "axes":
+        assert layout.columns is not None
+        return Layout(layout.x, "axes", columns=layout.columns[idx])
+    if layout.kind == "directions":
+        assert layout.directions is not None
+        return Layout(layout.x, "directions", directions=layout.directions[idx])
+    return layout
+
+
+def _expand(a: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        return a.reshape((ncols,) + (1,) * len(out_shape))
+    return a.reshape((ncols, *out_shape))
+
+
+class _Concat:
+    """Several point sets evaluated as one, so that one level is one call of the evaluator."""
+
+    def __init__(self, parts: list[Any]):
+        self.parts = parts
+        self.bounds = np.cumsum([0] + [len(p) for p in parts])
+
+    def __len__(self) -> int:
+        return int(self.bounds[-1])
+
+    def block(self, start: int, stop: int) -> Array:
+        chunks = []
+        for p, lo, hi in zip(self.parts, self.bounds[:-1], self.bounds[1:]):
+            a, b = max(start, lo), min(stop, hi)
+            if a < b:
+                chunks.append(p.block(int(a - lo), int(b - lo)))
+        return np.concatenate(chunks)
