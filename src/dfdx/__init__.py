@@ -12,6 +12,7 @@ Front-ends take ``f`` and ``x`` first and options by keyword, and all return a
 
 from ._api import derivative, directional, gradient, hessian, jac, jacobian
 from ._result import DifferentiationError, Result, Status
+from .noise import NoiseLevel, noise_level
 
 __all__ = [
     "derivative",
@@ -23,6 +24,8 @@ __all__ = [
     "Result",
     "Status",
     "DifferentiationError",
+    "noise_level",
+    "NoiseLevel",
 ]
 
 __version__ = "0.1.0"

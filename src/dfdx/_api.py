@@ -183,6 +183,9 @@ class _Setup:
     def run(self, layout: Layout) -> tuple[Estimate, NDArray[np.float64]]:
         """The one dispatch point from front-ends to the engine."""
         if self.noise is not None:
+            if self.adaptive:
+                raise ValueError("`noise` and `adaptive=True` do not combine: noise-optimal steps are fixed "
+                                 "steps. Drop one of them.")
             return self._run_noisy(layout)
         if self.adaptive:
             h0 = self.step_of(layout) if self.step is not None else initial_steps(layout.reach, self.stencil)
@@ -201,7 +204,9 @@ class _Setup:
             self.noise_used = found.level
         else:
             self.noise_used = float(level)  # type: ignore[arg-type]
-        h, eps = noisy_steps(self.ev, layout, self.stencil, self.noise_used, self.eps, self.step_of)
+        h, eps = noisy_steps(self.ev, layout, self.stencil, self.noise_used, self.eps)
+        if self.step is not None:
+            h = self.step_of(layout)
         est = fixed_step(self.ev, layout, self.stencil, h, eps)
         return est, h
 
