@@ -87,6 +87,8 @@ class _Levels:
     rounding: list[Array] = field(default_factory=list)  # rounding error of D(h_l)
     kink: list[Array] = field(default_factory=list)  # |forward - backward slope| h, or NaN
     jump: list[Array] = field(default_factory=list)  # |f(x + h) - f(x - h)| (two-sided stencils)
+    kink_noise: list[Array] = field(default_factory=list)  # rounding of the two indicators
+    jump_noise: list[Array] = field(default_factory=list)
 
 
 def adaptive(
@@ -243,9 +245,18 @@ class _Run:
 
     def _sensitivity(self, D: Array) -> Array:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
-        xmag = _expand(np.abs(self.layout.x.ravel())[self.layout.columns]
-                       if self.layout.kind == "axes" else self.layout.reach, self.ncols, self.out)
-        known = np.where(np.isfinite(self.best), self.best, D)
+        absx = np.abs(self.layout.x.ravel())
+        if self.layout.kind == "axes":
+            xmag = _expand(absx[self.layout.columns], self.ncols, self.out)
+        elif self.layout.kind == "directions":
+            assert self.layout.directions is not None
+            xmag = _expand(np.abs(self.layout.directions) @ absx, self.ncols, self.out)
+        else:
+            xmag = absx.reshape(1, *self.out)
+        # Finished columns by their answer, running ones by their latest quotient (an early
+        # "best" from a step far above f's scale can be wild).
+        done = np.broadcast_to(self.done_cols.reshape((-1,) + (1,) * len(self.out)), D.shape)
+        known = np.where(done & np.isfinite(self.best), self.best, D)
         s = np.nan_to_num(xmag * np.abs(known), nan=0.0, posinf=0.0)
         if self.layout.sum_columns:
             s = np.broadcast_to(s.sum(axis=0), D.shape)
@@ -259,13 +270,20 @@ class _Run:
         with np.errstate(invalid="ignore", over="ignore"):
             fwd = (values[:, plus] - f0) / (o[plus] * h)
             bwd = (f0 - values[:, minus]) / (-o[minus] * h)
-            kink = np.abs(fwd - bwd) * np.minimum(o[plus], -o[minus])
+            kink = np.abs(fwd - bwd)
+            near = np.abs(values[:, plus]) + np.abs(values[:, minus])
             self.lv.jump.append(np.abs(values[:, plus] - values[:, minus]))
+            self.lv.jump_noise.append(self.eps * near)
+            self.lv.kink_noise.append(self.eps * (near + 2 * np.abs(f0)) / (np.minimum(o[plus], -o[minus]) * h))
             return kink
 
     # -- extrapolation and stopping ---------------------------------------------------
     def choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
         """Update each active entry's best estimate; stop converged columns; plan the next step."""
+        with np.errstate(all="ignore"):
+            self._choose(level, active, rtol, atol)
+
+    def _choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
         D = np.stack(self.lv.quotient)[:, active]
         R = np.stack(self.lv.rounding)[:, active]
         start = self.start[active]
@@ -341,7 +359,7 @@ class _Run:
         status = np.full(self.best.shape, Status.SUCCESS, dtype=object)
         with np.errstate(invalid="ignore"):
             size = np.maximum(np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out))
-            large = self.best_err > np.sqrt(self.eps) * size
+            large = self.best_err > self.eps ** (1 / 3) * size
             short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
         status[(self.reason == "rounding") & (large | (strict & short))] = Status.ROUNDOFF
         status[~self.done] = Status.NOT_CONVERGED
@@ -367,27 +385,22 @@ class _Run:
         """
         out = np.zeros(self.best.shape, dtype=bool)
         last = len(self.lv.kink)
-        if not self.lv.jump or last < 3:
+        if not self.lv.jump or last < 2:
             return out
         kink, jump = np.stack(self.lv.kink), np.stack(self.lv.jump)
-        R = np.stack(self.lv.rounding)
+        kn, jn = np.stack(self.lv.kink_noise), np.stack(self.lv.jump_noise)
         ran = np.array([np.isfinite(m) for m in self.lv.mult])  # (levels, ncols)
         stop = np.array([np.flatnonzero(ran[:, j]).max() for j in range(self.ncols)])
         for j in range(self.ncols):
-            c = stop[j]
-            # A column that never settled is judged on its last three steps, whatever their ratio.
-            if c - 2 < self.start[j] and (c < 2 or self.done[j].all()):
+            c, settled = stop[j], bool(self.done[j].all())
+            # A column that never settled is judged on its last three steps, whatever their
+            # ratio; one that settled, on the (up to three) steps of its final run.
+            first = max(c - 2, self.start[j]) if settled else c - 2
+            if first < 0 or c - first < 1:
                 continue
-            with np.errstate(invalid="ignore"):
-                k, u, r = kink[c - 2 : c + 1, j], jump[c - 2 : c + 1, j], R[c, j] * self.h_at(c, j)
-                steady = lambda a: (a[1] > 0.7 * a[0]) & (a[2] > 0.7 * a[1]) & (a[2] > 100 * r)  # noqa: E731
-                out[j] = steady(k) | steady(u)
+            with np.errstate(invalid="ignore", over="ignore"):
+                out[j] = _steady(kink[first : c + 1, j], kn[c, j]) | _steady(jump[first : c + 1, j], jn[c, j])
         return out
-
-    def h_at(self, level: int, j: int) -> Array:
-        """The step of column `j` at `level`, broadcast to its entries."""
-        h = self.h0 * self.lv.mult[level][j] if self.layout.kind == "elementwise" else self.h0[j] * self.lv.mult[level][j]
-        return np.asarray(h).reshape(self.out) if np.size(h) > 1 else np.asarray(h)
 
     def _steps(self) -> Array:
         mult = np.nanmax(self.best_mult.reshape(self.ncols, -1), axis=1) if self.best.size else np.ones(1)
@@ -397,11 +410,11 @@ class _Run:
         return self.h0 * mult
 
 
-MEASURED = 2.0
+MEASURED = 4.0
 WIDE = True
 FLOOR = 2.0
 COMPLEX_FLOOR = 8.0
-ONE_SIDED_WEIGHT = 0.05
+ONE_SIDED_WEIGHT = 0.1
 
 
 def _realised(T: Array) -> Array:
@@ -412,6 +425,14 @@ def _realised(T: Array) -> Array:
     out[:, 1:] = np.fmax(d[:, 1:], d[:, :-1])
     if WIDE:
         out[1:] = np.fmax(out[1:], out[:-1])
+    return out
+
+
+def _steady(a: Array, noise: Array) -> Array:
+    """True where the sequence ``a`` (over steps that halve) does not shrink and is above `noise`."""
+    out = a[-1] > 100 * noise
+    for i in range(1, len(a)):
+        out = out & (a[i] > 0.7 * a[i - 1])
     return out
 
 
