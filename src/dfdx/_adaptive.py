@@ -31,6 +31,7 @@ kink it does not, and at a jump the quotients themselves never settle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ from numpy.typing import NDArray
 from ._engine import Estimate, Layout
 from ._evaluate import Evaluator
 from ._result import Status
-from .richardson import coefficients, expansion_spacing, ridders_error, same_order_error, tableau
+from .richardson import coefficients, expansion_spacing
 from .stencils import Stencil
 from .steps import COMPLEX_STEP, absolute_steps
 
@@ -161,6 +162,8 @@ class _Run:
         self.reason = np.full(shape, "", dtype=object)
         self.spacing = expansion_spacing(stencil.kind)
         self.two_sided = bool(np.any(stencil.offsets > 0) and np.any(stencil.offsets < 0))
+        self.rows: list[Array] = []  # the last tableau rows, (orders, ncols, *out)
+        self.dtype = np.result_type(ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64)
 
     # -- evaluation -------------------------------------------------------------------
     def step(self, level: int, active: Array) -> None:
@@ -169,11 +172,18 @@ class _Run:
         mult = np.full(self.ncols, np.nan)
         mult[active] = self.next_mult[active]
         values = np.full((self.ncols, K, *self.out), np.nan, dtype=self._dtype())
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for j in active.tolist():
-            groups.setdefault(self._reuse_key(level, j, mult[j]), []).append(j)
+        # Columns with the same history of step ratios reuse the same offsets: one group each.
+        back = range(level - 1, max(-1, level - 4), -1)
+        history = np.array([self.lv.mult[lv][active] / mult[active] for lv in back]).reshape(-1, len(active))
+        history = np.where(np.isnan(history), 0.0, history)
+        if np.all(history == history[:, :1]):
+            kinds, which = history[:, :1], np.zeros(len(active), dtype=int)
+        else:
+            kinds, which = np.unique(history, axis=1, return_inverse=True)
         plans = []
-        for key, cols in groups.items():
+        for g in range(kinds.shape[1]):
+            cols = active[np.ravel(which) == g]
+            key = self._reuse_key(level, list(back), kinds[:, g])
             fresh = [k for k, hit in enumerate(key) if hit is None]
             for k, hit in enumerate(key):
                 if hit is not None:
@@ -196,23 +206,26 @@ class _Run:
         self._quotients(mult, values)
 
     def _dtype(self) -> Any:
-        return np.result_type(self.ev.f0.dtype, np.float64, np.complex128 if self.stencil.is_complex else 0.0)
+        return self.dtype
 
     def _h(self, idx: Array, mult: Array) -> Array:
         if self.layout.kind == "elementwise":
             return self.h0 * mult[0]
         return self.h0[idx] * mult[idx]
 
-    def _reuse_key(self, level: int, j: int, mult: float) -> tuple[Any, ...]:
-        """For each offset, the (level, offset index) where its point was evaluated, or None."""
+    def _reuse_key(self, level: int, back: list[int], ratios: Array) -> tuple[Any, ...]:
+        """For each offset, the (level, offset index) where its point was evaluated, or None.
+
+        `ratios` holds ``mult_level' / mult_level`` for the earlier levels in `back` (0 where
+        the column did not run): offset o now is offset ``o / ratio`` then.
+        """
         key: list[Any] = []
         for o in self.offsets.tolist():
             hit = None
-            for lv in range(level - 1, max(-1, level - 4), -1):
-                m = self.lv.mult[lv][j]
-                if not np.isfinite(m):
+            for lv, ratio in zip(back, ratios.tolist()):
+                if ratio == 0:
                     continue
-                match = np.flatnonzero(self.offsets == o * mult / m)
+                match = np.flatnonzero(self.offsets == o / ratio)
                 if match.size:
                     hit = (lv, int(match[0]))
                     break
@@ -228,14 +241,14 @@ class _Run:
                     else self.h0 * mult[0], self.ncols, self.out)
         w0 = float(st.weights[st.offsets == 0].sum())
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            total = np.tensordot(w, values, axes=([0], [1])) + w0 * f0
+            total = _combine(w, values) + w0 * f0
             if st.is_complex:
                 total, parts = total.imag, np.abs(values.imag)
                 absf0 = 0.0
             else:
                 parts, absf0 = np.abs(values), np.abs(f0)
             D = total / h**st.n
-            rounding = eps * (np.tensordot(np.abs(w), parts, axes=([0], [1])) + abs(w0) * absf0) / h**st.n
+            rounding = eps * (_combine(np.abs(w), parts) + abs(w0) * absf0) / h**st.n
             rounding = rounding + eps * np.abs(D)
             if st.n == 1 and not st.is_complex:
                 rounding = rounding + 2 * eps * st.amplification * self._sensitivity(D) / h
@@ -284,36 +297,37 @@ class _Run:
             self._choose(level, active, rtol, atol)
 
     def _choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
-        D = np.stack(self.lv.quotient)[:, active]
-        R = np.stack(self.lv.rounding)[:, active]
-        start = self.start[active]
-        keep = np.arange(level + 1)[:, None] >= start[None, :]
-        keep = keep.reshape(keep.shape + (1,) * len(self.out))
-        D = np.where(keep, D, np.nan)
+        D = np.stack(self.lv.quotient[-3:])[:, active]
+        start = self.start[active].reshape((-1,) + (1,) * len(self.out))
+        first = level + 1 - len(D)
+        D = np.where(np.arange(first, level + 1).reshape((-1,) + (1,) * start.ndim) >= start, D, np.nan)
         p, s = self.stencil.accuracy, self.spacing
-        T = tableau(D, RATIO, p, s)
-        C = np.abs(coefficients(level + 1, RATIO, p, s))
-        model = np.tensordot(C, np.where(keep, R, 0.0), axes=([2], [0]))
-        realised = _realised(T)
+        rows = [r[:, active] for r in self.rows[-2:]]
+        Tl = _next_row(D[-1], rows[-1] if rows else None, level, p, s)
+        Tp = _pad(rows[-1], level + 1) if rows else np.full_like(Tl, np.nan)
+        Tpp = _pad(rows[-2], level + 1) if len(rows) > 1 else np.full_like(Tl, np.nan)
+        # Rounding of every entry of the row, propagated through the tableau's weights.
+        R = np.stack(self.lv.rounding)[:, active]
+        keep = np.arange(level + 1).reshape((-1,) + (1,) * start.ndim) >= start
+        model = np.tensordot(_abs_coefficients(level + 1, p, s)[level], np.where(keep, R, 0.0), axes=([1], [0]))
         weight = ROUNDING_WEIGHT if s == 2 else ONE_SIDED_WEIGHT
-        floor = (COMPLEX_FLOOR if self.stencil.is_complex else FLOOR) * self.eps * np.abs(T)
-        rounding = np.fmin(model, MEASURED * realised) + weight * model + floor
-        # The diagonal has no same-order neighbour: the last correction bounds its error.
-        ridders = ridders_error(T)
-        same = SAFETY * same_order_error(T, RATIO, p, s)
-        trunc = np.where(np.isnan(same), ridders, np.maximum(same, _lower_order(T)))
+        floor = (COMPLEX_FLOOR if self.stencil.is_complex else FLOOR) * self.eps * np.abs(Tl)
+        rounding = np.fmin(model, MEASURED * _realised(Tl, Tp, Tpp)) + weight * model + floor
+        trunc = _truncation(Tl, Tp, p, s)
         err = trunc + rounding
         cand = np.where(np.isfinite(err), err, np.inf)
-        m = np.argmin(cand[level], axis=0)
-        pick = lambda a: np.take_along_axis(a[level], m[None], axis=0)[0]  # noqa: E731
-        new_err, new_val, new_trunc = pick(cand), pick(T), pick(trunc)
-        cur = self.best[active]
+        m = np.argmin(cand, axis=0)
+        pick = lambda a: np.take_along_axis(a, m[None], axis=0)[0]  # noqa: E731
+        new_err, new_val, new_trunc = pick(cand), pick(Tl), pick(trunc)
         improve = (new_err < self.best_err[active]) & ~self.done[active]
-        self.best[active] = np.where(improve, new_val, cur)
+        self.best[active] = np.where(improve, new_val, self.best[active])
         self.best_err[active] = np.where(improve, new_err, self.best_err[active])
         self.best_trunc[active] = np.where(improve, new_trunc, self.best_trunc[active])
         mult = _expand(self.lv.mult[level][active], len(active), self.out)
         self.best_mult[active] = np.where(improve, mult, self.best_mult[active])
+        full = np.full((level + 1, self.ncols, *self.out), np.nan)
+        full[:, active] = Tl
+        self.rows = self.rows[-2:] + [full]
         self._stop(level, active, rtol, atol, pick(rounding))
         self._plan(level, active, D)
 
@@ -338,8 +352,8 @@ class _Run:
         """Halve the step, or jump when the last two quotients disagree grossly."""
         nxt = self.lv.mult[level][active] / RATIO
         if level >= 1:
-            last, prev = D[level], D[level - 1]
-            R = np.stack(self.lv.rounding)[level, active]
+            last, prev = D[-1], D[-2]
+            R = self.lv.rounding[level][active]
             with np.errstate(invalid="ignore"):
                 gap = np.abs(last - prev)
                 wild = (gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))) & (gap > 10 * R)
@@ -348,10 +362,12 @@ class _Run:
             wild = (wild & undone).reshape(len(active), -1).any(axis=1)
             jump = active[wild]
             self.start[jump] = level + 1
+            self.rows[-1][:, jump] = np.nan  # the new run's tableau starts afresh
             nxt = np.where(wild, self.lv.mult[level][active] / JUMP, nxt)
-        elif not np.all(np.isfinite(D[0])):
-            bad = ~np.isfinite(D[0]).reshape(len(active), -1).all(axis=1)
+        elif not np.all(np.isfinite(D[-1])):
+            bad = ~np.isfinite(D[-1]).reshape(len(active), -1).all(axis=1)
             self.start[active[bad]] = 1
+            self.rows[-1][:, active[bad]] = np.nan
         self.next_mult[active] = nxt
 
     # -- result ---------------------------------------------------------------------
@@ -410,22 +426,77 @@ class _Run:
         return self.h0 * mult
 
 
+@lru_cache(maxsize=64)
+def _abs_coefficients(L: int, accuracy: int, spacing: int) -> Array:
+    return np.abs(coefficients(L, RATIO, accuracy, spacing))
+
+
+@lru_cache(maxsize=256)
+def _weight(q: int) -> float:
+    return 1.0 / (RATIO**q - 1.0)
+
+
+def _combine(w: Array, values: Array) -> Array:
+    """``sum_k w_k values[:, k]`` (a handful of offsets: cheaper than tensordot)."""
+    total = w[0] * values[:, 0]
+    for k in range(1, len(w)):
+        total = total + w[k] * values[:, k]
+    return total
+
+
+def _pad(row: Array, length: int) -> Array:
+    """A tableau row with NaN for the orders it does not have yet."""
+    out = np.full((length, *row.shape[1:]), np.nan)
+    out[: len(row)] = row
+    return out
+
+
+def _next_row(D: Array, prev: Array | None, level: int, p: int, s: int) -> Array:
+    """Row `level` of the tableau (see richardson.tableau) from the previous row."""
+    T = np.full((level + 1, *D.shape), np.nan)
+    T[0] = D
+    for m in range(1, level + 1):
+        assert prev is not None
+        T[m] = T[m - 1] + _weight(p + (m - 1) * s) * (T[m - 1] - prev[m - 1])
+    return T
+
+
+def _truncation(Tl: Array, Tp: Array, p: int, s: int) -> Array:
+    """Truncation estimate of each entry of the row: same-order, or Ridders on the diagonal.
+
+    See :func:`dfdx.richardson.same_order_error` and :func:`~dfdx.richardson.ridders_error`;
+    a fiftieth of the last correction guards the same-order estimate against accidental
+    agreement of two entries that are not yet asymptotic.
+    """
+    L = len(Tl)
+    q = np.array([_weight(p + m * s) for m in range(L)]).reshape((-1,) + (1,) * (Tl.ndim - 1))
+    same = SAFETY * np.abs(Tl - Tp) * q
+    ridders = np.full(Tl.shape, np.nan)
+    lower = np.full(Tl.shape, np.inf)
+    if L > 1:
+        step = np.abs(Tl[1:] - Tl[:-1])
+        ridders[1:] = np.maximum(step, np.abs(Tl[1:] - Tp[:-1]))
+        lower[1:] = 0.02 * step
+    return np.where(np.isnan(same), ridders, np.maximum(same, lower))
+
+
 MEASURED = 4.0
-WIDE = True
 FLOOR = 2.0
 COMPLEX_FLOOR = 8.0
 ONE_SIDED_WEIGHT = 0.1
 
 
-def _realised(T: Array) -> Array:
-    """The rounding the tableau shows: the larger change of ``T[l, m]`` and ``T[l, m-1]`` over one step."""
-    d = np.full(T.shape, np.nan)
-    d[1:] = np.abs(T[1:] - T[:-1])
-    out = d.copy()
-    out[:, 1:] = np.fmax(d[:, 1:], d[:, :-1])
-    if WIDE:
-        out[1:] = np.fmax(out[1:], out[:-1])
-    return out
+def _realised(Tl: Array, Tp: Array, Tpp: Array) -> Array:
+    """The rounding the tableau shows: the largest change over one step of ``T[l, m]`` and
+    ``T[l, m-1]``, in this row and the one before."""
+
+    def spread(a: Array, b: Array) -> Array:
+        d = np.abs(a - b)
+        out = d.copy()
+        out[1:] = np.fmax(d[1:], d[:-1])
+        return out
+
+    return np.fmax(spread(Tl, Tp), spread(Tp, Tpp))
 
 
 def _steady(a: Array, noise: Array) -> Array:
@@ -433,20 +504,6 @@ def _steady(a: Array, noise: Array) -> Array:
     out = a[-1] > 100 * noise
     for i in range(1, len(a)):
         out = out & (a[i] > 0.7 * a[i - 1])
-    return out
-
-
-def _lower_order(T: Array) -> Array:
-    """Floor on the truncation estimate of ``T[l, m]``: a fraction of the correction it made.
-
-    When the tableau is not yet asymptotic, two entries of one order can agree by
-    accident; the last correction, ``|T[l, m] - T[l, m-1]|``, then still bounds the error
-    of ``T[l, m-1]`` and, scaled down, guards against that accident.
-    """
-    out = np.full(T.shape, np.nan)
-    out[:, 0] = np.inf
-    for m in range(1, T.shape[1]):
-        out[m:, m] = 0.02 * np.abs(T[m:, m] - T[m:, m - 1])
     return out
 
 

@@ -1,0 +1,174 @@
+"""Accuracy, honesty of error estimates, cost and speed on the problem bank, side by side.
+
+Run as ``python benchmarks/bench_accuracy.py`` from the repository root. Compares dfdx's
+modes with ``scipy.differentiate.jacobian`` (f vectorized: the bank's functions broadcast
+over trailing axes), ``numdifftools.Gradient``, SciPy's ``approx_derivative`` (3-point)
+and ``fdm`` (central, order 5), all in this one process on the same functions.
+
+Definitions (per gradient component ``i``, exact gradient ``g`` from SymPy):
+
+- scale ``s_i = |g_i|``, or ``max_j |g_j|`` where ``g_i = 0`` exactly (a zero component is
+  judged relative to the gradient's size, since it has no size of its own);
+- correct digits ``-log10(|err_i| / s_i)`` clipped to ``[0, 16]`` (16 for an exact
+  answer, 0 for NaN);
+- covered: the reported error estimate is ``>= |err_i|`` (an infinite estimate covers);
+- over-estimate: ``estimate / max(|err_i|, eps s_i)``: below one ulp the true error is
+  rounding luck, so it is floored there; the median is over components;
+- evaluations per coordinate: points at which f was evaluated, over ``n`` (median over
+  problems); time: median over repeats of one gradient, then median over problems.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import dfdx  # noqa: E402
+from tests.bank import PROBLEMS, Problem  # noqa: E402
+
+EPS = float(np.finfo(np.float64).eps)
+REPEATS = 5
+
+
+class Counted:
+    """f with a count of the points it was evaluated at (a batch of k counts k)."""
+
+    def __init__(self, f: Callable[[Any], Any], n: int):
+        self.f, self.n, self.points = f, n, 0
+
+    def __call__(self, x: Any) -> Any:
+        x = np.asarray(x)
+        self.points += int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
+        return self.f(x)
+
+
+def scipy_differentiate(p: Problem, f: Counted) -> tuple[Any, Any]:
+    from scipy.differentiate import jacobian
+
+    res = jacobian(lambda x: np.asarray(f(x)) + 0 * x[0], p.x)
+    return res.df, res.error
+
+
+def numdifftools(p: Problem, f: Counted) -> tuple[Any, Any]:
+    import numdifftools as nd
+
+    out = nd.Gradient(f, full_output=True)(p.x)
+    return np.atleast_1d(out.estimate), np.atleast_1d(np.squeeze(out.error_estimate))
+
+
+def approx_derivative(p: Problem, f: Counted) -> tuple[Any, Any]:
+    from scipy.optimize._numdiff import approx_derivative as ad
+
+    return ad(f, p.x, method="3-point"), None
+
+
+def fdm_central(p: Problem, f: Counted) -> tuple[Any, Any]:
+    import fdm
+
+    return fdm.gradient(f, method=fdm.central_fdm(order=5, deriv=1))(p.x), None
+
+
+def dfdx_mode(**options: Any) -> Callable[[Problem, Counted], tuple[Any, Any]]:
+    def run(p: Problem, f: Counted) -> tuple[Any, Any]:
+        res = dfdx.gradient(f, p.x, throw=False, **options)
+        return res.value, res.error
+
+    return run
+
+
+METHODS: dict[str, Callable[[Problem, Counted], tuple[Any, Any]]] = {
+    "dfdx adaptive": dfdx_mode(adaptive=True),
+    "dfdx default": dfdx_mode(),
+    "dfdx forward": dfdx_mode(method="forward"),
+    "dfdx complex": dfdx_mode(method="complex"),
+    "dfdx central-2": dfdx_mode(accuracy=2),
+    "scipy.differentiate": scipy_differentiate,
+    "numdifftools": numdifftools,
+    "approx_derivative": approx_derivative,
+    "fdm central-5": fdm_central,
+}
+
+
+def scales(g: np.ndarray) -> np.ndarray:
+    return np.where(g != 0, np.abs(g), np.max(np.abs(g)))
+
+
+def digits(value: Any, g: np.ndarray) -> np.ndarray:
+    err = np.abs(np.asarray(value, dtype=float) - g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = -np.log10(err / scales(g))
+    return np.clip(np.nan_to_num(d, nan=0.0, posinf=16.0), 0, 16)
+
+
+def honesty(value: Any, error: Any, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    err = np.abs(np.asarray(value, dtype=float) - g)
+    est = np.asarray(error, dtype=float).ravel()
+    covered = np.isinf(est) | (est >= err)
+    over = est / np.maximum(err, EPS * scales(g))
+    return covered, over
+
+
+def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> dict[str, Any]:
+    dig, cov, over, evals, times = [], [], [], [], []
+    for p in PROBLEMS:
+        g = p.exact_gradient
+        counted = Counted(p.f, p.x.size)
+        value, error = run(p, counted)
+        evals.append(counted.points / p.x.size)
+        dig.append(digits(value, g))
+        if error is not None:
+            c, o = honesty(value, error, g)
+            cov.append(c)
+            over.append(o)
+        laps = []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            run(p, Counted(p.f, p.x.size))
+            laps.append(time.perf_counter() - start)
+        times.append(np.median(laps))
+    d = np.concatenate(dig)
+    out = {
+        "name": name,
+        "median digits": np.median(d),
+        "p10 digits": np.percentile(d, 10),
+        "evals/coord": np.median(evals),
+        "time ms": 1e3 * np.median(times),
+    }
+    if cov:
+        o = np.concatenate(over)
+        out["coverage %"] = 100 * np.concatenate(cov).mean()
+        out["median over"] = np.median(o[np.isfinite(o)])
+    return out
+
+
+def main() -> None:
+    n = sum(p.x.size for p in PROBLEMS)
+    print(f"{len(PROBLEMS)} problems, {n} gradient components; medians of {REPEATS} repeats\n")
+    rows = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for name, run in METHODS.items():
+            rows.append(measure(name, run))
+    head = f"{'method':22s} {'med dig':>8s} {'p10 dig':>8s} {'ev/coord':>9s} {'ms/grad':>8s} {'cover %':>8s} {'med over':>9s}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        cov = f"{r['coverage %']:8.1f} {r['median over']:9.1f}" if "coverage %" in r else f"{'-':>8s} {'-':>9s}"
+        print(f"{r['name']:22s} {r['median digits']:8.2f} {r['p10 digits']:8.2f} {r['evals/coord']:9.1f} "
+              f"{r['time ms']:8.3f} {cov}")
+    ada = rows[0]
+    print("\nTime per gradient, ratio to dfdx adaptive:")
+    for r in rows[1:]:
+        print(f"  {r['name']:22s} {r['time ms'] / ada['time ms']:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
