@@ -107,3 +107,16 @@ def test_bad_noise(bad, exc, match):
 def test_noise_with_adaptive_is_rejected():
     with pytest.raises(ValueError, match="do not combine"):
         dfdx.derivative(np.sin, 1.0, noise=1e-6, adaptive=True)
+
+
+@pytest.mark.parametrize("method,accuracy", [("forward", 1), ("central", 2), ("central", 4)])
+def test_error_estimate_covers_noisy_results(method, accuracy):
+    covered, ratio = [], []
+    for seed in range(30):
+        f = noisy_sin(1e-6, 100 + seed)
+        r = dfdx.derivative(f, 1.0, method=method, accuracy=accuracy, noise=1e-6)
+        err = abs(r.value - np.cos(1.0))
+        covered.append(r.error >= err)
+        ratio.append(r.error / err)
+    assert np.mean(covered) >= 0.95
+    assert np.median(ratio) < 20

@@ -17,7 +17,7 @@ from ._engine import Estimate, Layout, assemble, entry_status, fixed_step
 from ._evaluate import Evaluator
 from ._result import Result
 from .stencils import Stencil, make_stencil
-from .noise import estimate_noise, noisy_steps
+from .noise import estimate_noise, noise_error, noisy_steps
 from .steps import absolute_steps, relative_step, unit_roundoff
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac"]
@@ -204,10 +204,14 @@ class _Setup:
             self.noise_used = found.level
         else:
             self.noise_used = float(level)  # type: ignore[arg-type]
-        h, eps = noisy_steps(self.ev, layout, self.stencil, self.noise_used, self.eps)
+        h, drive = noisy_steps(self.ev, layout, self.stencil, self.noise_used, self.eps)
         if self.step is not None:
             h = self.step_of(layout)
-        est = fixed_step(self.ev, layout, self.stencil, h, eps)
+        est = fixed_step(self.ev, layout, self.stencil, h, self.eps)
+        hh = h.reshape((layout.ncols,) + (1,) * len(self.ev.out_shape)) if h.ndim == 1 else h
+        error = noise_error(self.stencil, hh, self.noise_used, drive, est.value, self.eps)
+        est.error = np.where(est.nonfinite, np.inf, error)
+        est.modelled = np.zeros_like(est.modelled)
         return est, h
 
     def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:

@@ -39,7 +39,7 @@ from ._evaluate import Evaluator
 from .stencils import Stencil, central
 from .steps import noise_optimal_step
 
-__all__ = ["NoiseLevel", "noise_level", "ecnoise", "estimate_noise", "noisy_steps"]
+__all__ = ["NoiseLevel", "noise_level", "ecnoise", "estimate_noise", "noisy_steps", "noise_error"]
 
 Array = NDArray[Any]
 
@@ -47,6 +47,8 @@ Array = NDArray[Any]
 SPACING = 2.0**-20
 #: Sample points beyond x itself (Moré and Wild use m = 6 to 8).
 POINTS = 8
+#: Standard deviations of noise the error estimate allows for.
+NOISE_SIGMAS = 4.0
 
 
 @dataclass(frozen=True)
@@ -245,39 +247,44 @@ def estimate_noise(ev: Evaluator, layout: Layout, eps: float) -> NoiseLevel:
     return found
 
 
-def noisy_steps(ev: Evaluator, layout: Layout, stencil: Stencil, noise: float, eps: float) -> tuple[Array, float]:
-    """Noise-optimal steps per column, and the relative accuracy to give the error model.
+def noisy_steps(ev: Evaluator, layout: Layout, stencil: Stencil, noise: float, eps: float) -> tuple[Array, Array]:
+    """Noise-optimal steps per column, and the derivative that drives the truncation error.
 
-    The derivative driving the truncation error, ``|f^(n+p)|``, is measured per column
-    by a central difference at a step where the noise is small against it
-    (``h_s = (noise / |f|)^(1/(n+p+2)) max(1, |x|)``), bounded below by that
-    difference's own noise so that a derivative lost in noise is not taken as zero.
+    The derivative ``|f^(n+p)|`` is measured per column by a central difference at a step
+    where the noise is small against it (``h_s = (noise / |f|)^(1/(n+p+2)) max(1, |x|)``),
+    bounded below by that difference's own noise so that a derivative lost in the noise
+    is not taken as zero. Returns ``(h, drive)``, `drive` of shape ``(ncols, *out_shape)``.
     """
     f0 = np.abs(np.asarray(ev.f0, dtype=np.float64))
     level = max(noise, eps * float(f0.max(initial=0.0)))
-    eps_eff = max(eps, level / max(float(f0.min(initial=0.0)), level))
-    if noise == 0:
-        return _default_steps(layout, stencil, eps), eps
     k = stencil.n + stencil.accuracy
     probe = central(k, 2)
     rel = min(0.1, (level / max(float(f0.max(initial=0.0)), level)) ** (1.0 / (k + 2)))
     hs = np.asarray(layout.reach, dtype=np.float64) * rel
     nz = probe.offsets != 0
     vals = ev(layout.points(hs, probe.offsets[nz])).reshape(layout.ncols, int(nz.sum()), *ev.out_shape)
-    w = probe.weights[nz]
-    hsx = hs.reshape((layout.ncols,) + (1,) * len(ev.out_shape)) if hs.ndim == 1 else hs.reshape(
-        (1, *ev.out_shape))
-    comb = np.tensordot(w, vals, axes=([0], [1])) + float(probe.weights[~nz].sum()) * ev.f0
-    drive = np.abs(comb) / hsx**k
-    floor = level * probe.amplification / hsx**k
-    drive = np.maximum(drive, floor)
+    hsx = _per_entry(hs, layout.ncols, ev.out_shape)
+    comb = np.tensordot(probe.weights[nz], vals, axes=([0], [1])) + float(probe.weights[~nz].sum()) * ev.f0
+    drive = np.maximum(np.abs(comb) / hsx**k, level * probe.amplification / hsx**k)
     per = drive.reshape(layout.ncols, -1).max(axis=1) if hs.ndim == 1 else drive.reshape(1, -1)
-    h = np.vectorize(lambda dv: noise_optimal_step(stencil, level, float(dv)))(per)
+    h = np.array([noise_optimal_step(stencil, level, float(d)) for d in per.ravel()]).reshape(per.shape)
     h = np.minimum(np.exp2(np.floor(np.log2(h))), np.asarray(layout.reach, dtype=np.float64))
-    return h.reshape(np.shape(layout.reach)), eps_eff
+    return h.reshape(np.shape(layout.reach)), drive
 
 
-def _default_steps(layout: Layout, stencil: Stencil, eps: float) -> Array:
-    from .steps import absolute_steps, relative_step
+def noise_error(stencil: Stencil, h: Array, noise: float, drive: Array, value: Array, eps: float) -> Array:
+    """Error of a difference quotient of a noisy f: noise, truncation and f's own rounding.
 
-    return absolute_steps(layout.reach, relative_step(stencil, eps))
+    The noise of ``sum_k w_k f_k / h^n`` has standard deviation ``noise sqrt(sum w_k^2) / h^n``
+    (:data:`NOISE_SIGMAS` of them are allowed for; the noise of a real f does not enter the
+    imaginary part of the complex step). The truncation ``|C| h^p |f^(n+p)|`` uses the
+    measured `drive`, with a safety factor of two for the error of that measurement.
+    """
+    spread = 0.0 if stencil.is_complex else NOISE_SIGMAS * noise * float(np.sqrt(np.sum(stencil.weights**2)))
+    trunc = 2.0 * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
+    return spread / h**stencil.n + trunc + 4 * eps * np.abs(value)
+
+
+def _per_entry(h: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
+    """Steps (``(ncols,)``, or ``(1, x.size)`` elementwise) broadcast against ``(ncols, *out)``."""
+    return h.reshape((ncols,) + (1,) * len(out_shape)) if h.ndim == 1 else h.reshape((1, *out_shape))
