@@ -23,16 +23,18 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import dfdx  # noqa: E402
 from tests.bank import PROBLEMS, Problem  # noqa: E402
+
+import dfdx  # noqa: E402
 
 EPS = float(np.finfo(np.float64).eps)
 REPEATS = 5

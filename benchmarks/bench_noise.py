@@ -49,8 +49,8 @@ def median_error(run) -> float:
 
 
 def main() -> None:
-    from scipy.optimize._numdiff import approx_derivative
     import numdifftools as nd
+    from scipy.optimize._numdiff import approx_derivative
 
     fwd, cen = optimum_forward(SIGMA), CENTRAL_OPTIMUM
     rows = [

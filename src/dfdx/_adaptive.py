@@ -31,7 +31,6 @@ kink it does not, and at a jump the quotients themselves never settle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,7 @@ from numpy.typing import NDArray
 from ._engine import Estimate, Layout
 from ._evaluate import Evaluator
 from ._result import Status
-from .richardson import coefficients, expansion_spacing
+from .richardson import abs_coefficients, expansion_spacing, next_row, row_changes, row_truncation
 from .stencils import Stencil
 from .steps import COMPLEX_STEP, absolute_steps
 
@@ -56,8 +55,17 @@ JUMP = 64.0
 PRE_ASYMPTOTIC = 0.1
 #: Safety factor on the tableau's same-order truncation estimate.
 SAFETY = 2.0
-#: Weight of the modelled rounding bound (the measured differences carry the realised rounding).
+#: Rounding of a tableau entry, calibrated on the problem bank (tests/test_calibration.py):
+#: the smaller of the propagated bound and MEASURED times the changes the tableau shows
+#: between steps (which carry the rounding actually made), plus a fraction of the bound
+#: (ROUNDING_WEIGHT for symmetric stencils, ONE_SIDED_WEIGHT for one-sided ones, whose
+#: shared f(x) makes rounding correlated between steps), plus FLOOR ulps of the value
+#: (COMPLEX_FLOOR for the complex step).
+MEASURED = 4.0
 ROUNDING_WEIGHT = 0.01
+ONE_SIDED_WEIGHT = 0.1
+FLOOR = 2.0
+COMPLEX_FLOOR = 8.0
 
 
 #: First step relative to ``max(1, |x|)``: large, so that rounding stays small; the
@@ -303,17 +311,18 @@ class _Run:
         D = np.where(np.arange(first, level + 1).reshape((-1,) + (1,) * start.ndim) >= start, D, np.nan)
         p, s = self.stencil.accuracy, self.spacing
         rows = [r[:, active] for r in self.rows[-2:]]
-        Tl = _next_row(D[-1], rows[-1] if rows else None, level, p, s)
+        Tl = next_row(D[-1], rows[-1] if rows else None, RATIO, p, s)
         Tp = _pad(rows[-1], level + 1) if rows else np.full_like(Tl, np.nan)
         Tpp = _pad(rows[-2], level + 1) if len(rows) > 1 else np.full_like(Tl, np.nan)
         # Rounding of every entry of the row, propagated through the tableau's weights.
         R = np.stack(self.lv.rounding)[:, active]
         keep = np.arange(level + 1).reshape((-1,) + (1,) * start.ndim) >= start
-        model = np.tensordot(_abs_coefficients(level + 1, p, s)[level], np.where(keep, R, 0.0), axes=([1], [0]))
+        coef = abs_coefficients(level + 1, RATIO, p, s)[level]
+        model = np.tensordot(coef, np.where(keep, R, 0.0), axes=([1], [0]))
         weight = ROUNDING_WEIGHT if s == 2 else ONE_SIDED_WEIGHT
         floor = (COMPLEX_FLOOR if self.stencil.is_complex else FLOOR) * self.eps * np.abs(Tl)
-        rounding = np.fmin(model, MEASURED * _realised(Tl, Tp, Tpp)) + weight * model + floor
-        trunc = _truncation(Tl, Tp, p, s)
+        rounding = np.fmin(model, MEASURED * row_changes(Tl, Tp, Tpp)) + weight * model + floor
+        trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
         cand = np.where(np.isfinite(err), err, np.inf)
         m = np.argmin(cand, axis=0)
@@ -426,16 +435,6 @@ class _Run:
         return self.h0 * mult
 
 
-@lru_cache(maxsize=64)
-def _abs_coefficients(L: int, accuracy: int, spacing: int) -> Array:
-    return np.abs(coefficients(L, RATIO, accuracy, spacing))
-
-
-@lru_cache(maxsize=256)
-def _weight(q: int) -> float:
-    return 1.0 / (RATIO**q - 1.0)
-
-
 def _combine(w: Array, values: Array) -> Array:
     """``sum_k w_k values[:, k]`` (a handful of offsets: cheaper than tensordot)."""
     total = w[0] * values[:, 0]
@@ -449,54 +448,6 @@ def _pad(row: Array, length: int) -> Array:
     out = np.full((length, *row.shape[1:]), np.nan)
     out[: len(row)] = row
     return out
-
-
-def _next_row(D: Array, prev: Array | None, level: int, p: int, s: int) -> Array:
-    """Row `level` of the tableau (see richardson.tableau) from the previous row."""
-    T = np.full((level + 1, *D.shape), np.nan)
-    T[0] = D
-    for m in range(1, level + 1):
-        assert prev is not None
-        T[m] = T[m - 1] + _weight(p + (m - 1) * s) * (T[m - 1] - prev[m - 1])
-    return T
-
-
-def _truncation(Tl: Array, Tp: Array, p: int, s: int) -> Array:
-    """Truncation estimate of each entry of the row: same-order, or Ridders on the diagonal.
-
-    See :func:`dfdx.richardson.same_order_error` and :func:`~dfdx.richardson.ridders_error`;
-    a fiftieth of the last correction guards the same-order estimate against accidental
-    agreement of two entries that are not yet asymptotic.
-    """
-    L = len(Tl)
-    q = np.array([_weight(p + m * s) for m in range(L)]).reshape((-1,) + (1,) * (Tl.ndim - 1))
-    same = SAFETY * np.abs(Tl - Tp) * q
-    ridders = np.full(Tl.shape, np.nan)
-    lower = np.full(Tl.shape, np.inf)
-    if L > 1:
-        step = np.abs(Tl[1:] - Tl[:-1])
-        ridders[1:] = np.maximum(step, np.abs(Tl[1:] - Tp[:-1]))
-        lower[1:] = 0.02 * step
-    return np.where(np.isnan(same), ridders, np.maximum(same, lower))
-
-
-MEASURED = 4.0
-FLOOR = 2.0
-COMPLEX_FLOOR = 8.0
-ONE_SIDED_WEIGHT = 0.1
-
-
-def _realised(Tl: Array, Tp: Array, Tpp: Array) -> Array:
-    """The rounding the tableau shows: the largest change over one step of ``T[l, m]`` and
-    ``T[l, m-1]``, in this row and the one before."""
-
-    def spread(a: Array, b: Array) -> Array:
-        d = np.abs(a - b)
-        out = d.copy()
-        out[1:] = np.fmax(d[1:], d[:-1])
-        return out
-
-    return np.fmax(spread(Tl, Tp), spread(Tp, Tpp))
 
 
 def _steady(a: Array, noise: Array) -> Array:

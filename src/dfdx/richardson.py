@@ -44,12 +44,23 @@ Software 4(2) (1982), 75-76.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["tableau", "coefficients", "same_order_error", "ridders_error", "expansion_spacing"]
+__all__ = [
+    "tableau",
+    "coefficients",
+    "abs_coefficients",
+    "same_order_error",
+    "ridders_error",
+    "expansion_spacing",
+    "next_row",
+    "row_truncation",
+    "row_changes",
+]
 
 Array = NDArray[Any]
 
@@ -161,3 +172,88 @@ def ridders_error(T: Array) -> Array:
     for m in range(1, T.shape[1]):
         out[m:, m] = np.maximum(np.abs(T[m:, m] - T[m:, m - 1]), np.abs(T[m:, m] - T[m - 1 : -1, m - 1]))
     return out
+
+
+@lru_cache(maxsize=128)
+def abs_coefficients(L: int, ratio: float, accuracy: int, spacing: int) -> Array:
+    """``|coefficients(L, ratio, accuracy, spacing)|``, cached (the rounding weights)."""
+    return np.abs(coefficients(L, ratio, accuracy, spacing))
+
+
+@lru_cache(maxsize=512)
+def _weight(ratio: float, q: int) -> float:
+    return 1.0 / (ratio**q - 1.0)
+
+
+# -- one row at a time: what an adaptive driver needs after each new step --------------
+
+
+def next_row(D: Array, prev: Array | None, ratio: float, accuracy: int, spacing: int) -> Array:
+    """Row ``l`` of the tableau, ``T[l, 0..l]``, from ``D(h_l)`` and row ``l - 1``.
+
+    `prev` holds ``T[l-1, 0..l-1]`` (None for the first row); NaN entries spread.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = [np.sinh(h) / h for h in (0.5, 0.25, 0.125)]
+    >>> row = None
+    >>> for D in d:
+    ...     row = next_row(np.array(D), row, 2.0, 2, 2)
+    >>> bool(np.allclose(row, tableau(d, 2.0, 2, 2)[2], rtol=1e-15))
+    True
+    """
+    L = 1 if prev is None else len(prev) + 1
+    T = np.full((L, *np.shape(D)), np.nan)
+    T[0] = D
+    for m in range(1, L):
+        assert prev is not None
+        T[m] = T[m - 1] + _weight(ratio, accuracy + (m - 1) * spacing) * (T[m - 1] - prev[m - 1])
+    return T
+
+
+def row_truncation(Tl: Array, Tp: Array, ratio: float, accuracy: int, spacing: int, safety: float) -> Array:
+    """Truncation estimate of every entry of a row: same-order where it exists, else Ridders.
+
+    `Tl` is row ``l`` and `Tp` row ``l - 1`` padded with NaN to the same length. The
+    same-order estimate (times `safety`) is floored at a fiftieth of the entry's last
+    correction, which guards against two entries agreeing by accident before the
+    expansion is asymptotic. Order 0 is never a candidate (infinite estimate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = [np.sinh(h) / h for h in (0.5, 0.25, 0.125)]
+    >>> t = tableau(d, 2.0, 2, 2)
+    >>> e = row_truncation(t[2], t[1], 2.0, 2, 2, 1.0)
+    >>> bool(np.isinf(e[0]) and e[1] >= abs(t[2, 1] - 1) / 2)
+    True
+    """
+    L = len(Tl)
+    q = np.array([_weight(ratio, accuracy + m * spacing) for m in range(L)]).reshape((-1,) + (1,) * (Tl.ndim - 1))
+    same = safety * np.abs(Tl - Tp) * q
+    ridders = np.full(Tl.shape, np.nan)
+    lower = np.full(Tl.shape, np.inf)
+    if L > 1:
+        step = np.abs(Tl[1:] - Tl[:-1])
+        ridders[1:] = np.maximum(step, np.abs(Tl[1:] - Tp[:-1]))
+        lower[1:] = 0.02 * step
+    out: Array = np.where(np.isnan(same), ridders, np.maximum(same, lower))
+    return out
+
+
+def row_changes(Tl: Array, Tp: Array, Tpp: Array) -> Array:
+    """The largest change over one step of ``T[., m]`` and ``T[., m-1]``, in rows l and l - 1.
+
+    In the asymptotic regime these changes are truncation (small) plus the rounding the
+    values actually carry; they are the measured counterpart of a rounding bound.
+    """
+
+    def spread(a: Array, b: Array) -> Array:
+        d = np.abs(a - b)
+        out: Array = d.copy()
+        out[1:] = np.fmax(d[1:], d[:-1])
+        return out
+
+    result: Array = np.fmax(spread(Tl, Tp), spread(Tp, Tpp))
+    return result
