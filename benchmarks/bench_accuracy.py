@@ -119,7 +119,8 @@ def honesty(value: Any, error: Any, g: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> dict[str, Any]:
-    dig, cov, over, evals, times = [], [], [], [], []
+    """Accuracy, honesty and cost of one method over the bank (timing is separate)."""
+    dig, cov, over, evals = [], [], [], []
     for p in PROBLEMS:
         g = p.exact_gradient
         counted = Counted(p.f, p.x.size)
@@ -130,25 +131,33 @@ def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> di
             c, o = honesty(value, error, g)
             cov.append(c)
             over.append(o)
-        laps = []
-        for _ in range(REPEATS):
-            start = time.perf_counter()
-            run(p, Counted(p.f, p.x.size))
-            laps.append(time.perf_counter() - start)
-        times.append(np.median(laps))
     d = np.concatenate(dig)
     out = {
         "name": name,
         "median digits": np.median(d),
         "p10 digits": np.percentile(d, 10),
         "evals/coord": np.median(evals),
-        "time ms": 1e3 * np.median(times),
     }
     if cov:
         o = np.concatenate(over)
         out["coverage %"] = 100 * np.concatenate(cov).mean()
         out["median over"] = np.median(o[np.isfinite(o)])
     return out
+
+
+def timings() -> dict[str, float]:
+    """Median time per gradient (ms), methods interleaved so that machine load hits all alike."""
+    laps: dict[str, list[list[float]]] = {name: [] for name in METHODS}
+    for p in PROBLEMS:
+        per = {name: [] for name in METHODS}
+        for _ in range(REPEATS):
+            for name, run in METHODS.items():
+                start = time.perf_counter()
+                run(p, Counted(p.f, p.x.size))
+                per[name].append(time.perf_counter() - start)
+        for name in METHODS:
+            laps[name].append(per[name])
+    return {name: 1e3 * float(np.median([np.median(t) for t in laps[name]])) for name in METHODS}
 
 
 def main() -> None:
@@ -159,11 +168,15 @@ def main() -> None:
         warnings.simplefilter("ignore")
         for name, run in METHODS.items():
             rows.append(measure(name, run))
-    head = f"{'method':22s} {'med dig':>8s} {'p10 dig':>8s} {'ev/coord':>9s} {'ms/grad':>8s} {'cover %':>8s} {'med over':>9s}"
+        for row, ms in zip(rows, timings().values(), strict=True):
+            row["time ms"] = ms
+    head = (f"{'method':22s} {'med dig':>8s} {'p10 dig':>8s} {'ev/coord':>9s} {'ms/grad':>8s} "
+            f"{'cover %':>8s} {'med over':>9s}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        cov = f"{r['coverage %']:8.1f} {r['median over']:9.1f}" if "coverage %" in r else f"{'-':>8s} {'-':>9s}"
+        cov = (f"{r['coverage %']:8.1f} {r['median over']:9.1f}" if "coverage %" in r
+               else f"{'-':>8s} {'-':>9s}")
         print(f"{r['name']:22s} {r['median digits']:8.2f} {r['p10 digits']:8.2f} {r['evals/coord']:9.1f} "
               f"{r['time ms']:8.3f} {cov}")
     ada = rows[0]

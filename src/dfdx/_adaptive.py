@@ -172,6 +172,23 @@ class _Run:
         self.two_sided = bool(np.any(stencil.offsets > 0) and np.any(stencil.offsets < 0))
         self.rows: list[Array] = []  # the last tableau rows, (orders, ncols, *out)
         self.dtype = np.result_type(ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64)
+        self.weight = ROUNDING_WEIGHT if self.spacing == 2 else ONE_SIDED_WEIGHT
+        self.keys: dict[Any, tuple[Any, ...]] = {}
+        o = self.offsets
+        self.plus = int(np.argmin(np.where(o > 0, o, np.inf)))
+        self.minus = int(np.argmax(np.where(o < 0, o, -np.inf)))
+        self.floor = (COMPLEX_FLOOR if stencil.is_complex else FLOOR) * eps
+        self.f0 = np.broadcast_to(ev.f0, (self.ncols, *self.out)).astype(self.dtype)
+        self.w = stencil.weights[stencil.offsets != 0]
+        self.w0 = float(stencil.weights[stencil.offsets == 0].sum())
+        absx = np.abs(layout.x.ravel())
+        if layout.kind == "axes":
+            self.xmag = _expand(absx[layout.columns], self.ncols, self.out)
+        elif layout.kind == "directions":
+            assert layout.directions is not None
+            self.xmag = _expand(np.abs(layout.directions) @ absx, self.ncols, self.out)
+        else:
+            self.xmag = absx.reshape(1, *self.out)
 
     # -- evaluation -------------------------------------------------------------------
     def step(self, level: int, active: Array) -> None:
@@ -184,20 +201,20 @@ class _Run:
         back = range(level - 1, max(-1, level - 4), -1)
         history = np.array([self.lv.mult[lv][active] / mult[active] for lv in back]).reshape(-1, len(active))
         history = np.where(np.isnan(history), 0.0, history)
-        if np.all(history == history[:, :1]):
-            kinds, which = history[:, :1], np.zeros(len(active), dtype=int)
+        if history.size == 0 or (history == history[:, :1]).all():
+            kinds, groups = history[:, :1], [active]
         else:
             kinds, which = np.unique(history, axis=1, return_inverse=True)
+            groups = [active[np.ravel(which) == g] for g in range(kinds.shape[1])]
         plans = []
-        for g in range(kinds.shape[1]):
-            cols = active[np.ravel(which) == g]
+        for g, cols in enumerate(groups):
             key = self._reuse_key(level, list(back), kinds[:, g])
             fresh = [k for k, hit in enumerate(key) if hit is None]
             for k, hit in enumerate(key):
                 if hit is not None:
                     values[cols, k] = self.lv.values[hit[0]][cols, hit[1]]
             if fresh:
-                idx = np.array(cols)
+                idx = cols
                 pts = _subset(self.layout, idx).points(
                     self._h(idx, mult), self.offsets[fresh], self.stencil.is_complex
                 )
@@ -227,6 +244,9 @@ class _Run:
         `ratios` holds ``mult_level' / mult_level`` for the earlier levels in `back` (0 where
         the column did not run): offset o now is offset ``o / ratio`` then.
         """
+        memo = (tuple(back), tuple(ratios.tolist()))
+        if memo in self.keys:
+            return self.keys[memo]
         key: list[Any] = []
         for o in self.offsets.tolist():
             hit = None
@@ -238,16 +258,14 @@ class _Run:
                     hit = (lv, int(match[0]))
                     break
             key.append(hit)
-        return tuple(key)
+        self.keys[memo] = tuple(key)
+        return self.keys[memo]
 
     def _quotients(self, mult: Array, values: Array) -> None:
         """D(h), its rounding error and the kink indicator for this level."""
-        st, eps = self.stencil, self.eps
-        f0 = np.broadcast_to(self.ev.f0, values[:, 0].shape).astype(values.dtype)
-        w = st.weights[st.offsets != 0]
-        h = _expand(self._h(np.arange(self.ncols), mult) if self.layout.kind != "elementwise"
-                    else self.h0 * mult[0], self.ncols, self.out)
-        w0 = float(st.weights[st.offsets == 0].sum())
+        st, eps, f0, w, w0 = self.stencil, self.eps, self.f0, self.w, self.w0
+        h = _expand(self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0],
+                    self.ncols, self.out)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             total = _combine(w, values) + w0 * f0
             if st.is_complex:
@@ -266,19 +284,12 @@ class _Run:
 
     def _sensitivity(self, D: Array) -> Array:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
-        absx = np.abs(self.layout.x.ravel())
-        if self.layout.kind == "axes":
-            xmag = _expand(absx[self.layout.columns], self.ncols, self.out)
-        elif self.layout.kind == "directions":
-            assert self.layout.directions is not None
-            xmag = _expand(np.abs(self.layout.directions) @ absx, self.ncols, self.out)
-        else:
-            xmag = absx.reshape(1, *self.out)
         # Finished columns by their answer, running ones by their latest quotient (an early
         # "best" from a step far above f's scale can be wild).
         done = np.broadcast_to(self.done_cols.reshape((-1,) + (1,) * len(self.out)), D.shape)
         known = np.where(done & np.isfinite(self.best), self.best, D)
-        s = np.nan_to_num(xmag * np.abs(known), nan=0.0, posinf=0.0)
+        s = self.xmag * np.abs(known)
+        s = np.where(np.isfinite(s), s, 0.0)
         if self.layout.sum_columns:
             s = np.broadcast_to(s.sum(axis=0), D.shape)
         return s
@@ -286,8 +297,7 @@ class _Run:
     def _kink(self, values: Array, f0: Array, h: Array) -> Array:
         if not self.two_sided or self.stencil.n != 1:
             return np.full(values[:, 0].shape, np.nan)
-        o = self.offsets
-        plus, minus = int(np.argmin(np.where(o > 0, o, np.inf))), int(np.argmax(np.where(o < 0, o, -np.inf)))
+        o, plus, minus = self.offsets, self.plus, self.minus
         with np.errstate(invalid="ignore", over="ignore"):
             fwd = (values[:, plus] - f0) / (o[plus] * h)
             bwd = (f0 - values[:, minus]) / (-o[minus] * h)
@@ -305,57 +315,54 @@ class _Run:
             self._choose(level, active, rtol, atol)
 
     def _choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
-        D = np.stack(self.lv.quotient[-3:])[:, active]
-        start = self.start[active].reshape((-1,) + (1,) * len(self.out))
-        first = level + 1 - len(D)
-        D = np.where(np.arange(first, level + 1).reshape((-1,) + (1,) * start.ndim) >= start, D, np.nan)
+        # Views, not copies, while every column is running (the common case).
+        sel: Any = slice(None) if active.size == self.ncols else active
+        lead = (-1,) + (1,) * len(self.out)
+        start = self.start[sel].reshape(lead)
+        D = np.stack(self.lv.quotient[-3:])[:, sel]
+        levels = (-1,) + (1,) * (1 + len(self.out))
+        D = np.where(np.arange(level + 1 - len(D), level + 1).reshape(levels) >= start, D, np.nan)
         p, s = self.stencil.accuracy, self.spacing
-        rows = [r[:, active] for r in self.rows[-2:]]
+        rows = [r[:, sel] for r in self.rows[-2:]]
         Tl = next_row(D[-1], rows[-1] if rows else None, RATIO, p, s)
         Tp = _pad(rows[-1], level + 1) if rows else np.full_like(Tl, np.nan)
         Tpp = _pad(rows[-2], level + 1) if len(rows) > 1 else np.full_like(Tl, np.nan)
         # Rounding of every entry of the row, propagated through the tableau's weights.
-        R = np.stack(self.lv.rounding)[:, active]
-        keep = np.arange(level + 1).reshape((-1,) + (1,) * start.ndim) >= start
+        R = np.stack(self.lv.rounding)[:, sel]
+        keep = np.arange(level + 1).reshape(levels) >= start
         coef = abs_coefficients(level + 1, RATIO, p, s)[level]
         model = np.tensordot(coef, np.where(keep, R, 0.0), axes=([1], [0]))
-        weight = ROUNDING_WEIGHT if s == 2 else ONE_SIDED_WEIGHT
-        floor = (COMPLEX_FLOOR if self.stencil.is_complex else FLOOR) * self.eps * np.abs(Tl)
-        rounding = np.fmin(model, MEASURED * row_changes(Tl, Tp, Tpp)) + weight * model + floor
+        rounding = np.fmin(model, MEASURED * row_changes(Tl, Tp, Tpp)) + self.weight * model
+        rounding += self.floor * np.abs(Tl)
         trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
         cand = np.where(np.isfinite(err), err, np.inf)
         m = np.argmin(cand, axis=0)
-        pick = lambda a: np.take_along_axis(a, m[None], axis=0)[0]  # noqa: E731
-        new_err, new_val, new_trunc = pick(cand), pick(Tl), pick(trunc)
-        improve = (new_err < self.best_err[active]) & ~self.done[active]
-        self.best[active] = np.where(improve, new_val, self.best[active])
-        self.best_err[active] = np.where(improve, new_err, self.best_err[active])
-        self.best_trunc[active] = np.where(improve, new_trunc, self.best_trunc[active])
-        mult = _expand(self.lv.mult[level][active], len(active), self.out)
-        self.best_mult[active] = np.where(improve, mult, self.best_mult[active])
+        new_err, new_val, new_trunc, new_round = np.take_along_axis(
+            np.stack([cand, Tl, trunc, rounding]), m[None, None], axis=1
+        )[:, 0]
+        improve = (new_err < self.best_err[sel]) & ~self.done[sel]
+        self.best[sel] = np.where(improve, new_val, self.best[sel])
+        self.best_err[sel] = np.where(improve, new_err, self.best_err[sel])
+        self.best_trunc[sel] = np.where(improve, new_trunc, self.best_trunc[sel])
+        mult = self.lv.mult[level][sel].reshape(lead)
+        self.best_mult[sel] = np.where(improve, mult, self.best_mult[sel])
         full = np.full((level + 1, self.ncols, *self.out), np.nan)
-        full[:, active] = Tl
+        full[:, sel] = Tl
         self.rows = self.rows[-2:] + [full]
-        self._stop(level, active, rtol, atol, pick(rounding))
+        self._stop(level, active, sel, rtol, atol, new_round)
         self._plan(level, active, D)
 
-    def _stop(self, level: int, active: Array, rtol: float, atol: float, rounding: Array) -> None:
-        best, err = self.best[active], self.best_err[active]
-        done = self.done[active]
-        reason = self.reason[active]
-        with np.errstate(invalid="ignore"):
-            met = err <= np.maximum(atol, rtol * np.abs(best))
-            # Truncation below rounding: a smaller step only adds rounding.
-            ran = (level >= self.start[active] + 2).reshape((-1,) + (1,) * len(self.out))
-            floor = np.isfinite(err) & (self.best_trunc[active] <= rounding) & ran
-        reason = np.where(~done & met, "met", reason)
-        reason = np.where(~done & ~met & floor, "rounding", reason)
+    def _stop(self, level: int, active: Array, sel: Any, rtol: float, atol: float, rounding: Array) -> None:
+        best, err, done = self.best[sel], self.best_err[sel], self.done[sel]
+        met = err <= np.maximum(atol, rtol * np.abs(best))
+        # Truncation below rounding: a smaller step only adds rounding.
+        ran = (level >= self.start[sel] + 2).reshape((-1,) + (1,) * len(self.out))
+        floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding) & ran
+        self.reason[sel] = np.where(~done & met, "met", np.where(~done & floor, "rounding", self.reason[sel]))
         done = done | met | floor
-        self.done[active] = done
-        self.reason[active] = reason
-        col_done = done.reshape(len(active), -1).all(axis=1)
-        self.done_cols[active] = col_done
+        self.done[sel] = done
+        self.done_cols[sel] = done.reshape(len(active), -1).all(axis=1)
 
     def _plan(self, level: int, active: Array, D: Array) -> None:
         """Halve the step, or jump when the last two quotients disagree grossly."""
