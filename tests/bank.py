@@ -122,7 +122,7 @@ def _more_mgh(add: Callable[..., None], x: list[sp.Symbol]) -> None:
     """More sums of squares from Moré, Garbow and Hillstrom (1981), at their standard starts."""
     x0, x1, x2, x3 = x[:4]
     add("jennrich_sampson", sum((2 + 2 * i - (sp.exp(i * x0) + sp.exp(i * x1))) ** 2
-        for i in range(1, 11)), (0.3, 0.4), "mgh")
+        for i in range(1, 11)), (0.3, 0.4), "mgh", "scaled")
     t = [sp.Rational(i, 10) for i in range(1, 11)]
     add("box_3d", sum((sp.exp(-ti * x0) - sp.exp(-ti * x1) - x2 * (sp.exp(-ti) - sp.exp(-10 * ti))) ** 2
         for ti in t), (0.0, 10.0, 20.0), "mgh")
@@ -159,7 +159,7 @@ def _more_mgh(add: Callable[..., None], x: list[sp.Symbol]) -> None:
     uk = [4, 2, 1, 0.5, 0.25, 0.167, 0.125, 0.1, 0.0833, 0.0714, 0.0625]
     ko = sum((sp.Float(yi) - x0 * (sp.Float(ui) ** 2 + sp.Float(ui) * x1)
               / (sp.Float(ui) ** 2 + sp.Float(ui) * x2 + x3)) ** 2 for yi, ui in zip(yk, uk))
-    add("kowalik_osborne", ko, (0.25, 0.39, 0.415, 0.39), "mgh")
+    add("kowalik_osborne", ko, (0.25, 0.39, 0.415, 0.39), "mgh", "scaled")
 
 
 #: Starts where f overflows float64 (exp(10 * 40)): not a differentiation problem.

@@ -232,17 +232,6 @@ def _expand(a: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
     return a.reshape((ncols, *out_shape)) if a.size == ncols * int(np.prod(out_shape)) else a
 
 
-#: Calibration of the error model on the problem bank (tests/test_calibration.py): the
-#: weight of the rounding bound (rounding errors of f's values rarely add up to their
-#: bound), and the safety factors on the truncation error when its driving derivative was
-#: extrapolated from measured ones or modelled from the scale alone.
-ROUNDING = 1.0
-SAFETY_MEASURED = 3.0
-SAFETY_MODELLED = 10.0
-#: The complex step: Im f(x + ih) carries a few ulps of the derivative.
-COMPLEX_ROUNDING = 8.0
-
-
 def _error(
     full: Array,
     value: Array,
@@ -279,12 +268,16 @@ def _error(
     n, p = stencil.n, stencil.accuracy
     absf = np.abs(full)
     rounding = eps * (np.tensordot(np.abs(weights), absf, axes=([0], [1])) / h**n + np.abs(value))
-    if n == 1 and not stencil.is_complex:
-        # (The complex step has no difference of nearby values for this to be amplified in.)
+    if n == 1:
         sensitivity = np.nan_to_num(xmag * np.abs(value), posinf=0.0)
         if sum_columns:
             sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
-        rounding = rounding + 2 * eps * sensitivity * stencil.amplification / h
+        if stencil.is_complex:
+            # No subtraction: rounding inside f reaches the derivative unamplified,
+            # relative to the derivatives of the terms of f (sensitivity / |x|).
+            rounding = rounding + eps * sensitivity / scale
+        else:
+            rounding = rounding + 2 * eps * sensitivity * stencil.amplification / h
     top = len(nodes) - 1
     orders = [n] if stencil.is_complex else list(range(n, top + 1))
     mags, noises = [np.abs(value)], [rounding]
@@ -321,13 +314,11 @@ def _error(
     modelled = np.zeros(value.shape, dtype=bool) if len(orders) > 1 else ~measured
     if stencil.is_complex:
         modelled = np.zeros(value.shape, dtype=bool)
-    safety = SAFETY_MEASURED if len(orders) > 1 else SAFETY_MODELLED
+    safety = np.where(len(orders) > 1, 3.0, 10.0)
     with np.errstate(over="ignore", invalid="ignore"):
         truncation = safety * abs(stencil.error_coefficient) * h**p * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    if stencil.is_complex:
-        return COMPLEX_ROUNDING * eps * np.abs(value) + truncation, modelled
-    return ROUNDING * rounding + truncation, modelled
+    return rounding + truncation, modelled
 
 
 class _quiet_nanmedian:
