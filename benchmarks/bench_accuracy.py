@@ -170,15 +170,20 @@ def main() -> None:
             rows.append(measure(name, run))
         for row, ms in zip(rows, timings().values(), strict=True):
             row["time ms"] = ms
-    head = (f"{'method':22s} {'med dig':>8s} {'p10 dig':>8s} {'ev/coord':>9s} {'ms/grad':>8s} "
-            f"{'cover %':>8s} {'med over':>9s}")
+    head = (
+        f"{'method':22s} {'med dig':>8s} {'p10 dig':>8s} {'ev/coord':>9s} {'ms/grad':>8s} "
+        f"{'cover %':>8s} {'med over':>9s}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        cov = (f"{r['coverage %']:8.1f} {r['median over']:9.1f}" if "coverage %" in r
-               else f"{'-':>8s} {'-':>9s}")
-        print(f"{r['name']:22s} {r['median digits']:8.2f} {r['p10 digits']:8.2f} {r['evals/coord']:9.1f} "
-              f"{r['time ms']:8.3f} {cov}")
+        cov = (
+            f"{r['coverage %']:8.1f} {r['median over']:9.1f}" if "coverage %" in r else f"{'-':>8s} {'-':>9s}"
+        )
+        print(
+            f"{r['name']:22s} {r['median digits']:8.2f} {r['p10 digits']:8.2f} {r['evals/coord']:9.1f} "
+            f"{r['time ms']:8.3f} {cov}"
+        )
     ada = rows[0]
     print("\nTime per gradient, ratio to dfdx adaptive:")
     for r in rows[1:]:

@@ -54,12 +54,27 @@ def main() -> None:
 
     fwd, cen = optimum_forward(SIGMA), CENTRAL_OPTIMUM
     rows = [
-        ("dfdx forward, noise='auto'", lambda f: dfdx.derivative(f, X, method="forward", noise="auto").value, fwd),
-        ("dfdx forward, noise=sigma", lambda f: dfdx.derivative(f, X, method="forward", noise=SIGMA).value, fwd),
-        ("dfdx forward, fixed step", lambda f: dfdx.derivative(f, X, method="forward", throw=False).value, fwd),
+        (
+            "dfdx forward, noise='auto'",
+            lambda f: dfdx.derivative(f, X, method="forward", noise="auto").value,
+            fwd,
+        ),
+        (
+            "dfdx forward, noise=sigma",
+            lambda f: dfdx.derivative(f, X, method="forward", noise=SIGMA).value,
+            fwd,
+        ),
+        (
+            "dfdx forward, fixed step",
+            lambda f: dfdx.derivative(f, X, method="forward", throw=False).value,
+            fwd,
+        ),
         ("approx_derivative 2-point", lambda f: approx_derivative(f, X, method="2-point")[0], fwd),
-        ("dfdx central-2, noise='auto'",
-         lambda f: dfdx.derivative(f, X, accuracy=2, noise="auto").value, cen),
+        (
+            "dfdx central-2, noise='auto'",
+            lambda f: dfdx.derivative(f, X, accuracy=2, noise="auto").value,
+            cen,
+        ),
         ("dfdx central-2, fixed step", lambda f: dfdx.derivative(f, X, accuracy=2, throw=False).value, cen),
         ("dfdx default, noise='auto'", lambda f: dfdx.derivative(f, X, noise="auto").value, cen),
         ("approx_derivative 3-point", lambda f: approx_derivative(f, X, method="3-point")[0], cen),
@@ -79,7 +94,7 @@ def main() -> None:
         est, ok = [], []
         for seed in range(SEEDS):
             rng = np.random.default_rng(seed)
-            r = dfdx.noise_level(lambda x: np.sin(x) + sigma * rng.standard_normal(), X)
+            r = dfdx.noise_level(lambda x, s=sigma, g=rng: np.sin(x) + s * g.standard_normal(), X)
             est.append(r.level)
             ok.append(r.trustworthy)
         m = float(np.nanmedian(est))

@@ -21,7 +21,9 @@ class Counting:
         return self.f(x)
 
 
-@pytest.mark.parametrize("method,digits", [("central", 13), ("forward", 11), ("backward", 11), ("complex", 15)])
+@pytest.mark.parametrize(
+    "method,digits", [("central", 13), ("forward", 11), ("backward", 11), ("complex", 15)]
+)
 def test_lyness_moler(method, digits):
     r = dfdx.derivative(LM, 1.5, adaptive=True, method=method)
     err = abs(r.value - LM_PRIME)
@@ -42,8 +44,12 @@ def test_early_stopping_saves_evaluations():
     f = Counting(lambda x: x[0] ** 2 + np.sin(1e3 * x[1]) / 1e3)
     r = dfdx.gradient(f, [1.0, 1.0], adaptive=True)
     per_level = 2
-    easy = sum(1 for p in f.points if np.frombuffer(p, complex)[1] == 1.0 and np.frombuffer(p, complex)[0] != 1.0)
-    hard = sum(1 for p in f.points if np.frombuffer(p, complex)[0] == 1.0 and np.frombuffer(p, complex)[1] != 1.0)
+    easy = sum(
+        1 for p in f.points if np.frombuffer(p, complex)[1] == 1.0 and np.frombuffer(p, complex)[0] != 1.0
+    )
+    hard = sum(
+        1 for p in f.points if np.frombuffer(p, complex)[0] == 1.0 and np.frombuffer(p, complex)[1] != 1.0
+    )
     assert easy <= 3 * per_level < hard
     np.testing.assert_allclose(r.value, [2.0, np.cos(1e3)], rtol=1e-10)
 
@@ -70,11 +76,14 @@ def test_unreachable_tolerance_is_roundoff():
     assert abs(r.value - np.e) <= r.error
 
 
-@pytest.mark.parametrize("f,x,exact", [
-    (np.sin, 1e6, np.cos(1e6)),
-    (lambda x: np.sin(1e6 * x), 1e-6, 1e6 * np.cos(1.0)),
-    (lambda x: np.exp(-x / 1e-6), 1e-6, -1e6 * np.exp(-1.0)),
-])
+@pytest.mark.parametrize(
+    "f,x,exact",
+    [
+        (np.sin, 1e6, np.cos(1e6)),
+        (lambda x: np.sin(1e6 * x), 1e-6, 1e6 * np.cos(1.0)),
+        (lambda x: np.exp(-x / 1e-6), 1e-6, -1e6 * np.exp(-1.0)),
+    ],
+)
 def test_scale_robustness(f, x, exact):
     with np.errstate(over="ignore"):  # the first steps overflow exp; dfdx moves on
         r = dfdx.derivative(f, x, adaptive=True)
@@ -83,14 +92,17 @@ def test_scale_robustness(f, x, exact):
     assert r.status is Status.SUCCESS
 
 
-@pytest.mark.parametrize("f,x", [
-    (np.abs, 0.0),
-    (lambda x: np.abs(x - 0.5) + x**2, 0.5),
-    (lambda x: np.maximum(x, 0.0) * 3, 0.0),
-    (lambda x: np.where(x > 0, 1.0, 0.0), 0.0),
-    (lambda x: np.sign(x) + x, 0.0),
-    (np.floor, 2.0),
-])
+@pytest.mark.parametrize(
+    "f,x",
+    [
+        (np.abs, 0.0),
+        (lambda x: np.abs(x - 0.5) + x**2, 0.5),
+        (lambda x: np.maximum(x, 0.0) * 3, 0.0),
+        (lambda x: np.where(x > 0, 1.0, 0.0), 0.0),
+        (lambda x: np.sign(x) + x, 0.0),
+        (np.floor, 2.0),
+    ],
+)
 def test_not_differentiable(f, x):
     r = dfdx.derivative(f, x, adaptive=True, throw=False)
     assert r.status is Status.NOT_DIFFERENTIABLE and not r.success
@@ -154,17 +166,20 @@ def test_nonfinite_first_steps_are_skipped():
     assert abs(r.value - exact) < 1e-11 and abs(r.value - exact) <= r.error
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(rtol=-1.0), ValueError, "`rtol` must be finite and >= 0"),
-    (dict(rtol=float("nan")), ValueError, "`rtol` must be finite"),
-    (dict(atol=float("inf")), ValueError, "`atol` must be finite"),
-    (dict(rtol="tight"), TypeError, "`rtol` must be a float"),
-    (dict(rtol=1e-20), ValueError, "below the float64 resolution"),
-    (dict(max_steps=2), ValueError, "`max_steps` must be between 3"),
-    (dict(max_steps=1000), ValueError, "`max_steps` must be between 3"),
-    (dict(max_steps=5.5), TypeError, "`max_steps` must be an integer"),
-    (dict(adaptive="yes"), TypeError, "`adaptive` must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(rtol=-1.0), ValueError, "`rtol` must be finite and >= 0"),
+        (dict(rtol=float("nan")), ValueError, "`rtol` must be finite"),
+        (dict(atol=float("inf")), ValueError, "`atol` must be finite"),
+        (dict(rtol="tight"), TypeError, "`rtol` must be a float"),
+        (dict(rtol=1e-20), ValueError, "below the float64 resolution"),
+        (dict(max_steps=2), ValueError, "`max_steps` must be between 3"),
+        (dict(max_steps=1000), ValueError, "`max_steps` must be between 3"),
+        (dict(max_steps=5.5), TypeError, "`max_steps` must be an integer"),
+        (dict(adaptive="yes"), TypeError, "`adaptive` must be True or False"),
+    ],
+)
 def test_bad_options(kwargs, exc, match):
     options = dict(adaptive=True)
     options.update(kwargs)

@@ -53,15 +53,18 @@ def test_complex_step_meets_the_targets():
     assert coverage >= 0.99 and over <= 10
 
 
-@pytest.mark.parametrize("options,min_coverage,max_over", [
-    # Fixed finite-difference steps: the truncation term rests on an extrapolated derivative
-    # and the rounding term on a bound, so the estimate is safe but loose; sin at 1e6 with a
-    # step of 2^10 aliases (the samples look smooth), which no fixed-step estimate can see.
-    ({}, 0.98, 60),
-    ({"accuracy": 2}, 0.99, 45),
-    ({"method": "forward"}, 0.96, 30),
-    ({"method": "backward"}, 0.96, 30),
-])
+@pytest.mark.parametrize(
+    "options,min_coverage,max_over",
+    [
+        # Fixed finite-difference steps: the truncation term rests on an extrapolated derivative
+        # and the rounding term on a bound, so the estimate is safe but loose; sin at 1e6 with a
+        # step of 2^10 aliases (the samples look smooth), which no fixed-step estimate can see.
+        ({}, 0.98, 60),
+        ({"accuracy": 2}, 0.99, 45),
+        ({"method": "forward"}, 0.96, 30),
+        ({"method": "backward"}, 0.96, 30),
+    ],
+)
 def test_fixed_step_modes(options, min_coverage, max_over):
     coverage, over, _ = calibration(**options)
     assert coverage >= min_coverage

@@ -74,8 +74,13 @@ def test_noise_auto_reaches_the_optimum(method, accuracy, optimum):
             errors.append(abs(r.value - np.cos(1.0)))
             assert 3e-7 < r.noise < 3e-6
     assert np.median(errors) < 3 * optimum
-    fixed = [abs(dfdx.derivative(noisy_sin(1e-6, s), 1.0, method=method, accuracy=accuracy,
-                                 throw=False).value - np.cos(1.0)) for s in range(5)]
+    fixed = [
+        abs(
+            dfdx.derivative(noisy_sin(1e-6, s), 1.0, method=method, accuracy=accuracy, throw=False).value
+            - np.cos(1.0)
+        )
+        for s in range(5)
+    ]
     assert np.median(fixed) > 30 * optimum
 
 
@@ -92,13 +97,16 @@ def test_noise_auto_fails_loudly_on_constant_function():
         dfdx.derivative(lambda x: 0 * x + 1.0, 1.0, noise="auto")
 
 
-@pytest.mark.parametrize("bad,exc,match", [
-    (-1e-3, ValueError, "finite absolute noise level >= 0"),
-    (float("nan"), ValueError, "finite absolute noise level"),
-    (float("inf"), ValueError, "finite absolute noise level"),
-    ("loud", ValueError, "None, a float or 'auto'"),
-    ([1e-3], TypeError, "`noise` must be None"),
-])
+@pytest.mark.parametrize(
+    "bad,exc,match",
+    [
+        (-1e-3, ValueError, "finite absolute noise level >= 0"),
+        (float("nan"), ValueError, "finite absolute noise level"),
+        (float("inf"), ValueError, "finite absolute noise level"),
+        ("loud", ValueError, "None, a float or 'auto'"),
+        ([1e-3], TypeError, "`noise` must be None"),
+    ],
+)
 def test_bad_noise(bad, exc, match):
     with pytest.raises(exc, match=match):
         dfdx.derivative(np.sin, 1.0, noise=bad)

@@ -28,10 +28,10 @@ def test_coefficients_reproduce_tableau():
     D = quotients([1.0, 2.0, -3.0], 0.3, 5, 2, 2)
     T = tableau(D, 2.0, 2, 2)
     C = coefficients(5, 2.0, 2, 2)
-    for l in range(5):
-        for m in range(l + 1):
-            assert np.isclose(C[l, m] @ D, T[l, m], rtol=1e-14, atol=0)
-            assert np.isclose(C[l, m].sum(), 1.0)
+    for row in range(5):
+        for m in range(row + 1):
+            assert np.isclose(C[row, m] @ D, T[row, m], rtol=1e-14, atol=0)
+            assert np.isclose(C[row, m].sum(), 1.0)
     assert np.all(np.isnan(T[0, 1:]))
 
 
@@ -39,17 +39,17 @@ def test_same_order_error_is_tight_in_the_asymptotic_regime():
     D = np.array([np.sinh(h) / h for h in 0.2 / 2.0 ** np.arange(4)])
     T = tableau(D, 2.0, 2, 2)
     e = same_order_error(T, 2.0, 2, 2)
-    for l, m in [(2, 0), (3, 0), (3, 1)]:
-        assert 0.5 < e[l, m] / abs(T[l, m] - 1) < 2
+    for row, m in [(2, 0), (3, 0), (3, 1)]:
+        assert 0.5 < e[row, m] / abs(T[row, m] - 1) < 2
 
 
 def test_ridders_error_bounds_error():
     D = np.array([np.expm1(h) / h for h in 0.5 / 2.0 ** np.arange(5)])
     T = tableau(D, 2.0, 1, 1)
     r = ridders_error(T)
-    for l in range(1, 5):
-        for m in range(1, l + 1):
-            assert r[l, m] >= abs(T[l, m] - 1)
+    for row in range(1, 5):
+        for m in range(1, row + 1):
+            assert r[row, m] >= abs(T[row, m] - 1)
 
 
 @settings(max_examples=30, deadline=None)

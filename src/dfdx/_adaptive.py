@@ -171,7 +171,9 @@ class _Run:
         self.spacing = expansion_spacing(stencil.kind)
         self.two_sided = bool(np.any(stencil.offsets > 0) and np.any(stencil.offsets < 0))
         self.rows: list[Array] = []  # the last tableau rows, (orders, ncols, *out)
-        self.dtype = np.result_type(ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64)
+        self.dtype = np.result_type(
+            ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64
+        )
         self.weight = ROUNDING_WEIGHT if self.spacing == 2 else ONE_SIDED_WEIGHT
         self.keys: dict[Any, tuple[Any, ...]] = {}
         o = self.offsets
@@ -234,9 +236,8 @@ class _Run:
         return self.dtype
 
     def _h(self, idx: Array, mult: Array) -> Array:
-        if self.layout.kind == "elementwise":
-            return self.h0 * mult[0]
-        return self.h0[idx] * mult[idx]
+        h: Array = self.h0 * mult[0] if self.layout.kind == "elementwise" else self.h0[idx] * mult[idx]
+        return h
 
     def _reuse_key(self, level: int, back: list[int], ratios: Array) -> tuple[Any, ...]:
         """For each offset, the (level, offset index) where its point was evaluated, or None.
@@ -250,7 +251,7 @@ class _Run:
         key: list[Any] = []
         for o in self.offsets.tolist():
             hit = None
-            for lv, ratio in zip(back, ratios.tolist()):
+            for lv, ratio in zip(back, ratios.tolist(), strict=True):
                 if ratio == 0:
                     continue
                 match = np.flatnonzero(self.offsets == o / ratio)
@@ -264,8 +265,9 @@ class _Run:
     def _quotients(self, mult: Array, values: Array) -> None:
         """D(h), its rounding error and the kink indicator for this level."""
         st, eps, f0, w, w0 = self.stencil, self.eps, self.f0, self.w, self.w0
-        h = _expand(self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0],
-                    self.ncols, self.out)
+        h = _expand(
+            self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0], self.ncols, self.out
+        )
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             total = _combine(w, values) + w0 * f0
             if st.is_complex:
@@ -305,8 +307,10 @@ class _Run:
             near = np.abs(values[:, plus]) + np.abs(values[:, minus])
             self.lv.jump.append(np.abs(values[:, plus] - values[:, minus]))
             self.lv.jump_noise.append(self.eps * near)
-            self.lv.kink_noise.append(self.eps * (near + 2 * np.abs(f0)) / (np.minimum(o[plus], -o[minus]) * h))
-            return kink
+            inner = np.minimum(o[plus], -o[minus]) * h
+            self.lv.kink_noise.append(self.eps * (near + 2 * np.abs(f0)) / inner)
+            out: Array = kink
+            return out
 
     # -- extrapolation and stopping ---------------------------------------------------
     def choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
@@ -390,7 +394,9 @@ class _Run:
     def estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
         status = np.full(self.best.shape, Status.SUCCESS, dtype=object)
         with np.errstate(invalid="ignore"):
-            size = np.maximum(np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out))
+            size = np.maximum(
+                np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
+            )
             large = self.best_err > self.eps ** (1 / 3) * size
             short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
         status[(self.reason == "rounding") & (large | (strict & short))] = Status.ROUNDOFF
@@ -444,7 +450,7 @@ class _Run:
 
 def _combine(w: Array, values: Array) -> Array:
     """``sum_k w_k values[:, k]`` (a handful of offsets: cheaper than tensordot)."""
-    total = w[0] * values[:, 0]
+    total: Array = w[0] * values[:, 0]
     for k in range(1, len(w)):
         total = total + w[k] * values[:, k]
     return total
@@ -459,7 +465,7 @@ def _pad(row: Array, length: int) -> Array:
 
 def _steady(a: Array, noise: Array) -> Array:
     """True where the sequence ``a`` (over steps that halve) does not shrink and is above `noise`."""
-    out = a[-1] > 100 * noise
+    out: Array = a[-1] > 100 * noise
     for i in range(1, len(a)):
         out = out & (a[i] > 0.7 * a[i - 1])
     return out
@@ -494,7 +500,7 @@ class _Concat:
 
     def block(self, start: int, stop: int) -> Array:
         chunks = []
-        for p, lo, hi in zip(self.parts, self.bounds[:-1], self.bounds[1:]):
+        for p, lo, hi in zip(self.parts, self.bounds[:-1], self.bounds[1:], strict=True):
             a, b = max(start, lo), min(stop, hi)
             if a < b:
                 chunks.append(p.block(int(a - lo), int(b - lo)))

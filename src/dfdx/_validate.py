@@ -144,16 +144,19 @@ def as_tolerances(rtol: Any, atol: Any, max_steps: Any, adaptive: bool) -> tuple
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"`{name}` must be a float >= 0, got {value!r:.60}.")
-        if not np.isfinite(value) or value < 0:
+        number = float(value)
+        if not np.isfinite(number) or number < 0:
             raise ValueError(f"`{name}` must be finite and >= 0, got {value!r}.")
-        values.append(float(value))
+        values.append(number)
     if rtol is not None and 0 < values[0] < 2.0**-52:
-        raise ValueError(f"`rtol`={rtol!r} is below the float64 resolution 2**-52; use rtol >= 2.2e-16 or 0.")
+        raise ValueError(
+            f"`rtol`={rtol!r} is below the float64 resolution 2**-52; use rtol >= 2.2e-16 or 0."
+        )
     if max_steps is None:
         steps = DEFAULT_MAX_STEPS
     elif isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
         raise TypeError(f"`max_steps` must be an integer, got {max_steps!r:.60}.")
-    elif not 3 <= max_steps <= MAX_STEPS_LIMIT:
+    elif not 3 <= int(max_steps) <= MAX_STEPS_LIMIT:
         raise ValueError(
             f"`max_steps` must be between 3 (the fewest steps that give an error estimate) and "
             f"{MAX_STEPS_LIMIT}, got {max_steps}."
@@ -165,16 +168,19 @@ def as_tolerances(rtol: Any, atol: Any, max_steps: Any, adaptive: bool) -> tuple
 
 def as_noise(noise: Any) -> float | str | None:
     """None, 'auto', or a finite absolute noise level >= 0."""
-    if noise is None or (isinstance(noise, str) and noise == "auto"):
-        return noise  # type: ignore[no-any-return]
+    if noise is None:
+        return None
+    if isinstance(noise, str) and noise == "auto":
+        return "auto"
     if isinstance(noise, str):
         raise ValueError(f"`noise` must be None, a float or 'auto', got {noise!r}.")
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
         raise TypeError(f"`noise` must be None, a float (the absolute noise level of f) or 'auto', "
                         f"got {noise!r:.60}.")
-    if not np.isfinite(noise) or noise < 0:
+    level = float(noise)
+    if not np.isfinite(level) or level < 0:
         raise ValueError(
             f"`noise` must be a finite absolute noise level >= 0 (the standard deviation of f's "
             f"noise), got {noise!r}."
         )
-    return float(noise)
+    return level

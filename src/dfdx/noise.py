@@ -110,15 +110,23 @@ def ecnoise(values: ArrayLike) -> tuple[float, bool, str]:
         return math.nan, False, "f is not finite at some sample points; move x or use a smaller step."
     scale = np.max(np.abs(f))
     if np.ptp(f) == 0:
-        return math.nan, False, (
-            "f took the same value at every sample point: either f is constant along the direction "
-            "or the step is below f's resolution. Try a larger `step`."
+        return (
+            math.nan,
+            False,
+            (
+                "f took the same value at every sample point: either f is constant along the direction "
+                "or the step is below f's resolution. Try a larger `step`."
+            ),
         )
     distinct = len(np.unique(f))
     if distinct <= (m + 1) // 2:
-        return math.nan, False, (
-            f"only {distinct} of {m + 1} sampled values differ: the step is too small to see the noise. "
-            "Try a larger `step`."
+        return (
+            math.nan,
+            False,
+            (
+                f"only {distinct} of {m + 1} sampled values differ: the step is too small to see the noise. "
+                "Try a larger `step`."
+            ),
         )
     table = f.copy()
     sigma = np.full(m + 1, np.nan)
@@ -135,9 +143,13 @@ def ecnoise(values: ArrayLike) -> tuple[float, bool, str]:
             if level <= 2 * np.finfo(float).eps * scale * 1e-3:
                 break
             return level, True, f"consistent estimate from differences of order {k} to {k + 2}."
-    return math.nan, False, (
-        "the differences did not settle on a noise level: the step is too large (the smooth part "
-        "of f dominates) or f is not noisy at this scale. Try a smaller `step`."
+    return (
+        math.nan,
+        False,
+        (
+            "the differences did not settle on a noise level: the step is too large (the smooth part "
+            "of f dominates) or f is not noisy at this scale. Try a smaller `step`."
+        ),
     )
 
 
@@ -238,7 +250,9 @@ def estimate_noise(ev: Evaluator, layout: Layout, eps: float) -> NoiseLevel:
         When no trustworthy level comes out: steps are never chosen for a made-up level.
     """
     d = np.random.default_rng(0).standard_normal(layout.x.size)
-    found = _along(ev, Layout(layout.x, "directions", directions=(d / np.abs(d).max())[None, :]), None, POINTS)
+    found = _along(
+        ev, Layout(layout.x, "directions", directions=(d / np.abs(d).max())[None, :]), None, POINTS
+    )
     if not found.trustworthy:
         raise ValueError(
             f"noise='auto' could not estimate the noise of f: {found.message} "
@@ -248,7 +262,9 @@ def estimate_noise(ev: Evaluator, layout: Layout, eps: float) -> NoiseLevel:
     return found
 
 
-def noisy_steps(ev: Evaluator, layout: Layout, stencil: Stencil, noise: float, eps: float) -> tuple[Array, Array]:
+def noisy_steps(
+    ev: Evaluator, layout: Layout, stencil: Stencil, noise: float, eps: float
+) -> tuple[Array, Array]:
     """Noise-optimal steps per column, and the derivative that drives the truncation error.
 
     The derivative ``|f^(n+p)|`` is measured per column by a central difference at a step

@@ -76,7 +76,7 @@ def expansion_spacing(kind: str) -> int:
     return 2 if kind in ("central", "complex") else 1
 
 
-def _factor(ratio: Array, q: float) -> Array:
+def _factor(ratio: ArrayLike, q: float) -> Array:
     """``1 / (r^q - 1)``, the weight of one Richardson step."""
     return 1.0 / (np.asarray(ratio, dtype=np.float64) ** q - 1.0)
 
@@ -230,7 +230,8 @@ def row_truncation(Tl: Array, Tp: Array, ratio: float, accuracy: int, spacing: i
     True
     """
     L = len(Tl)
-    q = np.array([_weight(ratio, accuracy + m * spacing) for m in range(L)]).reshape((-1,) + (1,) * (Tl.ndim - 1))
+    q = np.array([_weight(ratio, accuracy + m * spacing) for m in range(L)])
+    q = q.reshape((-1,) + (1,) * (Tl.ndim - 1))
     same = safety * np.abs(Tl - Tp) * q
     ridders = np.full(Tl.shape, np.nan)
     lower = np.full(Tl.shape, np.inf)
