@@ -94,10 +94,7 @@ class _Levels:
     values: list[Array] = field(default_factory=list)  # (ncols, K, *out) values at the offsets
     quotient: list[Array] = field(default_factory=list)  # D(h_l), (ncols, *out)
     rounding: list[Array] = field(default_factory=list)  # rounding error of D(h_l)
-    kink: list[Array] = field(default_factory=list)  # |forward - backward slope| h, or NaN
-    jump: list[Array] = field(default_factory=list)  # |f(x + h) - f(x - h)| (two-sided stencils)
-    kink_noise: list[Array] = field(default_factory=list)  # rounding of the two indicators
-    jump_noise: list[Array] = field(default_factory=list)
+    step: list[Array] = field(default_factory=list)  # the steps, broadcast against (ncols, *out)
 
 
 def adaptive(
@@ -178,7 +175,7 @@ class _Run:
         self.keys: dict[Any, tuple[Any, ...]] = {}
         o = self.offsets
         self.plus = int(np.argmin(np.where(o > 0, o, np.inf)))
-        self.minus = int(np.argmax(np.where(o < 0, o, -np.inf)))
+        self.minus = int(np.argmax(np.where(o < 0, o, -np.inf)))  # (on one-sided stencils: unused)
         self.floor = (COMPLEX_FLOOR if stencil.is_complex else FLOOR) * eps
         self.f0 = np.broadcast_to(ev.f0, (self.ncols, *self.out)).astype(self.dtype)
         self.w = stencil.weights[stencil.offsets != 0]
@@ -282,7 +279,7 @@ class _Run:
                 rounding = rounding + 2 * eps * st.amplification * self._sensitivity(D) / h
         self.lv.quotient.append(D)
         self.lv.rounding.append(rounding)
-        self.lv.kink.append(self._kink(values, f0, h))
+        self.lv.step.append(h)
 
     def _sensitivity(self, D: Array) -> Array:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
@@ -296,21 +293,16 @@ class _Run:
             s = np.broadcast_to(s.sum(axis=0), D.shape)
         return s
 
-    def _kink(self, values: Array, f0: Array, h: Array) -> Array:
-        if not self.two_sided or self.stencil.n != 1:
-            return np.full(values[:, 0].shape, np.nan)
+    def _indicators(self) -> tuple[Array, Array, Array, Array]:
+        """Per level: ``|forward - backward slope|``, ``|f(x+h) - f(x-h)|`` and their rounding."""
         o, plus, minus = self.offsets, self.plus, self.minus
-        with np.errstate(invalid="ignore", over="ignore"):
-            fwd = (values[:, plus] - f0) / (o[plus] * h)
-            bwd = (f0 - values[:, minus]) / (-o[minus] * h)
-            kink = np.abs(fwd - bwd)
-            near = np.abs(values[:, plus]) + np.abs(values[:, minus])
-            self.lv.jump.append(np.abs(values[:, plus] - values[:, minus]))
-            self.lv.jump_noise.append(self.eps * near)
-            inner = np.minimum(o[plus], -o[minus]) * h
-            self.lv.kink_noise.append(self.eps * (near + 2 * np.abs(f0)) / inner)
-            out: Array = kink
-            return out
+        values = np.stack(self.lv.values)
+        h = np.stack([np.broadcast_to(h, values.shape[1:2] + values.shape[3:]) for h in self.lv.step])
+        up, down, f0 = values[:, :, plus], values[:, :, minus], self.f0[None]
+        kink = np.abs((up - f0) / (o[plus] * h) - (f0 - down) / (-o[minus] * h))
+        near = np.abs(up) + np.abs(down)
+        kink_noise = self.eps * (near + 2 * np.abs(f0)) / (min(o[plus], -o[minus]) * h)
+        return kink, np.abs(up - down), kink_noise, self.eps * near
 
     # -- extrapolation and stopping ---------------------------------------------------
     def choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
@@ -422,11 +414,10 @@ class _Run:
         keeps ``|f(x + h) - f(x - h)|`` at the size of the jump however small h gets.
         """
         out = np.zeros(self.best.shape, dtype=bool)
-        last = len(self.lv.kink)
-        if not self.lv.jump or last < 2:
+        if not self.two_sided or self.stencil.n != 1 or len(self.lv.values) < 2:
             return out
-        kink, jump = np.stack(self.lv.kink), np.stack(self.lv.jump)
-        kn, jn = np.stack(self.lv.kink_noise), np.stack(self.lv.jump_noise)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            kink, jump, kn, jn = self._indicators()
         ran = np.array([np.isfinite(m) for m in self.lv.mult])  # (levels, ncols)
         stop = np.array([np.flatnonzero(ran[:, j]).max() for j in range(self.ncols)])
         for j in range(self.ncols):
