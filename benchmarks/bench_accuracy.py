@@ -40,15 +40,28 @@ EPS = float(np.finfo(np.float64).eps)
 REPEATS = 5
 
 
-class Counted:
-    """f with a count of the points it was evaluated at (a batch of k counts k)."""
+#: Cost per point of the "expensive f" timing (a busy wait), in seconds.
+EXPENSIVE = 50e-6
 
-    def __init__(self, f: Callable[[Any], Any], n: int):
-        self.f, self.n, self.points = f, n, 0
+
+class Counted:
+    """f with a count of the points it was evaluated at (a batch of k counts k).
+
+    With `cost`, every point also costs that many seconds (a busy wait), as a
+    simulation or a solver would: then time follows the number of evaluations.
+    """
+
+    def __init__(self, f: Callable[[Any], Any], n: int, cost: float = 0.0):
+        self.f, self.n, self.points, self.cost = f, n, 0, cost
 
     def __call__(self, x: Any) -> Any:
         x = np.asarray(x)
-        self.points += int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
+        k = int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
+        self.points += k
+        if self.cost:
+            until = time.perf_counter() + k * self.cost
+            while time.perf_counter() < until:
+                pass
         return self.f(x)
 
 
@@ -145,15 +158,15 @@ def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> di
     return out
 
 
-def timings() -> dict[str, float]:
+def timings(cost: float = 0.0, repeats: int = REPEATS) -> dict[str, float]:
     """Median time per gradient (ms), methods interleaved so that machine load hits all alike."""
     laps: dict[str, list[list[float]]] = {name: [] for name in METHODS}
     for p in PROBLEMS:
-        per = {name: [] for name in METHODS}
-        for _ in range(REPEATS):
+        per: dict[str, list[float]] = {name: [] for name in METHODS}
+        for _ in range(repeats):
             for name, run in METHODS.items():
                 start = time.perf_counter()
-                run(p, Counted(p.f, p.x.size))
+                run(p, Counted(p.f, p.x.size, cost))
                 per[name].append(time.perf_counter() - start)
         for name in METHODS:
             laps[name].append(per[name])
@@ -170,6 +183,8 @@ def main() -> None:
             rows.append(measure(name, run))
         for row, ms in zip(rows, timings().values(), strict=True):
             row["time ms"] = ms
+        for row, ms in zip(rows, timings(EXPENSIVE, 1).values(), strict=True):
+            row["time ms, expensive f"] = ms
     head = (
         f"{'method':22s} {'med dig':>8s} {'p10 dig':>8s} {'ev/coord':>9s} {'ms/grad':>8s} "
         f"{'cover %':>8s} {'med over':>9s}"
@@ -185,9 +200,13 @@ def main() -> None:
             f"{r['time ms']:8.3f} {cov}"
         )
     ada = rows[0]
-    print("\nTime per gradient, ratio to dfdx adaptive:")
+    print(
+        f"\nTime per gradient over dfdx adaptive's (cheap f; f costing {1e6 * EXPENSIVE:.0f} us a point):"
+    )
     for r in rows[1:]:
-        print(f"  {r['name']:22s} {r['time ms'] / ada['time ms']:6.2f}x")
+        cheap = r["time ms"] / ada["time ms"]
+        dear = r["time ms, expensive f"] / ada["time ms, expensive f"]
+        print(f"  {r['name']:22s} {cheap:6.2f}x {dear:8.2f}x")
 
 
 if __name__ == "__main__":
