@@ -285,12 +285,12 @@ class _Run:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
         # Finished columns by their answer, running ones by their latest quotient (an early
         # "best" from a step far above f's scale can be wild).
-        done = np.broadcast_to(self.done_cols.reshape((-1,) + (1,) * len(self.out)), D.shape)
+        done = self.done_cols.reshape((-1,) + (1,) * len(self.out))
         known = np.where(done & np.isfinite(self.best), self.best, D)
-        s = self.xmag * np.abs(known)
-        s = np.where(np.isfinite(s), s, 0.0)
+        s: Array = self.xmag * np.abs(known)
+        s[~np.isfinite(s)] = 0.0
         if self.layout.sum_columns:
-            s = np.broadcast_to(s.sum(axis=0), D.shape)
+            s = s.sum(axis=0)
         return s
 
     def _indicators(self) -> tuple[Array, Array, Array, Array]:
@@ -327,16 +327,18 @@ class _Run:
         R = np.stack(self.lv.rounding)[:, sel]
         keep = np.arange(level + 1).reshape(levels) >= start
         coef = abs_coefficients(level + 1, RATIO, p, s)[level]
-        model = np.tensordot(coef, np.where(keep, R, 0.0), axes=([1], [0]))
+        model = (coef @ np.where(keep, R, 0.0).reshape(level + 1, -1)).reshape(Tl.shape)
         rounding = np.fmin(model, MEASURED * row_changes(Tl, Tp, Tpp)) + self.weight * model
         rounding += self.floor * np.abs(Tl)
         trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
         cand = np.where(np.isfinite(err), err, np.inf)
-        m = np.argmin(cand, axis=0)
-        new_err, new_val, new_trunc, new_round = np.take_along_axis(
-            np.stack([cand, Tl, trunc, rounding]), m[None, None], axis=1
-        )[:, 0]
+        m = np.argmin(cand.reshape(len(cand), -1), axis=0)
+        cells = np.arange(m.size)
+        shape = cand.shape[1:]
+        new_err, new_val, new_trunc, new_round = (
+            a.reshape(len(a), -1)[m, cells].reshape(shape) for a in (cand, Tl, trunc, rounding)
+        )
         improve = (new_err < self.best_err[sel]) & ~self.done[sel]
         self.best[sel] = np.where(improve, new_val, self.best[sel])
         self.best_err[sel] = np.where(improve, new_err, self.best_err[sel])
