@@ -128,3 +128,17 @@ def test_error_estimate_covers_noisy_results(method, accuracy):
         ratio.append(r.error / err)
     assert np.mean(covered) >= 0.95
     assert np.median(ratio) < 20
+
+
+def test_noise_auto_on_vector_valued_and_elementwise_f():
+    rng = np.random.default_rng(11)
+    F = lambda x: np.array([np.sin(x[0]) * x[1], x[0] ** 2]) + 1e-7 * rng.standard_normal(2)  # noqa: E731
+    r = dfdx.jacobian(F, [1.0, 2.0], noise="auto")
+    exact = np.array([[2 * np.cos(1.0), np.sin(1.0)], [2.0, 0.0]])
+    assert 3e-8 < r.noise < 3e-7
+    assert np.all(np.abs(r.value - exact) <= r.error) and np.all(r.error < 1e-4)
+    f = noisy_sin(1e-6, 12)
+    x = np.array([0.5, 1.0, 2.0])
+    d = dfdx.derivative(f, x, noise="auto")
+    assert 3e-7 < d.noise < 3e-6
+    assert np.all(np.abs(d.value - np.cos(x)) <= d.error) and np.all(d.error < 1e-3)

@@ -26,6 +26,15 @@ Non-differentiable points: where a stencil has points on both sides of x, the
 forward and backward slopes ``(f(x+h) - f(x))/h`` and ``(f(x) - f(x-h))/h`` are
 compared at every step. For a differentiable f their difference shrinks with h; at a
 kink it does not, and at a jump the quotients themselves never settle.
+
+Examples
+--------
+>>> import numpy as np, dfdx
+>>> res = dfdx.derivative(np.sin, 1e6, adaptive=True)   # a relative step alone aliases here
+>>> bool(abs(res.value - np.cos(1e6)) < 1e-9), res.status
+(True, Status.SUCCESS)
+>>> dfdx.derivative(np.abs, 0.0, adaptive=True, throw=False).status
+Status.NOT_DIFFERENTIABLE
 """
 
 from __future__ import annotations

@@ -53,15 +53,27 @@ _COMMON = """\
         Where to evaluate f (``map``, ``pool.map``, a thread/process pool or a Dask
         executor). Default: serial. Results are identical to serial.
     adaptive : bool, optional
-        If True, a shrinking sequence of steps with Richardson extrapolation per
-        coordinate, each stopping when it meets `rtol`/`atol` or after `max_steps`.
+        If True, a halving sequence of steps from ``max(1, |x|) / 8`` (or `step`) with
+        Richardson extrapolation per coordinate (~15 digits, ~8 evaluations per
+        coordinate on smooth f), each coordinate stopping as soon as it meets
+        `rtol`/`atol`, reaches its rounding floor, or after `max_steps`; steps far
+        above f's scale are detected and skipped. Kinks and jumps of f at x are
+        reported as ``NOT_DIFFERENTIABLE``. The stencil (`method`, `accuracy`, default
+        the lowest order) gives the quotients that are extrapolated.
     rtol, atol : float, optional
-        Relative and absolute tolerance of the adaptive mode.
+        Tolerances of the adaptive mode: a coordinate stops once its error estimate
+        is below ``max(atol, rtol |value|)``. Default: as accurate as the arithmetic
+        allows (``rtol = 2**-50``, ``atol = 0``); if you set them and rounding stops
+        the sequence short of them, ``status`` is ``ROUNDOFF``.
     max_steps : int, optional
-        Most steps of the adaptive sequence per coordinate.
+        Most steps of the adaptive sequence per coordinate, 3 to 64 (default 16);
+        ``NOT_CONVERGED`` if a coordinate has not settled by then.
     noise : float or 'auto', optional
-        Absolute noise level of f (its standard deviation), or 'auto' to estimate
-        it; steps are then chosen for the noise. Default None (f is smooth).
+        Absolute noise level of f (the standard deviation of its noise), or 'auto'
+        to estimate it with :func:`dfdx.noise_level` along a fixed random direction
+        (a ValueError if no trustworthy level comes out). Steps and `error` then
+        follow the noise; ``Result.noise`` reports the level used. Default None
+        (f is smooth). Not combined with `adaptive`.
     bounds : (array_like, array_like), optional
         ``(lower, upper)``: f is never evaluated outside; one-sided stencils of the
         same accuracy are used next to a bound.

@@ -233,12 +233,22 @@ def _along(ev: Evaluator, layout: Layout, step: float | None, points: int) -> No
     offsets = np.arange(1, points + 1, dtype=np.float64)
     tried = 0
     while True:
-        values = ev(layout.points(np.array([h]), offsets)).ravel()
-        level, ok, message = ecnoise(np.concatenate([np.asarray(ev.f0, dtype=np.float64).ravel(), values]))
+        values = ev(layout.points(np.array([h]), offsets)).reshape(points, -1)
+        table = np.concatenate([np.asarray(ev.f0, dtype=np.float64).reshape(1, -1), values])
+        level, ok, message = _largest(table)
         tried += 1
         if ok or step is not None or tried == 2:
             return NoiseLevel(level, ok, message, h, ev.nfev)
         h = h * 1000.0 if "too small" in message or "same value" in message else h / 1000.0
+
+
+def _largest(table: Array) -> tuple[float, bool, str]:
+    """ECnoise on every output of a vector f (columns of `table`); the largest trusted level."""
+    found = [ecnoise(table[:, i]) for i in range(table.shape[1])]
+    trusted = [r for r in found if r[1]]
+    if not trusted:
+        return found[0]
+    return max(trusted, key=lambda r: r[0])
 
 
 def estimate_noise(ev: Evaluator, layout: Layout, eps: float) -> NoiseLevel:
