@@ -191,3 +191,19 @@ def test_bad_options(kwargs, exc, match):
 def test_tolerances_need_adaptive(name):
     with pytest.raises(ValueError, match=f"`{name}` only applies to the adaptive mode"):
         dfdx.gradient(np.sum, [1.0], **{name: 3})
+
+
+def test_random_points_are_accurate_and_covered():
+    """Honesty is statistical: 99 % on the bank it is calibrated on, 96 % measured on this
+    family of random functions and points; the misses are by less than 3x."""
+    rng = np.random.default_rng(2024)
+    ratios = []
+    for x, a, b in zip(rng.uniform(-3, 3, 150), rng.uniform(0.1, 5, 150), rng.uniform(-2, 2, 150), strict=True):
+        f = lambda t, a=a, b=b: np.exp(b * t) * np.sin(a * t) + t**3  # noqa: E731
+        truth = np.exp(b * x) * (b * np.sin(a * x) + a * np.cos(a * x)) + 3 * x**2
+        r = dfdx.derivative(f, x, adaptive=True)
+        assert r.error <= 1e-11 * max(1.0, abs(truth), np.exp(b * x) * a)
+        ratios.append(abs(r.value - truth) / r.error)
+    ratios = np.array(ratios)
+    assert np.mean(ratios <= 1) >= 0.95
+    assert ratios.max() <= 3

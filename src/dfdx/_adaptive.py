@@ -60,8 +60,10 @@ Array = NDArray[Any]
 RATIO = 2.0
 #: Step reduction when the quotients show the step is far above f's scale.
 JUMP = 64.0
-#: Relative disagreement of consecutive quotients that marks a step as pre-asymptotic.
-PRE_ASYMPTOTIC = 0.1
+#: Relative disagreement of the first two quotients of a run that marks a step as
+#: pre-asymptotic; after that, differences that shrink by less than CONTRACTION do.
+PRE_ASYMPTOTIC = 0.2
+CONTRACTION = 0.8
 #: Safety factor on the tableau's same-order truncation estimate.
 SAFETY = 2.0
 #: Rounding of a tableau entry, calibrated on the problem bank (tests/test_calibration.py):
@@ -377,10 +379,16 @@ class _Run:
         if level >= 1:
             last, prev = D[-1], D[-2]
             R = self.lv.rounding[level][active]
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore"):
                 gap = np.abs(last - prev)
-                wild = (gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))) & (gap > 10 * R)
-                wild = wild | ~np.isfinite(last)
+                above = gap > 10 * R
+                # Two quotients of a run: only a gross disagreement says the step is too large
+                # (a small derivative can differ by a large fraction in the asymptotic regime);
+                # three: the differences must shrink, by r^p in the asymptotic regime.
+                gross = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
+                before = np.abs(prev - D[-3]) if len(D) > 2 else np.full_like(gap, np.nan)
+                stuck = np.where(np.isnan(before), gross, gap > CONTRACTION * before)
+                wild = (stuck & above) | ~np.isfinite(last)
             undone = ~self.done[active]
             wild = (wild & undone).reshape(len(active), -1).any(axis=1)
             jump = active[wild]
