@@ -32,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from tests.bank import PROBLEMS, Problem  # noqa: E402
+from tests.bank import EXTENDED as PROBLEMS  # noqa: E402
+from tests.bank import Problem  # noqa: E402
 
 import dfdx  # noqa: E402
 

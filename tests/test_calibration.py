@@ -14,7 +14,7 @@ import pytest
 
 import dfdx
 
-from .bank import PROBLEMS
+from .bank import EXTENDED as PROBLEMS
 
 EPS = float(np.finfo(np.float64).eps)
 
