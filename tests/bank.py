@@ -11,14 +11,15 @@ Used by the tests and by ``benchmarks/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
-__all__ = ["Problem", "PROBLEMS", "problem"]
+__all__ = ["Problem", "PROBLEMS", "EXTENDED", "problem"]
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,88 @@ def _build() -> list[Problem]:
     return p
 
 
+def _extend(base: list[Problem]) -> list[Problem]:
+    """The calibration bank: more Moré-Garbow-Hillstrom problems, every one at 10x and 100x
+    its start, and two problems whose scale no step relative to max(1, |x|) resolves."""
+    x = _x(12)
+    p: list[Problem] = list(base)
+
+    def add(name: str, expr: sp.Expr, point: tuple[float, ...], *tags: str) -> None:
+        p.append(Problem(name, expr, point, tags))
+
+    _more_mgh(add, x)
+    _scaled_starts(p)
+    add("tiny_scale", sp.sin(x[0] * 10**6) + sp.exp(-x[1] * 10**6), (1e-6, 2e-6), "scaled", "tiny")
+    add("huge_offset", sp.sin(x[0]) * sp.cos(x[1]), (1e6, -3e5), "scaled")
+    return p
+
+
+def _more_mgh(add: Callable[..., None], x: list[sp.Symbol]) -> None:
+    """More sums of squares from Moré, Garbow and Hillstrom (1981), at their standard starts."""
+    x0, x1, x2, x3 = x[:4]
+    add("jennrich_sampson", sum((2 + 2 * i - (sp.exp(i * x0) + sp.exp(i * x1))) ** 2
+        for i in range(1, 11)), (0.3, 0.4), "mgh", "scaled")
+    t = [sp.Rational(i, 10) for i in range(1, 11)]
+    add("box_3d", sum((sp.exp(-ti * x0) - sp.exp(-ti * x1) - x2 * (sp.exp(-ti) - sp.exp(-10 * ti))) ** 2
+        for ti in t), (0.0, 10.0, 20.0), "mgh")
+    y = [0.14, 0.18, 0.22, 0.25, 0.29, 0.32, 0.35, 0.39, 0.37, 0.58, 0.73, 0.96, 1.34, 2.10, 4.39]
+    bard = 0
+    for i, yi in enumerate(y, start=1):
+        u, v = i, 16 - i
+        w = min(u, v)
+        bard += (sp.Float(yi) - (x0 + u / (v * x1 + w * x2))) ** 2
+    add("bard", bard, (1.0, 1.0, 1.0), "mgh")
+    ts = [sp.Rational(i, 10) for i in range(1, 14)]
+    biggs = sum((x2 * sp.exp(-ti * x0) - x3 * sp.exp(-ti * x1) + x[5] * sp.exp(-ti * x[4])
+                 - (sp.exp(-ti) - 5 * sp.exp(-10 * ti) + 3 * sp.exp(-4 * ti))) ** 2 for ti in ts)
+    add("biggs_exp6", biggs, (1.0, 2.0, 1.0, 1.0, 1.0, 1.0), "mgh")
+    add("penalty_1", sp.Rational(1, 10**5) * sum((xi - 1) ** 2 for xi in x[:4])
+        + (sum(xi**2 for xi in x[:4]) - sp.Rational(1, 4)) ** 2, (1.0, 2.0, 3.0, 4.0), "mgh")
+    n = 5
+    r = sum((j + 1) * (x[j] - 1) for j in range(n))
+    add("variably_dimensioned", sum((xj - 1) ** 2 for xj in x[:n]) + r**2 + r**4,
+        tuple(1 - (j + 1) / n for j in range(n)), "mgh")
+    xs = x[:6]
+    bt = 0
+    for i in range(6):
+        left = xs[i - 1] if i > 0 else 0
+        right = xs[i + 1] if i < 5 else 0
+        bt += ((3 - 2 * xs[i]) * xs[i] - left - 2 * right + 1) ** 2
+    add("broyden_tridiagonal", bt, (-1.0,) * 6, "mgh")
+    bd = 0
+    for i in range(1, 21):
+        ti = sp.Rational(i, 5)
+        bd += ((x0 + ti * x1 - sp.exp(ti)) ** 2 + (x2 + x3 * sp.sin(ti) - sp.cos(ti)) ** 2) ** 2
+    add("brown_dennis", bd, (25.0, 5.0, -5.0, -1.0), "mgh")
+    yk = [0.1957, 0.1947, 0.1735, 0.1600, 0.0844, 0.0627, 0.0456, 0.0342, 0.0323, 0.0235, 0.0246]
+    uk = [4, 2, 1, 0.5, 0.25, 0.167, 0.125, 0.1, 0.0833, 0.0714, 0.0625]
+    ko = sum((sp.Float(yi) - x0 * (sp.Float(ui) ** 2 + sp.Float(ui) * x1)
+              / (sp.Float(ui) ** 2 + sp.Float(ui) * x2 + x3)) ** 2 for yi, ui in zip(yk, uk, strict=True))
+    add("kowalik_osborne", ko, (0.25, 0.39, 0.415, 0.39), "mgh", "scaled")
+
+
+#: Starts where f overflows float64 (exp(10 * 40)): not a differentiation problem.
+_OVERFLOWS = {("jennrich_sampson", 100)}
+
+
+def _scaled_starts(p: list[Problem]) -> None:
+    """Every Moré-Garbow-Hillstrom problem again at 10x and 100x its standard start."""
+    for base in [q for q in p if "mgh" in q.tags]:
+        for factor in (10, 100):
+            if (base.name, factor) in _OVERFLOWS:
+                continue
+            point = tuple(factor * c for c in base.point)
+            tags = tuple(t for t in base.tags if t != "mgh") + ("mgh_scaled", "scaled")
+            p.append(Problem(f"{base.name}_x{factor}", base.expr, point, tags))
+
+
+#: The smooth bank every test may iterate over.
 PROBLEMS: list[Problem] = _build()
+#: PROBLEMS and the harder calibration problems (ill-conditioned, badly scaled, far-out
+#: starts): what the error estimates are calibrated on (tests/test_calibration.py,
+#: benchmarks/bench_accuracy.py). Kept apart so that tests written for PROBLEMS hold.
+EXTENDED: list[Problem] = _extend(PROBLEMS)
 
 
 def problem(name: str) -> Problem:
-    return next(p for p in PROBLEMS if p.name == name)
+    return next(p for p in EXTENDED if p.name == name)

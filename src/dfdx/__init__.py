@@ -13,6 +13,7 @@ Front-ends take ``f`` and ``x`` first and options by keyword, and all return a
 from ._api import derivative, directional, gradient, hessian, jac, jacobian
 from ._result import DifferentiationError, Result, Status
 from .check import CheckReport, assert_gradient, check_gradient, check_jacobian
+from .noise import NoiseLevel, noise_level
 
 __all__ = [
     "derivative",
@@ -28,6 +29,8 @@ __all__ = [
     "check_jacobian",
     "assert_gradient",
     "CheckReport",
+    "noise_level",
+    "NoiseLevel",
 ]
 
 __version__ = "0.1.0"

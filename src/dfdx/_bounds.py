@@ -216,6 +216,14 @@ def _merge(layout: Layout, into: Estimate, part: Estimate, index: Array, one_sid
             source = _view(layout, getattr(part, name))[rows]
         mask = np.ones(source.shape, dtype=bool) if only is None else only
         target[index] = np.where(mask, source, target[index])
+    if part.status is not None:
+        # Statuses decided by the scheme itself (the adaptive mode); None elsewhere.
+        if into.status is None:
+            into.status = np.full(into.value.shape, None, dtype=object)
+        target = _view(layout, into.status)
+        source = _view(layout, part.status)[rows]
+        mask = np.ones(source.shape, dtype=bool) if only is None else only
+        target[index] = np.where(mask, source, target[index])
 
 
 def run_planned(
@@ -245,7 +253,14 @@ def run_planned(
         part = estimate(ev, part_layout, group.stencil, steps, eps)
         _merge(layout, result, part, group.index, group.one_sided)
         used[group.index] = group.steps
+        if part.step is not None:
+            # The scheme chose its own final steps (the adaptive mode).
+            final = used.copy() if result.step is None else result.step
+            final[group.index] = np.ravel(part.step)
+            result.step = final
     _mend_holes(ev, layout, stencil, result, used, eps, minus, plus, estimate)
+    if result.step is not None:
+        result.step = np.asarray(result.step).reshape(np.shape(h))
     return result, used.reshape(np.shape(h))
 
 

@@ -209,7 +209,9 @@ class Estimate:
     values and rests on a scale model; ``nonfinite`` marks entries where f was NaN
     or inf at a stencil point; ``one_sided`` (if set) marks entries computed with a
     one-sided stencil because of a bound or a domain hole; ``not_differentiable`` (if
-    set) marks entries whose estimates diverged as the step shrank.
+    set) marks entries whose estimates diverged as the step shrank. A scheme that
+    decides more (the adaptive mode) gives each entry's ``status`` and the ``step`` of
+    each column itself.
     """
 
     value: Array
@@ -218,6 +220,8 @@ class Estimate:
     modelled: Array
     one_sided: Array | None = None
     not_differentiable: Array | None = None
+    status: Array | None = None
+    step: Array | None = None
 
 
 @lru_cache(maxsize=256)
@@ -393,9 +397,13 @@ def _nanmedian_first_axis(a: Array) -> Array:
 def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
     status = np.full(est.value.shape, Status.SUCCESS, dtype=object)
-    if est.one_sided is not None:
-        status[est.one_sided] = Status.ONE_SIDED
     status[est.modelled] = Status.ESTIMATED_ERROR
+    if est.status is not None:
+        decided = np.array([s is not None for s in np.ravel(est.status)]).reshape(status.shape)
+        status[decided] = np.asarray(est.status, dtype=object)[decided]
+    if est.one_sided is not None:
+        keep = np.vectorize(lambda st: st.severity < Status.ONE_SIDED.severity, otypes=[bool])(status)
+        status[est.one_sided & keep] = Status.ONE_SIDED
     if est.not_differentiable is not None:
         status[est.not_differentiable] = Status.NOT_DIFFERENTIABLE
     status[est.nonfinite] = Status.NONFINITE

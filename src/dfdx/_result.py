@@ -45,7 +45,8 @@ class Status(enum.Enum):
         4,
         False,
         "Rounding or noise in f limits the accuracy: the error estimate is large compared with "
-        "the value. Pass `noise=` (or 'auto') if f is noisy, or compute f in higher precision.",
+        "the value, or smaller steps could not reach the requested `rtol`/`atol`. Pass `noise=` "
+        "(or 'auto') if f is noisy, loosen the tolerances, or compute f in higher precision.",
     )
     NOT_DIFFERENTIABLE = (
         5,

@@ -168,3 +168,64 @@ def as_bounds(bounds: Any, x: NDArray[Any]) -> tuple[NDArray[np.float64], NDArra
             f"[{lower.ravel()[k]!r}, {upper.ravel()[k]!r}]. Move x into the box."
         )
     return lower, upper
+#: Defaults of the adaptive mode: as accurate as the arithmetic allows, and enough
+#: steps for the scale search to come down from a step of |x| to one of 1e-7 |x|.
+DEFAULT_RTOL = 2.0**-50
+DEFAULT_ATOL = 0.0
+DEFAULT_MAX_STEPS = 16
+MAX_STEPS_LIMIT = 64
+
+
+def as_tolerances(rtol: Any, atol: Any, max_steps: Any, adaptive: bool) -> tuple[float, float, int]:
+    """``(rtol, atol, max_steps)`` of the adaptive mode, defaults filled in."""
+    if not adaptive:
+        for name, value in (("rtol", rtol), ("atol", atol), ("max_steps", max_steps)):
+            if value is not None:
+                raise ValueError(f"`{name}` only applies to the adaptive mode; pass adaptive=True.")
+    values = []
+    for name, value, default in (("rtol", rtol, DEFAULT_RTOL), ("atol", atol, DEFAULT_ATOL)):
+        if value is None:
+            values.append(default)
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"`{name}` must be a float >= 0, got {value!r:.60}.")
+        number = float(value)
+        if not np.isfinite(number) or number < 0:
+            raise ValueError(f"`{name}` must be finite and >= 0, got {value!r}.")
+        values.append(number)
+    if rtol is not None and 0 < values[0] < 2.0**-52:
+        raise ValueError(
+            f"`rtol`={rtol!r} is below the float64 resolution 2**-52; use rtol >= 2.2e-16 or 0."
+        )
+    if max_steps is None:
+        steps = DEFAULT_MAX_STEPS
+    elif isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
+        raise TypeError(f"`max_steps` must be an integer, got {max_steps!r:.60}.")
+    elif not 3 <= int(max_steps) <= MAX_STEPS_LIMIT:
+        raise ValueError(
+            f"`max_steps` must be between 3 (the fewest steps that give an error estimate) and "
+            f"{MAX_STEPS_LIMIT}, got {max_steps}."
+        )
+    else:
+        steps = int(max_steps)
+    return values[0], values[1], steps
+
+
+def as_noise(noise: Any) -> float | str | None:
+    """None, 'auto', or a finite absolute noise level >= 0."""
+    if noise is None:
+        return None
+    if isinstance(noise, str) and noise == "auto":
+        return "auto"
+    if isinstance(noise, str):
+        raise ValueError(f"`noise` must be None, a float or 'auto', got {noise!r}.")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
+        raise TypeError(f"`noise` must be None, a float (the absolute noise level of f) or 'auto', "
+                        f"got {noise!r:.60}.")
+    level = float(noise)
+    if not np.isfinite(level) or level < 0:
+        raise ValueError(
+            f"`noise` must be a finite absolute noise level >= 0 (the standard deviation of f's "
+            f"noise), got {noise!r}."
+        )
+    return level

@@ -1,0 +1,214 @@
+"""Accuracy, honesty of error estimates, cost and speed on the problem bank, side by side.
+
+Run as ``python benchmarks/bench_accuracy.py`` from the repository root. Compares dfdx's
+modes with ``scipy.differentiate.jacobian`` (f vectorized: the bank's functions broadcast
+over trailing axes), ``numdifftools.Gradient``, SciPy's ``approx_derivative`` (3-point)
+and ``fdm`` (central, order 5), all in this one process on the same functions.
+
+Definitions (per gradient component ``i``, exact gradient ``g`` from SymPy):
+
+- scale ``s_i = |g_i|``, or ``max_j |g_j|`` where ``g_i = 0`` exactly (a zero component is
+  judged relative to the gradient's size, since it has no size of its own);
+- correct digits ``-log10(|err_i| / s_i)`` clipped to ``[0, 16]`` (16 for an exact
+  answer, 0 for NaN);
+- covered: the reported error estimate is ``>= |err_i|`` (an infinite estimate covers);
+- over-estimate: ``estimate / max(|err_i|, eps s_i)``: below one ulp the true error is
+  rounding luck, so it is floored there; the median is over components;
+- evaluations per coordinate: points at which f was evaluated, over ``n`` (median over
+  problems); time: median over repeats of one gradient, then median over problems.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from tests.bank import EXTENDED as PROBLEMS  # noqa: E402
+from tests.bank import Problem  # noqa: E402
+
+import dfdx  # noqa: E402
+
+EPS = float(np.finfo(np.float64).eps)
+REPEATS = 5
+
+
+#: Cost per point of the "expensive f" timing (a busy wait), in seconds.
+EXPENSIVE = 50e-6
+
+
+class Counted:
+    """f with a count of the points it was evaluated at (a batch of k counts k).
+
+    With `cost`, every point also costs that many seconds (a busy wait), as a
+    simulation or a solver would: then time follows the number of evaluations.
+    """
+
+    def __init__(self, f: Callable[[Any], Any], n: int, cost: float = 0.0):
+        self.f, self.n, self.points, self.cost = f, n, 0, cost
+
+    def __call__(self, x: Any) -> Any:
+        x = np.asarray(x)
+        k = int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
+        self.points += k
+        if self.cost:
+            until = time.perf_counter() + k * self.cost
+            while time.perf_counter() < until:
+                pass
+        return self.f(x)
+
+
+def scipy_differentiate(p: Problem, f: Counted) -> tuple[Any, Any]:
+    from scipy.differentiate import jacobian
+
+    res = jacobian(lambda x: np.asarray(f(x)) + 0 * x[0], p.x)
+    return res.df, res.error
+
+
+def numdifftools(p: Problem, f: Counted) -> tuple[Any, Any]:
+    import numdifftools as nd
+
+    out = nd.Gradient(f, full_output=True)(p.x)
+    return np.atleast_1d(out.estimate), np.atleast_1d(np.squeeze(out.error_estimate))
+
+
+def approx_derivative(p: Problem, f: Counted) -> tuple[Any, Any]:
+    from scipy.optimize._numdiff import approx_derivative as ad
+
+    return ad(f, p.x, method="3-point"), None
+
+
+def fdm_central(p: Problem, f: Counted) -> tuple[Any, Any]:
+    import fdm
+
+    return fdm.gradient(f, method=fdm.central_fdm(order=5, deriv=1))(p.x), None
+
+
+def dfdx_mode(**options: Any) -> Callable[[Problem, Counted], tuple[Any, Any]]:
+    def run(p: Problem, f: Counted) -> tuple[Any, Any]:
+        res = dfdx.gradient(f, p.x, throw=False, **options)
+        return res.value, res.error
+
+    return run
+
+
+METHODS: dict[str, Callable[[Problem, Counted], tuple[Any, Any]]] = {
+    "dfdx adaptive": dfdx_mode(adaptive=True),
+    "dfdx default": dfdx_mode(),
+    "dfdx forward": dfdx_mode(method="forward"),
+    "dfdx complex": dfdx_mode(method="complex"),
+    "dfdx central-2": dfdx_mode(accuracy=2),
+    "scipy.differentiate": scipy_differentiate,
+    "numdifftools": numdifftools,
+    "approx_derivative": approx_derivative,
+    "fdm central-5": fdm_central,
+}
+
+
+def scales(g: np.ndarray) -> np.ndarray:
+    return np.where(g != 0, np.abs(g), np.max(np.abs(g)))
+
+
+def digits(value: Any, g: np.ndarray) -> np.ndarray:
+    err = np.abs(np.asarray(value, dtype=float) - g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = -np.log10(err / scales(g))
+    return np.clip(np.nan_to_num(d, nan=0.0, posinf=16.0), 0, 16)
+
+
+def honesty(value: Any, error: Any, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    err = np.abs(np.asarray(value, dtype=float) - g)
+    est = np.asarray(error, dtype=float).ravel()
+    covered = np.isinf(est) | (est >= err)
+    over = est / np.maximum(err, EPS * scales(g))
+    return covered, over
+
+
+def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> dict[str, Any]:
+    """Accuracy, honesty and cost of one method over the bank (timing is separate)."""
+    dig, cov, over, evals = [], [], [], []
+    for p in PROBLEMS:
+        g = p.exact_gradient
+        counted = Counted(p.f, p.x.size)
+        value, error = run(p, counted)
+        evals.append(counted.points / p.x.size)
+        dig.append(digits(value, g))
+        if error is not None:
+            c, o = honesty(value, error, g)
+            cov.append(c)
+            over.append(o)
+    d = np.concatenate(dig)
+    out = {
+        "name": name,
+        "median digits": np.median(d),
+        "p10 digits": np.percentile(d, 10),
+        "evals/coord": np.median(evals),
+    }
+    if cov:
+        o = np.concatenate(over)
+        out["coverage %"] = 100 * np.concatenate(cov).mean()
+        out["median over"] = np.median(o[np.isfinite(o)])
+    return out
+
+
+def timings(cost: float = 0.0, repeats: int = REPEATS) -> dict[str, float]:
+    """Median time per gradient (ms), methods interleaved so that machine load hits all alike."""
+    laps: dict[str, list[list[float]]] = {name: [] for name in METHODS}
+    for p in PROBLEMS:
+        per: dict[str, list[float]] = {name: [] for name in METHODS}
+        for _ in range(repeats):
+            for name, run in METHODS.items():
+                start = time.perf_counter()
+                run(p, Counted(p.f, p.x.size, cost))
+                per[name].append(time.perf_counter() - start)
+        for name in METHODS:
+            laps[name].append(per[name])
+    return {name: 1e3 * float(np.median([np.median(t) for t in laps[name]])) for name in METHODS}
+
+
+def main() -> None:
+    n = sum(p.x.size for p in PROBLEMS)
+    print(f"{len(PROBLEMS)} problems, {n} gradient components; medians of {REPEATS} repeats\n")
+    rows = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for name, run in METHODS.items():
+            rows.append(measure(name, run))
+        for row, ms in zip(rows, timings().values(), strict=True):
+            row["time ms"] = ms
+        for row, ms in zip(rows, timings(EXPENSIVE, 1).values(), strict=True):
+            row["time ms, expensive f"] = ms
+    head = (
+        f"{'method':22s} {'med dig':>8s} {'p10 dig':>8s} {'ev/coord':>9s} {'ms/grad':>8s} "
+        f"{'cover %':>8s} {'med over':>9s}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        cov = (
+            f"{r['coverage %']:8.1f} {r['median over']:9.1f}" if "coverage %" in r else f"{'-':>8s} {'-':>9s}"
+        )
+        print(
+            f"{r['name']:22s} {r['median digits']:8.2f} {r['p10 digits']:8.2f} {r['evals/coord']:9.1f} "
+            f"{r['time ms']:8.3f} {cov}"
+        )
+    ada = rows[0]
+    print(
+        f"\nTime per gradient over dfdx adaptive's (cheap f; f costing {1e6 * EXPENSIVE:.0f} us a point):"
+    )
+    for r in rows[1:]:
+        cheap = r["time ms"] / ada["time ms"]
+        dear = r["time ms, expensive f"] / ada["time ms, expensive f"]
+        print(f"  {r['name']:22s} {cheap:6.2f}x {dear:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
