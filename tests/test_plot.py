@@ -402,8 +402,8 @@ def test_scheme_f_cannot_evaluate_is_skipped_with_a_note():
 def test_f_defined_on_one_side_only():
     half = lambda x: np.where(x >= 0, x**2 + x, np.nan)  # noqa: E731  f'(0) = 1
     ax = dfdx.plot.step_error(half, 0.0, exact=1.0, methods=("forward", "backward"))
-    (forward,) = curves(ax)
-    assert forward.get_gid() == "curve:forward1"
+    # The backward scheme meets the hole and falls back to one side (a second curve).
+    forward = next(c for c in curves(ax) if c.get_gid() == "curve:forward1")
     h, err = forward.get_data()
     np.testing.assert_allclose(err[h > 1e-6], h[h > 1e-6], rtol=1e-6)  # (h^2 + h) / h - 1 = h
     nowhere = lambda x: np.where(x == 1.0, 1.0, np.nan)  # noqa: E731

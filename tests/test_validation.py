@@ -96,13 +96,14 @@ def test_derivative_wants_elementwise_f():
         dfdx.derivative(np.sin, 1.0, n=0)
 
 
-def test_nonfinite_at_stencil_points_raises_with_partial_result():
-    def f(x):
-        with np.errstate(invalid="ignore"):
-            return np.log(x[0]) + x[1] ** 2
+def isolated(x):
+    """Finite at x0 = 1 only: NaN on both sides along coordinate 0."""
+    return np.where(x[0] == 1.0, 1.0, np.nan) + x[1] ** 2
 
+
+def test_nonfinite_at_stencil_points_raises_with_partial_result():
     with pytest.raises(DifferentiationError, match="NONFINITE") as info:
-        dfdx.gradient(f, [1e-5, 1.0], step=1e-3)
+        dfdx.gradient(isolated, [1.0, 1.0])
     partial = info.value.result
     assert partial.status is Status.NONFINITE
     assert np.isnan(partial.value[0]) and partial.value[1] == pytest.approx(2.0)
@@ -110,14 +111,20 @@ def test_nonfinite_at_stencil_points_raises_with_partial_result():
 
 
 def test_nonfinite_reported_in_status_without_throw():
-    def f(x):
-        with np.errstate(invalid="ignore"):
-            return np.log(x[0]) + x[1]
-
-    res = dfdx.gradient(f, [1e-5, 1.0], step=1e-3, throw=False)
+    res = dfdx.gradient(isolated, [1.0, 1.0], throw=False)
     assert res.status is Status.NONFINITE and not res.success
     assert np.isnan(res.value[0]) and np.isinf(res.error[0])
-    assert res.value[1] == pytest.approx(1.0)
+    assert res.value[1] == pytest.approx(2.0)
+
+
+def test_domain_hole_on_one_side_switches_to_a_one_sided_stencil():
+    def f(x):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log(x[0]) + x[1] ** 2
+
+    res = dfdx.gradient(f, [1e-5, 1.0], step=1e-3)
+    assert res.status is Status.ONE_SIDED and res.success
+    assert abs(res.value[0] - 1e5) <= res.error[0] <= 1e-3 * 1e5
 
 
 def test_nonfinite_at_x_itself():

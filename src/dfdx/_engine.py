@@ -333,8 +333,13 @@ def _error(
             sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
         if stencil.is_complex:
             # No subtraction: rounding inside f reaches the derivative unamplified,
-            # relative to the derivatives of the terms of f (sensitivity / |x|).
+            # relative to the derivatives of the terms of f (sensitivity / |x|) and,
+            # for vector f whose outputs share their terms, to the largest derivative
+            # of the column.
             rounding = rounding + eps * sensitivity / scale
+            if value.ndim > 1:
+                widest = np.abs(value).reshape(len(value), -1).max(axis=1)
+                rounding = rounding + 4 * eps * widest.reshape((-1,) + (1,) * (value.ndim - 1))
         else:
             rounding = rounding + 2 * eps * sensitivity * stencil.amplification / h**n
     top = len(nodes) - 1
