@@ -540,8 +540,11 @@ def directional(
                bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
                f0=f0, args=args)
     direction = v_as_direction(v, s.x)
-    est, h = s.run(Layout(s.x, "directions", directions=direction.ravel()[None, :]))
-    return s.finish(est.value[0], est.error[0], entry_status(est)[0], h[0])
+    # Along v / max|v|, then scaled back: the derivative is linear in v, and a tiny or
+    # huge v would otherwise put the step out of range.
+    size = float(np.max(np.abs(direction)))
+    est, h = s.run(Layout(s.x, "directions", directions=direction.ravel()[None, :] / size))
+    return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], h[0] / size)
 
 
 def v_as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:

@@ -242,6 +242,10 @@ def run_planned(
     """
     flat = np.asarray(h, dtype=np.float64).ravel()
     if box is None:
+        # Nothing to plan: one group, and holes (if any) mended afterwards.
+        result = estimate(ev, layout, stencil, h, eps)
+        if not result.nonfinite.any():
+            return result, np.asarray(h, dtype=np.float64)
         minus = plus = np.full(flat.size, np.inf)
     else:
         minus, plus = rooms(layout, *box)

@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 
 from ._evaluate import Evaluator
 from ._result import DifferentiationError, Result, Status
-from .stencils import Stencil, fornberg_weights
+from ._error_model import combine, tables
+from .stencils import Stencil
 
 __all__ = ["Layout", "AxisPoints", "VectorPoints", "Estimate", "fixed_step", "entry_status", "assemble"]
 
@@ -224,14 +225,6 @@ class Estimate:
     step: Array | None = None
 
 
-@lru_cache(maxsize=256)
-def _companion(offsets: tuple[float, ...]) -> tuple[Array, Array]:
-    """All derivative weights on ``offsets`` plus the centre: rows are orders 0..M-1."""
-    nodes = tuple(sorted(set(offsets) | {0.0}))
-    weights = fornberg_weights([float(o) for o in nodes], len(nodes) - 1)
-    return np.array(nodes), np.array(weights)
-
-
 def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: float) -> Estimate:
     """Evaluate one stencil on every column and estimate each entry's error.
 
@@ -246,157 +239,25 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     eps : float
         Relative accuracy of f's values (unit round-off of the coarser dtype).
     """
-    nonzero = stencil.offsets != 0
-    points = layout.points(h, stencil.offsets[nonzero], stencil.is_complex)
+    t = tables(stencil)
     ncols = layout.ncols
-    K = int(nonzero.sum())
-    values = ev(points).reshape(ncols, K, *ev.out_shape)
-    f0 = ev.f0.astype(values.dtype)
-    # Stack the centre in where the stencil (or the error estimate) needs it.
-    nodes, companion = _companion(tuple(stencil.offsets.tolist()))
-    full = np.empty((ncols, len(nodes), *ev.out_shape), dtype=values.dtype)
-    order = {o: i for i, o in enumerate(stencil.offsets[nonzero].tolist())}
-    for i, o in enumerate(nodes.tolist()):
-        full[:, i] = f0 if o == 0 else values[:, order[o]]
+    values = ev(layout.points(h, t.offsets, stencil.is_complex)).reshape(ncols, len(t.offsets), -1)
+    f0 = ev.f0.reshape(-1).astype(np.float64)
+    nonfinite = ~(np.isfinite(values).all(axis=1) & np.isfinite(f0))
     if stencil.is_complex:
-        full = full.imag
-        full[:, list(nodes).index(0.0)] = 0.0
-    hh = _expand(h, ncols, ev.out_shape)
-    ss = _expand(layout.reach, ncols, ev.out_shape)
-    weights = np.zeros(len(nodes))
-    for o, w in zip(stencil.offsets, stencil.weights):
-        weights[list(nodes).index(o)] = w
-    nonfinite = ~np.isfinite(full).all(axis=1)
+        values, f0 = values.imag, np.zeros_like(f0)
+    shape = (ncols, 1) if np.ndim(h) == 1 else (ncols, -1)
+    hh = np.reshape(h, shape).astype(np.float64)
+    reach = np.reshape(layout.reach, shape)
     with np.errstate(invalid="ignore", over="ignore"):
-        # Differences from f(x): the weights sum to zero, but not exactly in floating
-        # point, so entries that f does not depend on come out exactly zero.
-        centre = full[:, list(nodes).index(0.0)][:, None]
-        value = np.tensordot(weights, full - centre, axes=([0], [1])) / hh**stencil.n
-        error, modelled = _error(
-            full, value, nodes, companion, weights, stencil, hh, ss, eps, ss, layout.sum_columns
-        )
-    value = np.where(nonfinite, np.nan, value)
-    error = np.where(nonfinite, np.inf, error)
-    return Estimate(value=value, error=error, nonfinite=nonfinite, modelled=modelled)
-
-
-def _expand(a: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 1:
-        return a.reshape((ncols,) + (1,) * len(out_shape))
-    return a.reshape((ncols, *out_shape)) if a.size == ncols * int(np.prod(out_shape)) else a
-
-
-def _error(
-    full: Array,
-    value: Array,
-    nodes: Array,
-    companion: Array,
-    weights: Array,
-    stencil: Stencil,
-    h: Array,
-    scale: Array,
-    eps: float,
-    xmag: Array,
-    sum_columns: bool,
-) -> tuple[Array, Array]:
-    """Rounding plus truncation error of every entry.
-
-    Rounding: each value of f carries a relative error of about ``eps``, amplified
-    by ``sum |w_k f_k| / h^n``.
-
-    Truncation: ``|C| h^p |f^(n+p)|``. That derivative is not measured by the stencil,
-    so it is extrapolated from the highest derivative the same values do measure
-    (order ``top = M - 1`` on ``M`` nodes, the centre included), bounded below by its
-    own rounding noise: the derivatives of a function with a singularity at distance
-    ``d`` grow like ``m! / d^m``, so each further order multiplies by about
-    ``(m + 1) / (m d)`` times the measured growth rate. The rate is the median of the
-    rates between the significant measured derivatives; where none is significant
-    the length scale is taken as ``max(1, |x|)`` and the entry is `modelled`, with a
-    safety factor of ten since nothing was measured.
-
-    A floor for rounding inside f: f computed in floating point is f at a point
-    perturbed by about ``eps`` relative in every coordinate, which changes it by
-    ``eps * sum_j |x_j| |df/dx_j|`` (`xmag` holds ``|x_j|`` per column). This is what
-    catches cancellation inside f that ``eps |f|`` misses. For ``n >= 2`` the slope is
-    the first derivative measured by the same values.
-    """
-    n, p = stencil.n, stencil.accuracy
-    absf = np.abs(full)
-    rounding = eps * (np.tensordot(np.abs(weights), absf, axes=([0], [1])) / h**n + np.abs(value))
-    if n == 1 or not stencil.is_complex:
-        # For n >= 2 the slope that carries the rounding of x through f is measured
-        # by the same values.
-        slope = np.abs(value) if n == 1 else np.abs(np.tensordot(companion[1], full, axes=([0], [1]))) / h
-        sensitivity = np.nan_to_num(xmag * slope, posinf=0.0)
-        if sum_columns:
-            sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
-        if stencil.is_complex:
-            # No subtraction: rounding inside f reaches the derivative unamplified,
-            # relative to the derivatives of the terms of f (sensitivity / |x|) and,
-            # for vector f whose outputs share their terms, to the largest derivative
-            # of the column.
-            rounding = rounding + eps * sensitivity / scale
-            if value.ndim > 1:
-                widest = np.abs(value).reshape(len(value), -1).max(axis=1)
-                rounding = rounding + 4 * eps * widest.reshape((-1,) + (1,) * (value.ndim - 1))
-        else:
-            rounding = rounding + 2 * eps * sensitivity * stencil.amplification / h**n
-    top = len(nodes) - 1
-    orders = [n] if stencil.is_complex else list(range(n, top + 1))
-    mags, noises = [np.abs(value)], [rounding]
-    for m in orders[1:]:
-        mags.append(np.abs(np.tensordot(companion[m], full, axes=([0], [1]))) / h**m)
-        noises.append(eps * np.tensordot(np.abs(companion[m]), absf, axes=([0], [1])) / h**m)
-    significant = [a > 4 * b for a, b in zip(mags, noises)]
-    rates = []
-    for i in range(len(orders)):
-        for j in range(i + 1, len(orders)):
-            if orders[j] >= top - 2:
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    r = (mags[j] / mags[i]) ** (1.0 / (orders[j] - orders[i]))
-                rates.append(np.where(significant[i] & significant[j], r, np.nan))
-    if rates:
-        with np.errstate(all="ignore"):
-            rate = _nanmedian_first_axis(np.stack(rates))
-    else:
-        rate = np.full(value.shape, np.nan)
-    measured = np.isfinite(rate) & (rate > 0)
-    rate = np.where(measured, rate, 1.0 / scale)
-    # Odd or even derivatives alone vanish at points of symmetry, so the size is
-    # carried by the highest measured order of each parity, bounded below by its
-    # rounding noise (a derivative measured as noise is at most that large), each
-    # extrapolated to order n + p; the larger of the two is used.
-    drive = np.zeros(value.shape)
-    for i in (len(orders) - 1, len(orders) - 2):
-        if i < 0:
-            continue
-        grown = np.maximum(mags[i], noises[i]) if i > 0 else mags[i]
-        for k in range(orders[i], n + p):
-            grown = grown * rate * ((k + 1) / k)
-        drive = np.maximum(drive, grown)
-    modelled = np.zeros(value.shape, dtype=bool) if len(orders) > 1 else ~measured
-    if stencil.is_complex:
-        modelled = np.zeros(value.shape, dtype=bool)
-    safety = np.where(len(orders) > 1, 3.0, 10.0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        truncation = safety * abs(stencil.error_coefficient) * h**p * drive
-    truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    return rounding + truncation, modelled
-
-
-def _nanmedian_first_axis(a: Array) -> Array:
-    """``np.nanmedian(a, axis=0)`` without its per-slice Python loop and warnings.
-
-    NumPy's version warns once per all-NaN slice, which for a large Jacobian with many
-    structural zeros costs more than the whole differentiation.
-    """
-    ordered = np.sort(a, axis=0)  # NaNs sort last
-    count = np.sum(~np.isnan(a), axis=0)
-    low = np.maximum((count - 1) // 2, 0)[None]
-    high = np.maximum(count // 2, 0)[None]
-    middle = (np.take_along_axis(ordered, low, axis=0)[0] + np.take_along_axis(ordered, high, axis=0)[0]) / 2
-    return np.where(count > 0, middle, np.nan)
+        value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
+    out = (ncols, *ev.out_shape)
+    return Estimate(
+        value=np.where(nonfinite, np.nan, value).reshape(out),
+        error=np.where(nonfinite, np.inf, error).reshape(out),
+        nonfinite=nonfinite.reshape(out),
+        modelled=modelled.reshape(out),
+    )
 
 
 def entry_status(est: Estimate) -> Array:
