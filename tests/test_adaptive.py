@@ -198,7 +198,9 @@ def test_random_points_are_accurate_and_covered():
     family of random functions and points; the misses are by less than 3x."""
     rng = np.random.default_rng(2024)
     ratios = []
-    for x, a, b in zip(rng.uniform(-3, 3, 150), rng.uniform(0.1, 5, 150), rng.uniform(-2, 2, 150), strict=True):
+    for x, a, b in zip(
+        rng.uniform(-3, 3, 150), rng.uniform(0.1, 5, 150), rng.uniform(-2, 2, 150), strict=True
+    ):
         f = lambda t, a=a, b=b: np.exp(b * t) * np.sin(a * t) + t**3  # noqa: E731
         truth = np.exp(b * x) * (b * np.sin(a * x) + a * np.cos(a * x)) + 3 * x**2
         r = dfdx.derivative(f, x, adaptive=True)
