@@ -7,7 +7,6 @@ lays out the columns and hands them to the engine. They hold no numerics of thei
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -179,16 +178,7 @@ class _Setup:
         """Automatic or user steps for the columns of `layout` (shape of ``layout.reach``)."""
         if self.step is not None:
             return self.step_of(layout)
-        stencil = stencil or self.stencil
-        relative = relative_step(stencil, self.eps)
-        if stencil.n >= 2:
-            # The rule sizes f^(n+p) like f, but derivatives grow like m! / d^m; for
-            # higher derivatives that makes its step too long. Shrinking it by a part of
-            # (n + p)!^(1/(n+p)) (2 for n + p = 6) is more accurate on the problem bank,
-            # and there the error estimates cover the true error.
-            m = stencil.n + stencil.accuracy
-            relative /= math.factorial(m) ** (1.0 / m) / 1.5
-        return absolute_steps(layout.reach, relative)
+        return absolute_steps(layout.reach, relative_step(stencil or self.stencil, self.eps))
 
     def step_of(self, layout: Layout) -> NDArray[np.float64]:
         """The user's `step` for the columns of `layout`."""

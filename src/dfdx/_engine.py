@@ -251,10 +251,13 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     reach = np.reshape(layout.reach, shape)
     with np.errstate(invalid="ignore", over="ignore"):
         value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
+    if nonfinite.any():
+        value = np.where(nonfinite, np.nan, value)
+        error = np.where(nonfinite, np.inf, error)
     out = (ncols, *ev.out_shape)
     return Estimate(
-        value=np.where(nonfinite, np.nan, value).reshape(out),
-        error=np.where(nonfinite, np.inf, error).reshape(out),
+        value=value.reshape(out),
+        error=error.reshape(out),
         nonfinite=nonfinite.reshape(out),
         modelled=modelled.reshape(out),
     )
@@ -263,6 +266,9 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
 def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
     status = np.full(est.value.shape, Status.SUCCESS, dtype=object)
+    flags = (est.modelled, est.nonfinite, est.one_sided, est.not_differentiable)
+    if est.status is None and not any(f is not None and f.any() for f in flags):
+        return status
     status[est.modelled] = Status.ESTIMATED_ERROR
     if est.status is not None:
         decided = np.array([s is not None for s in np.ravel(est.status)]).reshape(status.shape)
@@ -294,7 +300,7 @@ def assemble(
     worst, and the message names the entries affected by it.
     """
     entries = np.asarray(status, dtype=object)
-    worst = Status.worst(*set(entries.ravel().tolist()))
+    worst = Status.worst(*set(entries.ravel().tolist())) if entries.size > 1 else entries.ravel()[0]
     message = worst.message
     if worst is not Status.SUCCESS:
         where = [tuple(int(i) for i in ix) for ix in np.argwhere(entries == worst)]

@@ -54,8 +54,8 @@ def as_point(x: Any, name: str = "x") -> NDArray[np.floating[Any]]:
         arr = arr.astype(np.float32)
     if arr.size == 0:
         raise ValueError(f"`{name}` is empty; give at least one coordinate.")
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    if not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr)
         where = [tuple(int(i) for i in ix) for ix in np.argwhere(bad)[:5]]
         raise ValueError(
             f"`{name}` must be finite; it has NaN or inf at {where if arr.ndim else 'x'}."

@@ -20,6 +20,9 @@ small integer offsets of the stencils, whatever ``x``.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -40,16 +43,22 @@ def unit_roundoff(*dtypes: np.dtype | type) -> float:
     >>> unit_roundoff(np.float64, np.float32) == float(np.finfo(np.float32).eps)
     True
     """
-    eps = float(np.finfo(np.float64).eps)
-    for dtype in dtypes:
-        dt = np.dtype(dtype)
-        if dt.kind in "fc":
-            eps = max(eps, float(np.finfo(dt).eps))
-    return eps
+    return max((_eps_of(np.dtype(d)) for d in dtypes), default=_eps_of(np.dtype(np.float64)))
 
 
+@lru_cache(maxsize=64)
+def _eps_of(dtype: np.dtype) -> float:
+    return float(np.finfo(dtype if dtype.kind in "fc" else np.float64).eps)
+
+
+@lru_cache(maxsize=512)
 def relative_step(stencil: Stencil, eps: float) -> float:
     """Optimal step, relative to ``max(1, |x|)``, for `stencil` at relative error level `eps`.
+
+    For derivatives of order ``n >= 2`` the rule's assumption that ``f^(n+p)`` is as
+    large as f is too kind: derivatives grow like ``m! / d^m``, which makes the step too
+    long. It is shortened by ``(n + p)!^(1/(n+p)) / 1.5`` (2 for ``n + p = 6``), which is
+    more accurate on the problem bank and keeps the error estimates covering there.
 
     Examples
     --------
@@ -61,7 +70,10 @@ def relative_step(stencil: Stencil, eps: float) -> float:
         return COMPLEX_STEP
     n, p = stencil.n, stencil.accuracy
     ratio = n * eps * stencil.amplification / (p * abs(stencil.error_coefficient))
-    return float(ratio ** (1.0 / (n + p)))
+    step = float(ratio ** (1.0 / (n + p)))
+    if n >= 2:
+        step /= math.factorial(n + p) ** (1.0 / (n + p)) / 1.5
+    return step
 
 
 def noise_optimal_step(stencil: Stencil, noise: float, scale_derivative: float) -> float:
