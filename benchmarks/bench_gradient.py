@@ -91,7 +91,8 @@ def median_time(call: Callable[[], Any], budget: float = 0.05, repeats: int = 5)
 
 
 def accuracy_table() -> None:
-    print(f"Gradients on {len(SMOOTH)} smooth problems of the bank ({sum(p.x.size for p in SMOOTH)} components)")
+    components = sum(p.x.size for p in SMOOTH)
+    print(f"Gradients on {len(SMOOTH)} smooth problems of the bank ({components} components)")
     header = f"{'method':34} {'median digits':>14} {'worst':>7} {'evals/coord':>12} {'time/call':>11}"
     print(header)
     print("-" * len(header))
@@ -102,7 +103,8 @@ def accuracy_table() -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 value = peer(counter, p.x.copy())
-                times.append(median_time(lambda p=p, peer=peer: peer(p.f, p.x.copy()), budget=0.02, repeats=3))
+                call = lambda p=p, peer=peer: peer(p.f, p.x.copy())  # noqa: E731
+                times.append(median_time(call, budget=0.02, repeats=3))
             digits.extend(correct_digits(value, p.exact_gradient))
             per_coord.append(counter.points / p.x.size)
         print(

@@ -27,7 +27,10 @@ def fixed_step_forward(f, x, h=1e-6):
     return np.array([(f(x + h * e) - f0) / h for e in np.eye(len(x))])
 
 
-def fixed_step_central(f, x, h=np.sqrt(np.finfo(float).eps)):
+SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
+
+
+def fixed_step_central(f, x, h=SQRT_EPS):
     """The text's central difference with h = sqrt(eps), for comparison."""
     return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
 

@@ -45,8 +45,9 @@ def test_readme_quickstart_runs_and_reproduces_the_seed(capsys, tmp_path, monkey
     quickstart = blocks[0]
     assert len(quickstart.strip().splitlines()) <= 10
     try:
-        import dfdx.plot  # noqa: F401
         import matplotlib
+
+        import dfdx.plot  # noqa: F401
 
         matplotlib.use("Agg")
     except ImportError:  # without pictures, run the rest of the quickstart

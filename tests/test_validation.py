@@ -24,7 +24,7 @@ def sphere(x):
         ({"x": [True, False]}, TypeError, "`x` must be numeric"),
         ({"x": [1 + 2j]}, TypeError, "`x` must be real"),
         ({"x": [[1.0, 2.0], [3.0]]}, TypeError, "`x` must be"),
-        ({"method": "fancy"}, ValueError, "`method` must be one of 'central', 'forward', 'backward', 'complex'"),
+        ({"method": "fancy"}, ValueError, "`method` must be one of 'central', 'forward', 'backward'"),
         ({"accuracy": 3}, ValueError, "`accuracy` must be an even integer >= 2 for method='central'"),
         ({"accuracy": 0, "method": "forward"}, ValueError, "`accuracy` must be an integer >= 1"),
         ({"accuracy": 2.5}, TypeError, "`accuracy` must be an integer"),
@@ -68,7 +68,7 @@ def test_shape_changing_output():
 
 
 def test_ragged_list_output():
-    with pytest.raises((TypeError, ValueError), match="f must return numbers|not a float or an array of numbers of one shape"):
+    with pytest.raises(TypeError, match="not a float or an array of numbers of one shape"):
         dfdx.jacobian(lambda x: [1.0, [2.0, 3.0]], [1.0])
 
 

@@ -7,7 +7,8 @@ lays out the columns and hands them to the engine. They hold no numerics of thei
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,8 +21,8 @@ from ._evaluate import Evaluator
 from ._hessian import hessian_from_f, hessian_from_gradient
 from ._result import Result, Status
 from ._sparse import sparse_jacobian
-from .stencils import Stencil, make_stencil
 from .noise import estimate_noise, noise_error, noisy_steps
+from .stencils import Stencil, make_stencil
 from .steps import absolute_steps, relative_step, unit_roundoff
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac"]
@@ -158,6 +159,7 @@ class _Setup:
         self.noise = v.as_noise(noise)
         self.progress = v.as_flag(progress, "progress")
         vectorized = v.as_flag(vectorized, "vectorized")
+        self.bounds = v.as_bounds(bounds, self.x)
         if not isinstance(args, tuple):
             args = (args,)
         self.ev = Evaluator(
@@ -171,7 +173,6 @@ class _Setup:
             progress=self.progress,
         )
         self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
-        self.bounds = v.as_bounds(bounds, self.x)
         self.noise_used: float | None = None
 
     def steps(self, layout: Layout, stencil: Stencil | None = None) -> NDArray[np.float64]:
@@ -317,9 +318,13 @@ def jacobian(
     if sparsity is not None:
         return _sparse_result(s, sparsity)
     est, h = _axes(s)
-    arrange = lambda a: _columns_last(a, s.x.shape)  # noqa: E731
-    return s.finish(arrange(est.value), arrange(est.error), arrange(entry_status(est)),
-                    h.reshape(s.x.shape))
+    shape = s.x.shape
+    return s.finish(
+        _columns_last(est.value, shape),
+        _columns_last(est.error, shape),
+        _columns_last(entry_status(est), shape),
+        h.reshape(shape),
+    )
 
 
 def _sparse_result(s: _Setup, sparsity: Any) -> Result:

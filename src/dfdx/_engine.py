@@ -11,15 +11,14 @@ stencil's weights and estimates the error of every entry from the same values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._error_model import combine, tables
 from ._evaluate import Evaluator
 from ._result import DifferentiationError, Result, Status
-from ._error_model import combine, tables
 from .stencils import Stencil
 
 __all__ = ["Layout", "AxisPoints", "VectorPoints", "Estimate", "fixed_step", "entry_status", "assemble"]
@@ -164,8 +163,8 @@ class Layout:
             assert self.directions is not None
             size = np.abs(self.directions).max(axis=1)
             reach = np.array([absx[d != 0].max() for d in self.directions])
-            return np.maximum(1.0, reach) / size
-        return np.maximum(1.0, absx)[None, :]
+            return np.asarray(np.maximum(1.0, reach) / size)
+        return np.asarray(np.maximum(1.0, absx)[None, :])
 
     def points(self, h: Array, offsets: Array, imaginary: bool = False) -> AxisPoints | VectorPoints:
         """The points ``x + o_k h_j (direction j)`` for the given steps and offsets."""

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 __all__ = ["Status", "Result", "DifferentiationError"]
 
-ArrayOrScalar = Union[NDArray[Any], np.generic]
+ArrayOrScalar = Union[NDArray[Any], np.generic]  # noqa: UP007 (a runtime alias on 3.10)
 
 
 class Status(enum.Enum):

@@ -88,7 +88,7 @@ def as_accuracy(accuracy: Any, method: str, n: int = 1) -> int:
             f"`accuracy`={accuracy} with n={n} needs more precision than float64 has; "
             "keep n + accuracy <= 24."
         )
-    return accuracy
+    return int(accuracy)
 
 
 def as_order(n: Any) -> int:
