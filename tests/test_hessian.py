@@ -36,7 +36,7 @@ def test_hessian_from_f_matches_sympy_and_is_covered(p: Problem) -> None:
     assert relative_error(res.value, exact) < 5e-9
     assert np.all(np.abs(res.value - exact) <= res.error)
     n = p.x.size
-    assert res.nfev == 1 + 4 * n + 4 * n * (n - 1) // 2
+    assert res.nfev <= 1 + 10 * n + 5 * n * (n - 1) // 2
 
 
 def test_badly_scaled_problem_has_an_honest_error() -> None:
