@@ -16,6 +16,7 @@ result is symmetric by construction.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ Array = NDArray[Any]
 PAIR_CHUNK = 4096
 #: The scout: order-6 second differences along the axes at this step relative to max(1, |x|).
 SCOUT = central(2, 6)
-SCOUT_RELATIVE = 0.25
+SCOUT_RELATIVE = 0.5
 #: Weights of the sixth derivative on the scout's nodes -3 .. 3 (times H^6).
 _SIXTH = {-3: 1.0, -2: -6.0, -1: 15.0, 1: 15.0, 2: -6.0, 3: 1.0}
 #: The check of a pair's line at long steps: offsets, the order-4 second difference on
@@ -181,7 +182,15 @@ def _scout(s: Any, layout: Layout, small: Array) -> tuple[Estimate, Array, Array
         if np.any(~(big >= 4 * small)):
             return None
     t = tables(SCOUT)
-    values = s.ev(layout.points(big, t.offsets)).reshape(n, len(t.offsets), -1).astype(np.float64)
+    try:
+        # A probe far from x may leave f's domain; f's complaints there (warnings,
+        # exceptions) only mean that the default, short steps are to be used.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            values = s.ev(layout.points(big, t.offsets))
+    except Exception:
+        return None
+    values = values.reshape(n, len(t.offsets), -1).astype(np.float64)
     f0 = s.ev.f0.reshape(-1).astype(np.float64)
     if not (np.isfinite(values).all() and np.isfinite(f0).all()):
         return None  # a domain hole: the engine's default path knows how to step around it
