@@ -51,8 +51,11 @@ def ten_variable_problems() -> list[Problem]:
     lse = sp.log(sum(sp.exp((i % 3 + 1) * x[i] - x[(i + 1) % 10] / 2) for i in range(10)))
     quartic = sum((i + 1) * x[i] ** 4 for i in range(10)) + sum(x[i] * x[i + 1] for i in range(9))
     rosen = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(9))
-    return [Problem("logsumexp_10", lse, point), Problem("quartic_10", quartic, point),
-            Problem("rosenbrock_10", rosen, point)]
+    return [
+        Problem("logsumexp_10", lse, point),
+        Problem("quartic_10", quartic, point),
+        Problem("rosenbrock_10", rosen, point),
+    ]
 
 
 @pytest.mark.parametrize("p", ten_variable_problems(), ids=lambda p: p.name)
@@ -118,9 +121,18 @@ def test_hessian_with_user_steps_uses_them() -> None:
 
 @pytest.mark.parametrize(
     ("method", "accuracy", "tol"),
-    [("central", 2, 1e-5), ("central", 4, 5e-9), ("central", 6, 5e-9), ("central", 8, 5e-9),
-     ("forward", 1, 1e-3), ("forward", 2, 1e-5), ("forward", 3, 1e-6), ("backward", 1, 1e-3),
-     ("backward", 2, 1e-5), ("backward", 4, 1e-7)],
+    [
+        ("central", 2, 1e-5),
+        ("central", 4, 5e-9),
+        ("central", 6, 5e-9),
+        ("central", 8, 5e-9),
+        ("forward", 1, 1e-3),
+        ("forward", 2, 1e-5),
+        ("forward", 3, 1e-6),
+        ("backward", 1, 1e-3),
+        ("backward", 2, 1e-5),
+        ("backward", 4, 1e-7),
+    ],
 )
 @pytest.mark.parametrize("name", ["sin_cos", "log_sum", "atan", "wood", "trigonometric", "quartic_mix"])
 def test_every_method_and_accuracy(method: str, accuracy: int, tol: float, name: str) -> None:
@@ -187,8 +199,12 @@ def test_hessian_with_bounds_stays_in_the_box() -> None:
         return np.exp(x[0]) * np.sin(x[1] + 2 * x[2]) + x[0] * x[2] ** 3
 
     x = np.array([0.0, 1.0, 1.2])
-    p = Problem("boxed", sp.exp(sp.Symbol("x0")) * sp.sin(sp.Symbol("x1") + 2 * sp.Symbol("x2"))
-                + sp.Symbol("x0") * sp.Symbol("x2") ** 3, tuple(x))
+    p = Problem(
+        "boxed",
+        sp.exp(sp.Symbol("x0")) * sp.sin(sp.Symbol("x1") + 2 * sp.Symbol("x2"))
+        + sp.Symbol("x0") * sp.Symbol("x2") ** 3,
+        tuple(x),
+    )
     res = dfdx.hessian(f, x, bounds=(lower, upper))
     assert res.status is Status.ONE_SIDED
     assert np.array_equal(res.value, res.value.T)

@@ -1,17 +1,36 @@
 """Hessians: from f alone by second differences, or from a gradient by first differences.
 
-From f alone, with steps ``h_i`` sized for second derivatives, the diagonal is the
-second derivative along each axis and the off-diagonal entry comes from the second
-derivative along the pair's diagonal ``d = h_i e_i + h_j e_j``:
+From f alone, with steps ``h_i``, the diagonal is the second derivative along each
+axis and the off-diagonal entry comes from the second derivative along the pair's
+diagonal ``d = h_i e_i + h_j e_j``:
 
 .. math::
 
     \\frac{d^2}{dt^2} f(x + t d) \\Big|_{t=0} = h_i^2 H_{ii} + 2 h_i h_j H_{ij} + h_j^2 H_{jj},
 
-so ``H_ij`` follows from one more second difference per pair. With the default
-fourth-order central stencil (offsets ±1, ±2) this costs ``4 n + 4 n (n - 1) / 2``
-evaluations beyond ``f(x)`` (221 for n = 10), every entry of order four, and the
-result is symmetric by construction.
+so ``H_ij`` follows from one more second difference per pair, symmetric by
+construction. Each pair's line costs the points of a stencil; a rule of order six
+along it would need six (``6 n + 3 n (n - 1)`` in all, 331 for n = 10), so the pairs
+keep the order-4 rule (offsets +-1, +-2) and accuracy comes from the steps:
+
+1. A scout along every axis: the order-6 rule (offsets +-1, +-2, +-3) at a long step
+   ``H = max(1, |x_i|) / 2`` (``6 n`` points). Its seven values also give the sixth
+   derivative along the axis at that scale.
+2. Where that derivative is lost in rounding, f is a polynomial of degree five or less
+   along the axis as far as can be seen: the scout's value is the diagonal entry and H
+   stays the step. Elsewhere the step balances the order-4 truncation error
+   ``h^4 |f^(6)| / 90`` against rounding, and the diagonal entry is done again there
+   (at most ``4 n`` points).
+3. A pair of two such polynomial axes is differenced at their long steps with one more
+   point on its line (offset 3), whose fifth difference sees a term of degree five or
+   six across the two axes (``x_i^3 x_j^3``); if it does, the pair is done again at
+   the default steps. Other pairs take the finer of their two steps.
+
+For n = 10 this is 281 to 286 evaluations (``1 + 10 n + 2 n (n - 1)`` less four per
+polynomial axis plus one per pair of them), and four more for each pair whose check
+fails. With user steps, bounds that leave no room for the scout, the adaptive
+or noisy modes, other stencils, or f failing at a scout point, the default steps
+``~ eps**(1/6) max(1, |x|)`` serve for every entry (``4 n + 2 n (n - 1)`` points).
 """
 
 from __future__ import annotations
@@ -44,8 +63,7 @@ _SIXTH = {-3: 1.0, -2: -6.0, -1: 15.0, 1: 15.0, 2: -6.0, 3: 1.0}
 #: -2 .. 2 and the fifth difference on -2 .. 3 (weights of the nonzero offsets).
 CHECK_OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0, 3.0])
 _CHECK_D2 = np.array([-1 / 12, 4 / 3, 4 / 3, -1 / 12, 0.0])
-_CHECK_D5 = np.array([float(w) for k, w in enumerate(
-    fornberg_weights([-2, -1, 0, 1, 2, 3], 5)[5]) if k != 2])
+_CHECK_D5 = np.array([float(w) for k, w in enumerate(fornberg_weights([-2, -1, 0, 1, 2, 3], 5)[5]) if k != 2])
 _CHECK_RATIO = abs(float(_CHECK_D2 @ CHECK_OFFSETS**6) / float(_CHECK_D5 @ CHECK_OFFSETS**6))
 #: The measured sixth derivative is taken this much larger when sizing the steps.
 STEP_SAFETY = 2.0
@@ -78,8 +96,9 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
     return _assemble(s, h, flat, small, (d_value, d_error, d_status))
 
 
-def _assemble(s: Any, h: Array, flat: Array, small: Array,
-              diag: tuple[Array, Array, Array]) -> tuple[Array, Array, Array, Array]:
+def _assemble(
+    s: Any, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array]
+) -> tuple[Array, Array, Array, Array]:
     """The full matrix: the diagonal given, each pair from its second difference.
 
     A pair of two axes along which f looked polynomial keeps their long steps, checked
@@ -98,7 +117,7 @@ def _assemble(s: Any, h: Array, flat: Array, small: Array,
     reach = np.maximum(1.0, np.abs(s.x.ravel()))
     i_all, j_all = _pair_index(n)
     for start in range(0, len(i_all), PAIR_CHUNK):
-        i, j = i_all[start:start + PAIR_CHUNK], j_all[start:start + PAIR_CHUNK]
+        i, j = i_all[start : start + PAIR_CHUNK], j_all[start : start + PAIR_CHUNK]
         fine = np.minimum(h[i] / reach[i], h[j] / reach[j])
         both = flat[i] & flat[j]
         hi = np.where(both, h[i], absolute_steps(fine * reach[i], 1.0))
@@ -120,8 +139,10 @@ def _assemble(s: Any, h: Array, flat: Array, small: Array,
         with np.errstate(invalid="ignore"):
             v = (g - hi**2 * d_value[i] - hj**2 * d_value[j]) / (2 * sign * hi * hj)
             e = (g_err + hi**2 * d_error[i] + hj**2 * d_error[j]) / (2 * hi * hj)
-        worst = [max((a, b, c), key=lambda t: t.severity) for a, b, c in
-                 zip(p_status, d_status[i], d_status[j], strict=True)]
+        worst = [
+            max((a, b, c), key=lambda t: t.severity)
+            for a, b, c in zip(p_status, d_status[i], d_status[j], strict=True)
+        ]
         value[i, j] = value[j, i] = v
         error[i, j] = error[j, i] = e
         for a, b, st in zip(i, j, worst, strict=True):
@@ -158,8 +179,13 @@ def _checked_pairs(s: Any, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Ar
 
 def _scouting_applies(s: Any) -> bool:
     """The scout runs for automatic fixed steps of the default central order-4 rule."""
-    return (s.step is None and not s.adaptive and s.noise is None
-            and s.stencil is central(2, 4) and s.x.dtype == np.float64)
+    return (
+        s.step is None
+        and not s.adaptive
+        and s.noise is None
+        and s.stencil is central(2, 4)
+        and s.x.dtype == np.float64
+    )
 
 
 def _scout(s: Any, layout: Layout, small: Array) -> tuple[Estimate, Array, Array] | None:
@@ -197,8 +223,12 @@ def _scout(s: Any, layout: Layout, small: Array) -> tuple[Estimate, Array, Array
     hh, reach = big[:, None], layout.reach[:, None]
     with np.errstate(invalid="ignore", over="ignore"):
         value, error, modelled = combine(SCOUT, values, f0, hh, reach, s.eps, True)
-    est = Estimate(value=value.reshape(n), error=error.reshape(n),
-                   nonfinite=np.zeros(n, dtype=bool), modelled=modelled.reshape(n))
+    est = Estimate(
+        value=value.reshape(n),
+        error=error.reshape(n),
+        nonfinite=np.zeros(n, dtype=bool),
+        modelled=modelled.reshape(n),
+    )
     w6 = np.array([_SIXTH[int(o)] for o in t.offsets])
     d6 = np.abs((values[:, :, 0] - f0[0]) @ w6) / big**6
     scale = np.maximum(np.abs(values[:, :, 0]).max(axis=1), abs(f0[0]))
@@ -206,8 +236,9 @@ def _scout(s: Any, layout: Layout, small: Array) -> tuple[Estimate, Array, Array
     flat = d6 <= SIGNIFICANCE * noise6
     rule = s.stencil
     with np.errstate(divide="ignore"):
-        best = (s.eps * scale * rule.amplification
-                / (2 * abs(rule.error_coefficient) * STEP_SAFETY * d6)) ** (1 / 6)
+        best = (
+            s.eps * scale * rule.amplification / (2 * abs(rule.error_coefficient) * STEP_SAFETY * d6)
+        ) ** (1 / 6)
     h = np.where(flat, big, np.clip(absolute_steps(best, 1.0), small / 8, big))
     return est, big, h
 
@@ -237,8 +268,10 @@ def _pairs(s: Any, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Estimate, 
     """
     sign = np.ones(len(i))
     if s.bounds is not None:
-        room = [longest_step(s.stencil, *rooms(_diagonals(s.x, i, j, hi, hj, sg), *s.bounds))
-                for sg in (sign, -sign)]
+        room = [
+            longest_step(s.stencil, *rooms(_diagonals(s.x, i, j, hi, hj, sg), *s.bounds))
+            for sg in (sign, -sign)
+        ]
         sign = np.where(room[1] > room[0], -1.0, 1.0)
     layout = _diagonals(s.x, i, j, hi, hj, sign)
     est, _ = s.run(layout, h=np.ones(len(i)))
@@ -273,7 +306,5 @@ def hessian_from_gradient(s: Any) -> tuple[Array, Array, Array, Array]:
     with np.errstate(invalid="ignore"):
         error = np.maximum((err + err.T) / 2, np.abs(jac - jac.T) / 2)
     st = entry_status(est).reshape(n, n).T
-    status = np.where(
-        np.vectorize(lambda a, b: a.severity >= b.severity, otypes=[bool])(st, st.T), st, st.T
-    )
+    status = np.where(np.vectorize(lambda a, b: a.severity >= b.severity, otypes=[bool])(st, st.T), st, st.T)
     return value, error, status, np.asarray(h)
