@@ -102,9 +102,10 @@ def _assemble(
     """The full matrix: the diagonal given, each pair from its second difference.
 
     A pair of two axes along which f looked polynomial keeps their long steps, checked
-    by one more point on its line; the other pairs share the finer of their two steps
-    (relative to x), since a long step along a polynomial axis says nothing about how
-    f varies across the other.
+    by one more point on its line; a pair of one such axis and another shares the
+    finer of their two steps (relative to x), since a long step along a polynomial axis
+    says nothing about how f varies across the other; the other pairs take the steps
+    the diagonal ended with.
     """
     d_value, d_error, d_status = diag
     n = s.x.size
@@ -118,10 +119,11 @@ def _assemble(
     i_all, j_all = _pair_index(n)
     for start in range(0, len(i_all), PAIR_CHUNK):
         i, j = i_all[start : start + PAIR_CHUNK], j_all[start : start + PAIR_CHUNK]
-        fine = np.minimum(h[i] / reach[i], h[j] / reach[j])
         both = flat[i] & flat[j]
-        hi = np.where(both, h[i], absolute_steps(fine * reach[i], 1.0))
-        hj = np.where(both, h[j], absolute_steps(fine * reach[j], 1.0))
+        mixed = flat[i] != flat[j]
+        fine = np.minimum(h[i] / reach[i], h[j] / reach[j])
+        hi = np.where(mixed, absolute_steps(fine * reach[i], 1.0), h[i])
+        hj = np.where(mixed, absolute_steps(fine * reach[j], 1.0), h[j])
         g, g_err = np.empty(len(i)), np.empty(len(i))
         sign, p_status = np.ones(len(i)), np.empty(len(i), dtype=object)
         if both.any():
