@@ -279,3 +279,23 @@ def test_derivative_order_errors() -> None:
         dfdx.derivative(np.sin, 1.0, n=0)
     with pytest.raises(ValueError, match="method='complex' gives first derivatives only"):
         dfdx.derivative(np.sin, 1.0, n=2, method="complex")
+
+
+@pytest.mark.parametrize("box", [(-10.0, 10.0), (0.0, 1.0)])
+def test_scout_stays_in_a_box_with_room(box: tuple[float, float]) -> None:
+    # With room for the scout (shrunk to a third of the room in the tighter box), a
+    # polynomial still gets its long steps, and no point leaves the box.
+    lower, upper = np.full(3, box[0]), np.full(3, box[1])
+    x = np.array([0.2, 0.5, 0.7])
+
+    def f(v):
+        if np.any(v < lower) or np.any(v > upper):
+            raise AssertionError(f"evaluated outside the box at {v}")
+        return v[0] ** 4 + 3 * v[0] * v[1] ** 2 - v[2] ** 3 * v[1]
+
+    s = sp.symbols("x0:3")
+    p = Problem("boxed_poly", s[0] ** 4 + 3 * s[0] * s[1] ** 2 - s[2] ** 3 * s[1], tuple(x))
+    res = dfdx.hessian(f, x, bounds=(lower, upper))
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+    assert relative_error(res.value, p.exact_hessian) < 1e-13
+    assert np.all(res.step >= 2.0**-5)
