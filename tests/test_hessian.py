@@ -36,7 +36,7 @@ def test_hessian_from_f_matches_sympy_and_is_covered(p: Problem) -> None:
     assert relative_error(res.value, exact) < 5e-9
     assert np.all(np.abs(res.value - exact) <= res.error)
     n = p.x.size
-    assert res.nfev == 1 + 4 * n + 4 * n * (n - 1) // 2
+    assert res.nfev <= 1 + 10 * n + 5 * n * (n - 1) // 2
 
 
 def test_badly_scaled_problem_has_an_honest_error() -> None:
@@ -45,17 +45,94 @@ def test_badly_scaled_problem_has_an_honest_error() -> None:
     assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
 
 
-def test_ten_variables_cost_221_evaluations() -> None:
-    x = np.linspace(-1, 1, 10)
-    res = dfdx.hessian(lambda v: np.sum(np.exp(0.3 * v) * np.cos(np.roll(v, 1))), x)
-    assert res.nfev == 221
+def ten_variable_problems() -> list[Problem]:
+    x = sp.symbols("x0:10")
+    point = tuple(0.1 * (i + 1) * (-1) ** i for i in range(10))
+    lse = sp.log(sum(sp.exp((i % 3 + 1) * x[i] - x[(i + 1) % 10] / 2) for i in range(10)))
+    quartic = sum((i + 1) * x[i] ** 4 for i in range(10)) + sum(x[i] * x[i + 1] for i in range(9))
+    rosen = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(9))
+    return [
+        Problem("logsumexp_10", lse, point),
+        Problem("quartic_10", quartic, point),
+        Problem("rosenbrock_10", rosen, point),
+    ]
+
+
+@pytest.mark.parametrize("p", ten_variable_problems(), ids=lambda p: p.name)
+def test_ten_variables_within_300_evaluations(p: Problem) -> None:
+    res = dfdx.hessian(p.f, p.x)
+    assert res.nfev <= 300
+    exact = p.exact_hessian
+    assert np.all(np.abs(res.value - exact) <= res.error)
+    error = np.max(np.abs(res.value - exact)) / np.max(np.abs(exact))
+    if p.name == "logsumexp_10":
+        assert error < 2e-10
+    else:
+        # Polynomials of degree four: the long steps leave rounding alone (numdifftools
+        # reaches 2e-15 and 1.3e-15 here with 3001 evaluations), and the error
+        # estimate stays close to it.
+        assert error < 1.3e-15
+        assert np.max(res.error) / np.max(np.abs(exact)) < 1e-12
+
+
+def test_polynomial_axes_with_a_degree_six_cross_term() -> None:
+    # Along each axis f is a polynomial of degree <= 4 (the scout sees no sixth
+    # derivative), but x0^3 x1^3 is of degree six along the pair's diagonal: the check
+    # point must send the pair back to short steps.
+    x0, x1 = sp.symbols("x0 x1")
+    p = Problem("cross", x0**3 * x1**3 + x0**4, (0.7, -0.4))
+    res = dfdx.hessian(p.f, p.x)
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+    assert relative_error(res.value, p.exact_hessian) < 1e-9
+    assert res.nfev == 1 + 6 * 2 + 5 + 4
+
+
+def test_polynomial_axis_next_to_a_transcendental_one() -> None:
+    x0, x1 = sp.symbols("x0 x1")
+    p = Problem("mixed", sp.sin(x0) * x1**3, (0.7, -0.4))
+    res = dfdx.hessian(p.f, p.x)
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+    assert relative_error(res.value, p.exact_hessian) < 1e-9
+    # The pair takes the short step of x0 along x1 too.
+    assert res.step[0] < res.step[1]
+
+
+@pytest.mark.parametrize("raises", [False, True])
+def test_scout_outside_the_domain_falls_back_to_short_steps(raises: bool) -> None:
+    def f(x):
+        if raises and x[0] <= 0:
+            raise ValueError("log of a negative number")
+        return np.log(x[0]) + x[1] ** 2 * x[0]
+
+    res = dfdx.hessian(f, [0.5, 1.0])
+    exact = np.array([[-4.0, 2.0], [2.0, 1.0]])
+    assert np.all(np.abs(res.value - exact) <= res.error)
+    assert relative_error(res.value, exact) < 1e-8
+
+
+def test_hessian_with_user_steps_uses_them() -> None:
+    x0, x1 = sp.symbols("x0 x1")
+    p = Problem("user_steps", sp.exp(x0) * sp.cos(x1) + x0**4, (0.3, 0.2))
+    res = dfdx.hessian(p.f, p.x, step=[1e-3, 2e-3])
+    assert np.allclose(res.step, [1e-3, 2e-3])
+    assert res.nfev == 1 + 4 * 2 + 4
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
 
 
 @pytest.mark.parametrize(
     ("method", "accuracy", "tol"),
-    [("central", 2, 1e-5), ("central", 4, 5e-9), ("central", 6, 5e-9), ("central", 8, 5e-9),
-     ("forward", 1, 1e-3), ("forward", 2, 1e-5), ("forward", 3, 1e-6), ("backward", 1, 1e-3),
-     ("backward", 2, 1e-5), ("backward", 4, 1e-7)],
+    [
+        ("central", 2, 1e-5),
+        ("central", 4, 5e-9),
+        ("central", 6, 5e-9),
+        ("central", 8, 5e-9),
+        ("forward", 1, 1e-3),
+        ("forward", 2, 1e-5),
+        ("forward", 3, 1e-6),
+        ("backward", 1, 1e-3),
+        ("backward", 2, 1e-5),
+        ("backward", 4, 1e-7),
+    ],
 )
 @pytest.mark.parametrize("name", ["sin_cos", "log_sum", "atan", "wood", "trigonometric", "quartic_mix"])
 def test_every_method_and_accuracy(method: str, accuracy: int, tol: float, name: str) -> None:
@@ -122,8 +199,12 @@ def test_hessian_with_bounds_stays_in_the_box() -> None:
         return np.exp(x[0]) * np.sin(x[1] + 2 * x[2]) + x[0] * x[2] ** 3
 
     x = np.array([0.0, 1.0, 1.2])
-    p = Problem("boxed", sp.exp(sp.Symbol("x0")) * sp.sin(sp.Symbol("x1") + 2 * sp.Symbol("x2"))
-                + sp.Symbol("x0") * sp.Symbol("x2") ** 3, tuple(x))
+    p = Problem(
+        "boxed",
+        sp.exp(sp.Symbol("x0")) * sp.sin(sp.Symbol("x1") + 2 * sp.Symbol("x2"))
+        + sp.Symbol("x0") * sp.Symbol("x2") ** 3,
+        tuple(x),
+    )
     res = dfdx.hessian(f, x, bounds=(lower, upper))
     assert res.status is Status.ONE_SIDED
     assert np.array_equal(res.value, res.value.T)
@@ -198,3 +279,23 @@ def test_derivative_order_errors() -> None:
         dfdx.derivative(np.sin, 1.0, n=0)
     with pytest.raises(ValueError, match="method='complex' gives first derivatives only"):
         dfdx.derivative(np.sin, 1.0, n=2, method="complex")
+
+
+@pytest.mark.parametrize("box", [(-10.0, 10.0), (0.0, 1.0)])
+def test_scout_stays_in_a_box_with_room(box: tuple[float, float]) -> None:
+    # With room for the scout (shrunk to a third of the room in the tighter box), a
+    # polynomial still gets its long steps, and no point leaves the box.
+    lower, upper = np.full(3, box[0]), np.full(3, box[1])
+    x = np.array([0.2, 0.5, 0.7])
+
+    def f(v):
+        if np.any(v < lower) or np.any(v > upper):
+            raise AssertionError(f"evaluated outside the box at {v}")
+        return v[0] ** 4 + 3 * v[0] * v[1] ** 2 - v[2] ** 3 * v[1]
+
+    s = sp.symbols("x0:3")
+    p = Problem("boxed_poly", s[0] ** 4 + 3 * s[0] * s[1] ** 2 - s[2] ** 3 * s[1], tuple(x))
+    res = dfdx.hessian(f, x, bounds=(lower, upper))
+    assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
+    assert relative_error(res.value, p.exact_hessian) < 1e-13
+    assert np.all(res.step >= 2.0**-5)
