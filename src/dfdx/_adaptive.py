@@ -39,7 +39,6 @@ Status.NOT_DIFFERENTIABLE
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -97,17 +96,6 @@ def initial_steps(reach: Array, stencil: Stencil) -> Array:
     return absolute_steps(reach, relative)
 
 
-@dataclass
-class _Levels:
-    """Everything computed so far, one list entry per level (arrays over all columns)."""
-
-    mult: list[Array] = field(default_factory=list)  # step multiplier of each column, NaN if idle
-    values: list[Array] = field(default_factory=list)  # (ncols, K, *out) values at the offsets
-    quotient: list[Array] = field(default_factory=list)  # D(h_l), (ncols, *out)
-    rounding: list[Array] = field(default_factory=list)  # rounding error of D(h_l)
-    step: list[Array] = field(default_factory=list)  # the steps, broadcast against (ncols, *out)
-
-
 def adaptive(
     ev: Evaluator,
     layout: Layout,
@@ -147,29 +135,42 @@ def adaptive(
     Estimate
         With ``step`` (the step of the chosen entry) and per-entry ``status``.
     """
-    run = _Run(ev, layout, stencil, np.asarray(h0, dtype=np.float64), eps)
-    for level in range(max_steps):
+    run = _Run(ev, layout, stencil, np.asarray(h0, dtype=np.float64), eps, max_steps)
+    # No column can stop after one step (a single quotient has no error estimate) and the
+    # second step is always the first halved: the first two levels are one call of f.
+    first = min(2, max_steps)
+    run.evaluate([(level, run.all, run.next_mult / RATIO**level) for level in range(first)])
+    for level in range(first):
+        run.choose(level, run.all, rtol, atol)
+    for level in range(first, max_steps):
         active = np.flatnonzero(~run.done_cols)
         if active.size == 0:
             break
-        run.step(level, active)
+        mult = np.full(run.ncols, np.nan)
+        mult[active] = run.next_mult[active]
+        run.evaluate([(level, active, mult)])
         run.choose(level, active, rtol, atol)
     return run.estimate(rtol, atol, strict)
 
 
 class _Run:
-    """State of one adaptive run over all columns."""
+    """State of one adaptive run over all columns.
 
-    def __init__(self, ev: Evaluator, layout: Layout, stencil: Stencil, h0: Array, eps: float):
+    Everything computed per level lives in arrays preallocated for `max_steps` levels
+    (leading axis: the level), so that a level costs a fixed, small number of numpy calls.
+    """
+
+    def __init__(self, ev: Evaluator, layout: Layout, stencil: Stencil, h0: Array, eps: float, max_steps: int):
         self.ev, self.layout, self.stencil, self.h0, self.eps = ev, layout, stencil, h0, eps
-        self.ncols = layout.ncols
+        self.ncols = ncols = layout.ncols
         self.out = ev.out_shape
-        shape = (self.ncols, *self.out)
+        self.all = np.arange(ncols)
+        shape = (ncols, *self.out)
         self.offsets = stencil.offsets[stencil.offsets != 0]
-        self.lv = _Levels()
-        self.start = np.zeros(self.ncols, dtype=int)  # first level of each column's current run
-        self.next_mult = np.ones(self.ncols)
-        self.done_cols = np.zeros(self.ncols, dtype=bool)
+        self.levels = 0  # levels evaluated so far
+        self.start = np.zeros(ncols, dtype=int)  # first level of each column's current run
+        self.next_mult = np.ones(ncols)
+        self.done_cols = np.zeros(ncols, dtype=bool)
         self.best = np.full(shape, np.nan)
         self.best_err = np.full(shape, np.inf)
         self.best_trunc = np.full(shape, np.inf)
@@ -178,70 +179,100 @@ class _Run:
         self.reason = np.full(shape, "", dtype=object)
         self.spacing = expansion_spacing(stencil.kind)
         self.two_sided = bool(np.any(stencil.offsets > 0) and np.any(stencil.offsets < 0))
-        self.rows: list[Array] = []  # the last tableau rows, (orders, ncols, *out)
         self.dtype = np.result_type(
             ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64
         )
+        L, K = max_steps, len(self.offsets)
+        self.mult = np.full((L, ncols), np.nan)  # step multiplier of each column, NaN if idle
+        self.values = np.full((L, ncols, K, *self.out), np.nan, dtype=self.dtype)
+        self.quotient = np.full((L, *shape), np.nan)  # D(h_l)
+        self.rounding = np.full((L, *shape), np.nan)  # rounding error of D(h_l)
+        hshape = (1, *self.out) if layout.kind == "elementwise" else (ncols,) + (1,) * len(self.out)
+        self.hstep = np.full((L, *hshape), np.nan)  # the steps, broadcast against (ncols, *out)
+        # The last three tableau rows T[l, 0..l] (padded with NaN), in turn: slot l % 3.
+        self.rows = np.full((3, L, *shape), np.nan)
         self.weight = ROUNDING_WEIGHT if self.spacing == 2 else ONE_SIDED_WEIGHT
         self.keys: dict[Any, tuple[Any, ...]] = {}
         o = self.offsets
+        # Offsets reuse earlier points only when one is a power-of-two multiple of another.
+        ratios = np.abs(o[:, None] / o[None, :])
+        self.reuses = bool(np.any((ratios > 1) & (np.log2(ratios) == np.round(np.log2(ratios)))))
         self.plus = int(np.argmin(np.where(o > 0, o, np.inf)))
         self.minus = int(np.argmax(np.where(o < 0, o, -np.inf)))  # (on one-sided stencils: unused)
         self.floor = (COMPLEX_FLOOR if stencil.is_complex else FLOOR) * eps
-        self.f0 = np.broadcast_to(ev.f0, (self.ncols, *self.out)).astype(self.dtype)
+        self.f0 = np.broadcast_to(ev.f0, shape).astype(self.dtype)
+        self.absf0 = np.abs(self.f0)
         self.w = stencil.weights[stencil.offsets != 0]
+        self.absw = np.abs(self.w)
         self.w0 = float(stencil.weights[stencil.offsets == 0].sum())
         absx = np.abs(layout.x.ravel())
         if layout.kind == "axes":
-            self.xmag = _expand(absx[layout.columns], self.ncols, self.out)
+            self.xmag = _expand(absx[layout.columns], ncols, self.out)
         elif layout.kind == "directions":
             assert layout.directions is not None
-            self.xmag = _expand(np.abs(layout.directions) @ absx, self.ncols, self.out)
+            self.xmag = _expand(np.abs(layout.directions) @ absx, ncols, self.out)
         else:
             self.xmag = absx.reshape(1, *self.out)
 
     # -- evaluation -------------------------------------------------------------------
-    def step(self, level: int, active: Array) -> None:
-        """Evaluate level `level` on the `active` columns, reusing earlier points."""
-        K = len(self.offsets)
-        mult = np.full(self.ncols, np.nan)
-        mult[active] = self.next_mult[active]
-        values = np.full((self.ncols, K, *self.out), np.nan, dtype=self._dtype())
-        # Columns with the same history of step ratios reuse the same offsets: one group each.
-        back = range(level - 1, max(-1, level - 4), -1)
-        history = np.array([self.lv.mult[lv][active] / mult[active] for lv in back]).reshape(-1, len(active))
-        history = np.where(np.isnan(history), 0.0, history)
-        if history.size == 0 or (history == history[:, :1]).all():
-            kinds, groups = history[:, :1], [active]
-        else:
-            kinds, which = np.unique(history, axis=1, return_inverse=True)
-            groups = [active[np.ravel(which) == g] for g in range(kinds.shape[1])]
-        plans = []
-        for g, cols in enumerate(groups):
-            key = self._reuse_key(level, list(back), kinds[:, g])
-            fresh = [k for k, hit in enumerate(key) if hit is None]
-            for k, hit in enumerate(key):
-                if hit is not None:
-                    values[cols, k] = self.lv.values[hit[0]][cols, hit[1]]
-            if fresh:
-                idx = cols
-                pts = _subset(self.layout, idx).points(
-                    self._h(idx, mult), self.offsets[fresh], self.stencil.is_complex
-                )
-                plans.append((idx, fresh, pts))
-        if plans:
-            out = self.ev(_Concat([p[2] for p in plans]))
-            start = 0
-            for idx, fresh, pts in plans:
-                block = out[start : start + len(pts)].reshape(len(idx), len(fresh), *self.out)
-                start += len(pts)
-                values[idx[:, None], np.array(fresh)[None, :]] = block
-        self.lv.mult.append(mult)
-        self.lv.values.append(values)
-        self._quotients(mult, values)
+    def evaluate(self, plan: list[tuple[int, Array, Array]]) -> None:
+        """Evaluate the levels of `plan` ``(level, active columns, multipliers)`` in one call.
 
-    def _dtype(self) -> Any:
-        return self.dtype
+        Each level reuses the points of earlier ones (those of the same call included).
+        """
+        groups = []
+        for level, active, mult in plan:
+            self.mult[level] = mult
+            groups.append(self._groups(level, active, mult))
+        parts = [g[3] for gs in groups for g in gs if g[3] is not None]
+        if len(parts) == 1:
+            out = self.ev(parts[0])
+        else:
+            out = self.ev(_Concat(parts)) if parts else None
+        start = 0
+        for (level, _, mult), gs in zip(plan, groups, strict=True):
+            values = self.values[level]
+            for cols, key, fresh, pts in gs:
+                for k, hit in enumerate(key):
+                    if hit is not None:
+                        values[cols, k] = self.values[hit[0]][cols, hit[1]]
+                if pts is not None:
+                    assert out is not None
+                    block = out[start : start + len(pts)].reshape(len(cols), len(fresh), *self.out)
+                    start += len(pts)
+                    if len(fresh) == len(key) and len(cols) == self.ncols:
+                        values[...] = block
+                    else:
+                        values[cols[:, None], np.array(fresh)[None, :]] = block
+            self.levels = level + 1
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                self._quotients(level, mult, values)
+
+    def _groups(self, level: int, active: Array, mult: Array) -> list[tuple[Array, Any, list[int], Any]]:
+        """Columns with the same history of step ratios, which reuse the same offsets."""
+        K = len(self.offsets)
+        if not self.reuses or level == 0:
+            groups, kinds, back = [active], np.zeros((0, 1)), []
+        else:
+            back = list(range(level - 1, max(-1, level - 4), -1))
+            history = self.mult[back][:, active] / mult[active]
+            history = np.where(np.isnan(history), 0.0, history)
+            if (history == history[:, :1]).all():
+                kinds, groups = history[:, :1], [active]
+            else:
+                kinds, which = np.unique(history, axis=1, return_inverse=True)
+                groups = [active[np.ravel(which) == g] for g in range(kinds.shape[1])]
+        out = []
+        for g, cols in enumerate(groups):
+            key = self._reuse_key(level, back, kinds[:, g]) if back else (None,) * K
+            fresh = [k for k, hit in enumerate(key) if hit is None]
+            pts = None
+            if fresh:
+                layout = self.layout if len(cols) == self.ncols else _subset(self.layout, cols)
+                offsets = self.offsets if len(fresh) == K else self.offsets[fresh]
+                pts = layout.points(self._h(cols, mult), offsets, self.stencil.is_complex)
+            out.append((cols, key, fresh, pts))
+        return out
 
     def _h(self, idx: Array, mult: Array) -> Array:
         h: Array = self.h0 * mult[0] if self.layout.kind == "elementwise" else self.h0[idx] * mult[idx]
@@ -270,27 +301,25 @@ class _Run:
         self.keys[memo] = tuple(key)
         return self.keys[memo]
 
-    def _quotients(self, mult: Array, values: Array) -> None:
+    def _quotients(self, level: int, mult: Array, values: Array) -> None:
         """D(h), its rounding error and the kink indicator for this level."""
         st, eps, f0, w, w0 = self.stencil, self.eps, self.f0, self.w, self.w0
-        h = _expand(
-            self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0], self.ncols, self.out
-        )
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            total = _combine(w, values) + w0 * f0
-            if st.is_complex:
-                total, parts = total.imag, np.abs(values.imag)
-                absf0 = 0.0
-            else:
-                parts, absf0 = np.abs(values), np.abs(f0)
-            D = total / h**st.n
-            rounding = eps * (_combine(np.abs(w), parts) + abs(w0) * absf0) / h**st.n
-            rounding = rounding + eps * np.abs(D)
-            if st.n == 1 and not st.is_complex:
-                rounding = rounding + 2 * eps * st.amplification * self._sensitivity(D) / h
-        self.lv.quotient.append(D)
-        self.lv.rounding.append(rounding)
-        self.lv.step.append(h)
+        h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
+        h = self.hstep[level] = h.reshape(self.hstep.shape[1:])
+        total = _combine(w, values) + w0 * f0
+        if st.is_complex:
+            total, parts = total.imag, np.abs(values.imag)
+            absf0: Any = 0.0
+        else:
+            parts, absf0 = np.abs(values), self.absf0
+        hn = h**st.n
+        D = total / hn
+        rounding = eps * (_combine(self.absw, parts) + abs(w0) * absf0) / hn
+        rounding = rounding + eps * np.abs(D)
+        if st.n == 1 and not st.is_complex:
+            rounding = rounding + 2 * eps * st.amplification * self._sensitivity(D) / h
+        self.quotient[level] = D
+        self.rounding[level] = rounding
 
     def _sensitivity(self, D: Array) -> Array:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
@@ -306,9 +335,8 @@ class _Run:
 
     def _indicators(self) -> tuple[Array, Array, Array, Array]:
         """Per level: ``|forward - backward slope|``, ``|f(x+h) - f(x-h)|`` and their rounding."""
-        o, plus, minus = self.offsets, self.plus, self.minus
-        values = np.stack(self.lv.values)
-        h = np.stack([np.broadcast_to(h, values.shape[1:2] + values.shape[3:]) for h in self.lv.step])
+        o, plus, minus, n = self.offsets, self.plus, self.minus, self.levels
+        values, h = self.values[:n], self.hstep[:n]
         up, down, f0 = values[:, :, plus], values[:, :, minus], self.f0[None]
         kink = np.abs((up - f0) / (o[plus] * h) - (f0 - down) / (-o[minus] * h))
         near = np.abs(up) + np.abs(down)
@@ -326,39 +354,41 @@ class _Run:
         sel: Any = slice(None) if active.size == self.ncols else active
         lead = (-1,) + (1,) * len(self.out)
         start = self.start[sel].reshape(lead)
-        D = np.stack(self.lv.quotient[-3:])[:, sel]
-        levels = (-1,) + (1,) * (1 + len(self.out))
-        D = np.where(np.arange(level + 1 - len(D), level + 1).reshape(levels) >= start, D, np.nan)
+        first = max(0, level - 2)
+        D = self.quotient[first : level + 1, sel]
+        if first < start.max():
+            levels = (-1,) + (1,) * (1 + len(self.out))
+            D = np.where(np.arange(first, level + 1).reshape(levels) >= start, D, np.nan)
         p, s = self.stencil.accuracy, self.spacing
-        rows = [r[:, sel] for r in self.rows[-2:]]
-        Tl = next_row(D[-1], rows[-1] if rows else None, RATIO, p, s)
-        Tp = _pad(rows[-1], level + 1) if rows else np.full_like(Tl, np.nan)
-        Tpp = _pad(rows[-2], level + 1) if len(rows) > 1 else np.full_like(Tl, np.nan)
+        slot, rows = level % 3, self.rows
+        Tl = next_row(D[-1], rows[(level - 1) % 3][:level, sel] if level else None, RATIO, p, s)
+        Tp = rows[(level - 1) % 3][: level + 1, sel] if level else np.full_like(Tl, np.nan)
+        Tpp = rows[(level - 2) % 3][: level + 1, sel] if level > 1 else np.full_like(Tl, np.nan)
         # Rounding of every entry of the row, propagated through the tableau's weights.
-        R = np.stack(self.lv.rounding)[:, sel]
-        keep = np.arange(level + 1).reshape(levels) >= start
+        R = self.rounding[: level + 1, sel]
+        if start.max() > 0:
+            levels = (-1,) + (1,) * (1 + len(self.out))
+            R = np.where(np.arange(level + 1).reshape(levels) >= start, R, 0.0)
         coef = abs_coefficients(level + 1, RATIO, p, s)[level]
-        model = (coef @ np.where(keep, R, 0.0).reshape(level + 1, -1)).reshape(Tl.shape)
+        model = (coef @ R.reshape(level + 1, -1)).reshape(Tl.shape)
         rounding = np.fmin(model, MEASURED * row_changes(Tl, Tp, Tpp)) + self.weight * model
         rounding += self.floor * np.abs(Tl)
         trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
         cand = np.where(np.isfinite(err), err, np.inf)
-        m = np.argmin(cand.reshape(len(cand), -1), axis=0)
-        cells = np.arange(m.size)
-        shape = cand.shape[1:]
+        m = np.argmin(cand, axis=0)[None]
         new_err, new_val, new_trunc, new_round = (
-            a.reshape(len(a), -1)[m, cells].reshape(shape) for a in (cand, Tl, trunc, rounding)
+            np.take_along_axis(a, m, axis=0)[0] for a in (cand, Tl, trunc, rounding)
         )
         improve = (new_err < self.best_err[sel]) & ~self.done[sel]
-        self.best[sel] = np.where(improve, new_val, self.best[sel])
-        self.best_err[sel] = np.where(improve, new_err, self.best_err[sel])
-        self.best_trunc[sel] = np.where(improve, new_trunc, self.best_trunc[sel])
-        mult = self.lv.mult[level][sel].reshape(lead)
-        self.best_mult[sel] = np.where(improve, mult, self.best_mult[sel])
-        full = np.full((level + 1, self.ncols, *self.out), np.nan)
-        full[:, sel] = Tl
-        self.rows = self.rows[-2:] + [full]
+        if improve.any():
+            self.best[sel] = np.where(improve, new_val, self.best[sel])
+            self.best_err[sel] = np.where(improve, new_err, self.best_err[sel])
+            self.best_trunc[sel] = np.where(improve, new_trunc, self.best_trunc[sel])
+            mult = self.mult[level][sel].reshape(lead)
+            self.best_mult[sel] = np.where(improve, mult, self.best_mult[sel])
+        rows[slot] = np.nan
+        rows[slot][: level + 1, sel] = Tl
         self._stop(level, active, sel, rtol, atol, new_round)
         self._plan(level, active, D)
 
@@ -368,37 +398,44 @@ class _Run:
         # Truncation below rounding: a smaller step only adds rounding.
         ran = (level >= self.start[sel] + 2).reshape((-1,) + (1,) * len(self.out))
         floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding) & ran
-        self.reason[sel] = np.where(~done & met, "met", np.where(~done & floor, "rounding", self.reason[sel]))
-        done = done | met | floor
-        self.done[sel] = done
-        self.done_cols[sel] = done.reshape(len(active), -1).all(axis=1)
+        stop = ~done & (met | floor)
+        if stop.any():
+            self.reason[sel] = np.where(~done & met, "met", np.where(~done & floor, "rounding", self.reason[sel]))
+            done = done | stop
+            self.done[sel] = done
+            self.done_cols[sel] = done.reshape(len(active), -1).all(axis=1)
 
     def _plan(self, level: int, active: Array, D: Array) -> None:
         """Halve the step, or jump when the last two quotients disagree grossly."""
-        nxt = self.lv.mult[level][active] / RATIO
+        mult = self.mult[level][active]
+        nxt = mult / RATIO
         if level >= 1:
             last, prev = D[-1], D[-2]
-            R = self.lv.rounding[level][active]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gap = np.abs(last - prev)
-                above = gap > 10 * R
-                # Two quotients of a run: only a gross disagreement says the step is too large
-                # (a small derivative can differ by a large fraction in the asymptotic regime);
-                # three: the differences must shrink, by r^p in the asymptotic regime.
-                gross = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
-                before = np.abs(prev - D[-3]) if len(D) > 2 else np.full_like(gap, np.nan)
-                stuck = np.where(np.isnan(before), gross, gap > CONTRACTION * before)
-                wild = (stuck & above) | ~np.isfinite(last)
-            undone = ~self.done[active]
-            wild = (wild & undone).reshape(len(active), -1).any(axis=1)
-            jump = active[wild]
-            self.start[jump] = level + 1
-            self.rows[-1][:, jump] = np.nan  # the new run's tableau starts afresh
-            nxt = np.where(wild, self.lv.mult[level][active] / JUMP, nxt)
+            R = self.rounding[level][active]
+            gap = np.abs(last - prev)
+            above = gap > 10 * R
+            # Two quotients of a run: only a gross disagreement says the step is too large
+            # (a small derivative can differ by a large fraction in the asymptotic regime);
+            # three: the differences must shrink, by r^p in the asymptotic regime.
+            if len(D) > 2:
+                before = np.abs(prev - D[-3])
+                stuck = gap > CONTRACTION * before
+                if np.isnan(before).any():
+                    gross = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
+                    stuck = np.where(np.isnan(before), gross, stuck)
+            else:
+                stuck = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
+            wild = (stuck & above) | ~np.isfinite(last)
+            wild = (wild & ~self.done[active]).reshape(len(active), -1).any(axis=1)
+            if wild.any():
+                jump = active[wild]
+                self.start[jump] = level + 1
+                self.rows[level % 3][:, jump] = np.nan  # the new run's tableau starts afresh
+                nxt = np.where(wild, mult / JUMP, nxt)
         elif not np.all(np.isfinite(D[-1])):
             bad = ~np.isfinite(D[-1]).reshape(len(active), -1).all(axis=1)
             self.start[active[bad]] = 1
-            self.rows[-1][:, active[bad]] = np.nan
+            self.rows[level % 3][:, active[bad]] = np.nan
         self.next_mult[active] = nxt
 
     # -- result ---------------------------------------------------------------------
@@ -432,23 +469,22 @@ class _Run:
         there a differentiable f has both indicators halving with h. A jump of f at x
         keeps ``|f(x + h) - f(x - h)|`` at the size of the jump however small h gets.
         """
-        out = np.zeros(self.best.shape, dtype=bool)
-        if not self.two_sided or self.stencil.n != 1 or len(self.lv.values) < 2:
-            return out
+        if not self.two_sided or self.stencil.n != 1 or self.levels < 2:
+            return np.zeros(self.best.shape, dtype=bool)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             kink, jump, kn, jn = self._indicators()
-        ran = np.array([np.isfinite(m) for m in self.lv.mult])  # (levels, ncols)
-        stop = np.array([np.flatnonzero(ran[:, j]).max() for j in range(self.ncols)])
-        for j in range(self.ncols):
-            c, settled = stop[j], bool(self.done[j].all())
-            # A column that never settled is judged on its last three steps, whatever their
-            # ratio; one that settled, on the (up to three) steps of its final run.
-            first = max(c - 2, self.start[j]) if settled else c - 2
-            if first < 0 or c - first < 1:
-                continue
-            with np.errstate(invalid="ignore", over="ignore"):
-                out[j] = _steady(kink[first : c + 1, j], kn[c, j]) | _steady(jump[first : c + 1, j], jn[c, j])
-        return out
+        # Columns run from the first level until they stop: the last is where mult is finite.
+        last = np.isfinite(self.mult[: self.levels]).sum(axis=0) - 1
+        settled = self.done.reshape(self.ncols, -1).all(axis=1)
+        # A column that never settled is judged on its last three steps, whatever their
+        # ratio; one that settled, on the (up to three) steps of its final run.
+        first = np.where(settled, np.maximum(last - 2, self.start), last - 2)
+        judged = (first >= 0) & (last - first >= 1)
+        three = (first == last - 2).reshape((-1,) + (1,) * len(self.out))
+        cols, idx = self.all, [np.maximum(last - k, 0) for k in range(3)]
+        with np.errstate(invalid="ignore", over="ignore"):
+            out: Array = _steady(kink, kn, cols, idx, three) | _steady(jump, jn, cols, idx, three)
+        return out & judged.reshape(three.shape)
 
     def _steps(self) -> Array:
         mult = np.nanmax(self.best_mult.reshape(self.ncols, -1), axis=1) if self.best.size else np.ones(1)
@@ -458,27 +494,23 @@ class _Run:
         return self.h0 * mult
 
 
+def _steady(a: Array, noise: Array, cols: Array, idx: list[Array], three: Array) -> Array:
+    """True where ``a`` over the judged steps (halving) does not shrink and is above `noise`.
+
+    ``idx[k]`` is the level k steps before each column's last; `three` marks the columns
+    judged on three steps rather than two.
+    """
+    a0, a1, a2 = (a[i, cols] for i in idx)
+    out: Array = (a0 > 100 * noise[idx[0], cols]) & (a0 > 0.7 * a1) & (~three | (a1 > 0.7 * a2))
+    return out
+
+
 def _combine(w: Array, values: Array) -> Array:
     """``sum_k w_k values[:, k]`` (a handful of offsets: cheaper than tensordot)."""
     total: Array = w[0] * values[:, 0]
     for k in range(1, len(w)):
         total = total + w[k] * values[:, k]
     return total
-
-
-def _pad(row: Array, length: int) -> Array:
-    """A tableau row with NaN for the orders it does not have yet."""
-    out = np.full((length, *row.shape[1:]), np.nan)
-    out[: len(row)] = row
-    return out
-
-
-def _steady(a: Array, noise: Array) -> Array:
-    """True where the sequence ``a`` (over steps that halve) does not shrink and is above `noise`."""
-    out: Array = a[-1] > 100 * noise
-    for i in range(1, len(a)):
-        out = out & (a[i] > 0.7 * a[i - 1])
-    return out
 
 
 def _subset(layout: Layout, idx: Array) -> Layout:
