@@ -39,7 +39,8 @@ Status.NOT_DIFFERENTIABLE
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,6 +82,44 @@ COMPLEX_FLOOR = 8.0
 #: First step relative to ``max(1, |x|)``: large, so that rounding stays small; the
 #: extrapolation removes the truncation error (and the scale search the too-large steps).
 FIRST_STEP = 2.0**-3
+
+
+#: Why an entry stopped (codes of ``_Run.reason``): its tolerance was met, or its
+#: truncation fell below its rounding.
+MET, ROUNDING = 1, 2
+_STATUSES = np.array(
+    [Status.SUCCESS, Status.ROUNDOFF, Status.NOT_CONVERGED, Status.NOT_DIFFERENTIABLE, Status.NONFINITE],
+    dtype=object,
+)
+
+
+class _StencilData(NamedTuple):
+    offsets: Array  # the nonzero offsets
+    w: Array  # their weights
+    absw: Array
+    w0: float  # the weight of f(x)
+    two_sided: bool
+    reuses: bool  # some offset is a power-of-two multiple of another: points recur
+    plus: int  # the smallest positive offset
+    minus: int  # the negative offset nearest zero (on one-sided stencils: unused)
+
+
+@lru_cache(maxsize=64)
+def _stencil_data(offsets: bytes, weights: bytes) -> _StencilData:
+    """What a run needs of a stencil, once per stencil (stencils are rebuilt per call)."""
+    all_offsets, all_weights = np.frombuffer(offsets), np.frombuffer(weights)
+    o = all_offsets[all_offsets != 0]
+    ratios = np.abs(o[:, None] / o[None, :])
+    return _StencilData(
+        offsets=o,
+        w=all_weights[all_offsets != 0],
+        absw=np.abs(all_weights[all_offsets != 0]),
+        w0=float(all_weights[all_offsets == 0].sum()),
+        two_sided=bool(np.any(o > 0) and np.any(o < 0)),
+        reuses=bool(np.any((ratios > 1) & (np.log2(ratios) == np.round(np.log2(ratios))))),
+        plus=int(np.argmin(np.where(o > 0, o, np.inf))),
+        minus=int(np.argmax(np.where(o < 0, o, -np.inf))),
+    )
 
 
 def initial_steps(reach: Array, stencil: Stencil) -> Array:
@@ -166,7 +205,9 @@ class _Run:
         self.out = ev.out_shape
         self.all = np.arange(ncols)
         shape = (ncols, *self.out)
-        self.offsets = stencil.offsets[stencil.offsets != 0]
+        sd = _stencil_data(_bytes(stencil.offsets), _bytes(stencil.weights))
+        self.offsets, self.w, self.absw, self.w0 = sd.offsets, sd.w, sd.absw, sd.w0
+        self.two_sided, self.reuses, self.plus, self.minus = sd.two_sided, sd.reuses, sd.plus, sd.minus
         self.levels = 0  # levels evaluated so far
         self.start = np.zeros(ncols, dtype=int)  # first level of each column's current run
         self.next_mult = np.ones(ncols)
@@ -176,9 +217,8 @@ class _Run:
         self.best_trunc = np.full(shape, np.inf)
         self.best_mult = np.full(shape, np.nan)
         self.done = np.zeros(shape, dtype=bool)
-        self.reason = np.full(shape, "", dtype=object)
+        self.reason = np.zeros(shape, dtype=np.int8)  # why an entry stopped: MET or ROUNDING
         self.spacing = expansion_spacing(stencil.kind)
-        self.two_sided = bool(np.any(stencil.offsets > 0) and np.any(stencil.offsets < 0))
         self.dtype = np.result_type(
             ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64
         )
@@ -193,18 +233,13 @@ class _Run:
         self.rows = np.full((3, L, *shape), np.nan)
         self.weight = ROUNDING_WEIGHT if self.spacing == 2 else ONE_SIDED_WEIGHT
         self.keys: dict[Any, tuple[Any, ...]] = {}
-        o = self.offsets
-        # Offsets reuse earlier points only when one is a power-of-two multiple of another.
-        ratios = np.abs(o[:, None] / o[None, :])
-        self.reuses = bool(np.any((ratios > 1) & (np.log2(ratios) == np.round(np.log2(ratios)))))
-        self.plus = int(np.argmin(np.where(o > 0, o, np.inf)))
-        self.minus = int(np.argmax(np.where(o < 0, o, -np.inf)))  # (on one-sided stencils: unused)
         self.floor = (COMPLEX_FLOOR if stencil.is_complex else FLOOR) * eps
-        self.f0 = np.broadcast_to(ev.f0, shape).astype(self.dtype)
+        self.f0 = np.empty(shape, dtype=self.dtype)
+        self.f0[...] = ev.f0
         self.absf0 = np.abs(self.f0)
-        self.w = stencil.weights[stencil.offsets != 0]
-        self.absw = np.abs(self.w)
-        self.w0 = float(stencil.weights[stencil.offsets == 0].sum())
+        # f(x) enters the quotients with weight w0; a zero weight still spreads a NaN f(x).
+        self.uses_f0 = self.w0 != 0 or not bool(np.isfinite(ev.f0).all())
+        self.sensitivity = 2 * eps * stencil.amplification
         absx = np.abs(layout.x.ravel())
         if layout.kind == "axes":
             self.xmag = _expand(absx[layout.columns], ncols, self.out)
@@ -306,7 +341,9 @@ class _Run:
         st, eps, f0, w, w0 = self.stencil, self.eps, self.f0, self.w, self.w0
         h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
         h = self.hstep[level] = h.reshape(self.hstep.shape[1:])
-        total = _combine(w, values) + w0 * f0
+        total = _combine(w, values)
+        if self.uses_f0:
+            total = total + w0 * f0
         if st.is_complex:
             total, parts = total.imag, np.abs(values.imag)
             absf0: Any = 0.0
@@ -314,10 +351,13 @@ class _Run:
             parts, absf0 = np.abs(values), self.absf0
         hn = h**st.n
         D = total / hn
-        rounding = eps * (_combine(self.absw, parts) + abs(w0) * absf0) / hn
+        size = _combine(self.absw, parts)
+        if self.uses_f0:
+            size = size + abs(w0) * absf0
+        rounding = eps * size / hn
         rounding = rounding + eps * np.abs(D)
         if st.n == 1 and not st.is_complex:
-            rounding = rounding + 2 * eps * st.amplification * self._sensitivity(D) / h
+            rounding = rounding + self.sensitivity * self._sensitivity(D) / h
         self.quotient[level] = D
         self.rounding[level] = rounding
 
@@ -325,19 +365,25 @@ class _Run:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
         # Finished columns by their answer, running ones by their latest quotient (an early
         # "best" from a step far above f's scale can be wild).
-        done = self.done_cols.reshape((-1,) + (1,) * len(self.out))
-        known = np.where(done & np.isfinite(self.best), self.best, D)
+        known = D
+        if self.done_cols.any():
+            done = self.done_cols.reshape((-1,) + (1,) * len(self.out))
+            known = np.where(done & np.isfinite(self.best), self.best, D)
         s: Array = self.xmag * np.abs(known)
-        s[~np.isfinite(s)] = 0.0
+        s = np.where(np.isfinite(s), s, 0.0)
         if self.layout.sum_columns:
             s = s.sum(axis=0)
         return s
 
-    def _indicators(self) -> tuple[Array, Array, Array, Array]:
-        """Per level: ``|forward - backward slope|``, ``|f(x+h) - f(x-h)|`` and their rounding."""
-        o, plus, minus, n = self.offsets, self.plus, self.minus, self.levels
-        values, h = self.values[:n], self.hstep[:n]
-        up, down, f0 = values[:, :, plus], values[:, :, minus], self.f0[None]
+    def _indicators(self, levels: Array) -> tuple[Array, Array, Array, Array]:
+        """``|forward - backward slope|``, ``|f(x+h) - f(x-h)|`` and their rounding.
+
+        `levels` ``(k, ncols)``: the level of each column for each of k results.
+        """
+        o, plus, minus, cols = self.offsets, self.plus, self.minus, self.all
+        up, down = self.values[levels, cols, plus], self.values[levels, cols, minus]
+        h = self.hstep[levels, cols if self.hstep.shape[1] == self.ncols else 0]
+        f0 = self.f0[None]
         kink = np.abs((up - f0) / (o[plus] * h) - (f0 - down) / (-o[minus] * h))
         near = np.abs(up) + np.abs(down)
         kink_noise = self.eps * (near + 2 * np.abs(f0)) / (min(o[plus], -o[minus]) * h)
@@ -347,16 +393,31 @@ class _Run:
     def choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
         """Update each active entry's best estimate; stop converged columns; plan the next step."""
         with np.errstate(all="ignore"):
-            self._choose(level, active, rtol, atol)
+            if level == 0:
+                self._start_tableau()
+            else:
+                self._choose(level, active, rtol, atol)
+
+    def _start_tableau(self) -> None:
+        """The first level: one quotient has no error estimate, so nothing stops or improves."""
+        D = self.quotient[0]
+        self.rows[0][0] = D
+        finite = np.isfinite(D)
+        if not finite.all():
+            # A step that meets a pole or an overflow: the run starts again at the next one.
+            bad = ~finite.reshape(self.ncols, -1).all(axis=1)
+            self.start[bad] = 1
+            self.rows[0][:, bad] = np.nan
+        self.next_mult = self.mult[0] / RATIO
 
     def _choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
         # Views, not copies, while every column is running (the common case).
         sel: Any = slice(None) if active.size == self.ncols else active
         lead = (-1,) + (1,) * len(self.out)
         start = self.start[sel].reshape(lead)
-        first = max(0, level - 2)
+        first, restarted = max(0, level - 2), int(start.max())
         D = self.quotient[first : level + 1, sel]
-        if first < start.max():
+        if first < restarted:
             levels = (-1,) + (1,) * (1 + len(self.out))
             D = np.where(np.arange(first, level + 1).reshape(levels) >= start, D, np.nan)
         p, s = self.stencil.accuracy, self.spacing
@@ -366,7 +427,7 @@ class _Run:
         Tpp = rows[(level - 2) % 3][: level + 1, sel] if level > 1 else np.full_like(Tl, np.nan)
         # Rounding of every entry of the row, propagated through the tableau's weights.
         R = self.rounding[: level + 1, sel]
-        if start.max() > 0:
+        if restarted:
             levels = (-1,) + (1,) * (1 + len(self.out))
             R = np.where(np.arange(level + 1).reshape(levels) >= start, R, 0.0)
         coef = abs_coefficients(level + 1, RATIO, p, s)[level]
@@ -376,17 +437,25 @@ class _Run:
         trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
         cand = np.where(np.isfinite(err), err, np.inf)
-        m = np.argmin(cand, axis=0)[None]
+        # The entry of least error, per cell: a flat index into the (order, cell) arrays.
+        cells = cand[0].size
+        pick = np.argmin(cand.reshape(level + 1, cells), axis=0) * cells + np.arange(cells)
         new_err, new_val, new_trunc, new_round = (
-            np.take_along_axis(a, m, axis=0)[0] for a in (cand, Tl, trunc, rounding)
+            a.reshape(-1)[pick].reshape(cand.shape[1:]) for a in (cand, Tl, trunc, rounding)
         )
         improve = (new_err < self.best_err[sel]) & ~self.done[sel]
         if improve.any():
-            self.best[sel] = np.where(improve, new_val, self.best[sel])
-            self.best_err[sel] = np.where(improve, new_err, self.best_err[sel])
-            self.best_trunc[sel] = np.where(improve, new_trunc, self.best_trunc[sel])
             mult = self.mult[level][sel].reshape(lead)
-            self.best_mult[sel] = np.where(improve, mult, self.best_mult[sel])
+            for best, new in (
+                (self.best, new_val),
+                (self.best_err, new_err),
+                (self.best_trunc, new_trunc),
+                (self.best_mult, mult),
+            ):
+                if isinstance(sel, slice):
+                    np.copyto(best, new, where=improve)
+                else:
+                    best[sel] = np.where(improve, new, best[sel])
         rows[slot] = np.nan
         rows[slot][: level + 1, sel] = Tl
         self._stop(level, active, sel, rtol, atol, new_round)
@@ -400,7 +469,7 @@ class _Run:
         floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding) & ran
         stop = ~done & (met | floor)
         if stop.any():
-            self.reason[sel] = np.where(~done & met, "met", np.where(~done & floor, "rounding", self.reason[sel]))
+            self.reason[sel] = np.where(~done & met, MET, np.where(~done & floor, ROUNDING, self.reason[sel]))
             done = done | stop
             self.done[sel] = done
             self.done_cols[sel] = done.reshape(len(active), -1).all(axis=1)
@@ -440,18 +509,19 @@ class _Run:
 
     # -- result ---------------------------------------------------------------------
     def estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
-        status = np.full(self.best.shape, Status.SUCCESS, dtype=object)
+        code = np.zeros(self.best.shape, dtype=np.int8)  # an index into _STATUSES
         with np.errstate(invalid="ignore"):
             size = np.maximum(
                 np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
             )
             large = self.best_err > self.eps ** (1 / 3) * size
             short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
-        status[(self.reason == "rounding") & (large | (strict & short))] = Status.ROUNDOFF
-        status[~self.done] = Status.NOT_CONVERGED
-        status[self._not_differentiable()] = Status.NOT_DIFFERENTIABLE
+        code[(self.reason == ROUNDING) & (large | (strict & short))] = 1
+        code[~self.done] = 2
+        code[self._not_differentiable()] = 3
         nonfinite = ~np.isfinite(self.best)
-        status[nonfinite] = Status.NONFINITE
+        code[nonfinite] = 4
+        status = _STATUSES[code]
         step = self._steps()
         return Estimate(
             value=self.best,
@@ -471,8 +541,6 @@ class _Run:
         """
         if not self.two_sided or self.stencil.n != 1 or self.levels < 2:
             return np.zeros(self.best.shape, dtype=bool)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            kink, jump, kn, jn = self._indicators()
         # Columns run from the first level until they stop: the last is where mult is finite.
         last = np.isfinite(self.mult[: self.levels]).sum(axis=0) - 1
         settled = self.done.reshape(self.ncols, -1).all(axis=1)
@@ -481,27 +549,31 @@ class _Run:
         first = np.where(settled, np.maximum(last - 2, self.start), last - 2)
         judged = (first >= 0) & (last - first >= 1)
         three = (first == last - 2).reshape((-1,) + (1,) * len(self.out))
-        cols, idx = self.all, [np.maximum(last - k, 0) for k in range(3)]
-        with np.errstate(invalid="ignore", over="ignore"):
-            out: Array = _steady(kink, kn, cols, idx, three) | _steady(jump, jn, cols, idx, three)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            kink, jump, kn, jn = self._indicators(np.maximum(last - np.arange(3)[:, None], 0))
+            out: Array = _steady(kink, kn, three) | _steady(jump, jn, three)
         return out & judged.reshape(three.shape)
 
     def _steps(self) -> Array:
-        mult = np.nanmax(self.best_mult.reshape(self.ncols, -1), axis=1) if self.best.size else np.ones(1)
+        bm = self.best_mult.reshape(self.ncols, -1)
+        if not self.best.size:
+            mult = np.ones(1)
+        else:
+            mult = bm.max(axis=1) if not np.isnan(bm).any() else np.nanmax(bm, axis=1)
         mult = np.where(np.isfinite(mult), mult, 1.0)
         if self.layout.kind == "elementwise":
             return self.h0 * np.nanmax(mult)
         return self.h0 * mult
 
 
-def _steady(a: Array, noise: Array, cols: Array, idx: list[Array], three: Array) -> Array:
+def _steady(a: Array, noise: Array, three: Array) -> Array:
     """True where ``a`` over the judged steps (halving) does not shrink and is above `noise`.
 
-    ``idx[k]`` is the level k steps before each column's last; `three` marks the columns
+    ``a[k]`` is at the level k steps before each column's last; `three` marks the columns
     judged on three steps rather than two.
     """
-    a0, a1, a2 = (a[i, cols] for i in idx)
-    out: Array = (a0 > 100 * noise[idx[0], cols]) & (a0 > 0.7 * a1) & (~three | (a1 > 0.7 * a2))
+    a0, a1, a2 = a
+    out: Array = (a0 > 100 * noise[0]) & (a0 > 0.7 * a1) & (~three | (a1 > 0.7 * a2))
     return out
 
 
@@ -511,6 +583,10 @@ def _combine(w: Array, values: Array) -> Array:
     for k in range(1, len(w)):
         total = total + w[k] * values[:, k]
     return total
+
+
+def _bytes(a: Array) -> bytes:
+    return np.asarray(a, dtype=np.float64).tobytes()
 
 
 def _subset(layout: Layout, idx: Array) -> Layout:

@@ -185,6 +185,14 @@ def _weight(ratio: float, q: int) -> float:
     return 1.0 / (ratio**q - 1.0)
 
 
+@lru_cache(maxsize=512)
+def _weights(length: int, ratio: float, accuracy: int, spacing: int) -> Array:
+    """``_weight(ratio, accuracy + m spacing)`` for ``m < length`` (read-only)."""
+    q = np.array([_weight(ratio, accuracy + m * spacing) for m in range(length)])
+    q.setflags(write=False)
+    return q
+
+
 # -- one row at a time: what an adaptive driver needs after each new step --------------
 
 
@@ -204,11 +212,11 @@ def next_row(D: Array, prev: Array | None, ratio: float, accuracy: int, spacing:
     True
     """
     L = 1 if prev is None else len(prev) + 1
-    T = np.full((L, *np.shape(D)), np.nan)
+    T = np.empty((L, *np.shape(D)))
     T[0] = D
-    for m in range(1, L):
-        assert prev is not None
-        T[m] = T[m - 1] + _weight(ratio, accuracy + (m - 1) * spacing) * (T[m - 1] - prev[m - 1])
+    if prev is not None:
+        for m, w in enumerate(_weights(L - 1, ratio, accuracy, spacing).tolist(), start=1):
+            T[m] = T[m - 1] + w * (T[m - 1] - prev[m - 1])
     return T
 
 
@@ -230,15 +238,15 @@ def row_truncation(Tl: Array, Tp: Array, ratio: float, accuracy: int, spacing: i
     True
     """
     L = len(Tl)
-    q = np.array([_weight(ratio, accuracy + m * spacing) for m in range(L)])
-    q = q.reshape((-1,) + (1,) * (Tl.ndim - 1))
+    q = _weights(L, ratio, accuracy, spacing).reshape((-1,) + (1,) * (Tl.ndim - 1))
     same = safety * np.abs(Tl - Tp) * q
-    ridders = np.full(Tl.shape, np.nan)
-    lower = np.full(Tl.shape, np.inf)
+    ridders = np.empty(Tl.shape)
+    lower = np.empty(Tl.shape)
+    ridders[0], lower[0] = np.nan, np.inf
     if L > 1:
         step = np.abs(Tl[1:] - Tl[:-1])
-        ridders[1:] = np.maximum(step, np.abs(Tl[1:] - Tp[:-1]))
-        lower[1:] = 0.02 * step
+        np.maximum(step, np.abs(Tl[1:] - Tp[:-1]), out=ridders[1:])
+        np.multiply(0.02, step, out=lower[1:])
     out: Array = np.where(np.isnan(same), ridders, np.maximum(same, lower))
     return out
 
@@ -252,8 +260,9 @@ def row_changes(Tl: Array, Tp: Array, Tpp: Array) -> Array:
 
     def spread(a: Array, b: Array) -> Array:
         d = np.abs(a - b)
-        out: Array = d.copy()
-        out[1:] = np.fmax(d[1:], d[:-1])
+        out: Array = np.empty(d.shape)
+        out[0] = d[0]
+        np.fmax(d[1:], d[:-1], out=out[1:])
         return out
 
     result: Array = np.fmax(spread(Tl, Tp), spread(Tp, Tpp))
