@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import Estimate, Layout
+from ._engine import AxisPoints, Estimate, Layout, VectorPoints
 from ._evaluate import Evaluator
 from ._result import Status
 from .richardson import abs_coefficients, expansion_spacing, next_row, row_changes, row_truncation
@@ -260,10 +260,7 @@ class _Run:
             self.mult[level] = mult
             groups.append(self._groups(level, active, mult))
         parts = [g[3] for gs in groups for g in gs if g[3] is not None]
-        if len(parts) == 1:
-            out = self.ev(parts[0])
-        else:
-            out = self.ev(_Concat(parts)) if parts else None
+        out = self.ev(_joined(self.layout.x, parts)) if parts else None
         start = 0
         for (level, _, mult), gs in zip(plan, groups, strict=True):
             values = self.values[level]
@@ -279,9 +276,11 @@ class _Run:
                         values[...] = block
                     else:
                         values[cols[:, None], np.array(fresh)[None, :]] = block
-            self.levels = level + 1
-            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-                self._quotients(level, mult, values)
+            h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
+            self.hstep[level] = h.reshape(self.hstep.shape[1:])
+        first, self.levels = plan[0][0], plan[-1][0] + 1
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            self._quotients(first, self.levels)
 
     def _groups(self, level: int, active: Array, mult: Array) -> list[tuple[Array, Any, list[int], Any]]:
         """Columns with the same history of step ratios, which reuse the same offsets."""
@@ -336,30 +335,31 @@ class _Run:
         self.keys[memo] = tuple(key)
         return self.keys[memo]
 
-    def _quotients(self, level: int, mult: Array, values: Array) -> None:
-        """D(h), its rounding error and the kink indicator for this level."""
+    def _quotients(self, first: int, stop: int) -> None:
+        """D(h) and its rounding error for levels ``first`` to ``stop - 1`` (consecutive)."""
         st, eps, f0, w, w0 = self.stencil, self.eps, self.f0, self.w, self.w0
-        h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
-        h = self.hstep[level] = h.reshape(self.hstep.shape[1:])
-        total = _combine(w, values)
+        values, h = self.values[first:stop], self.hstep[first:stop]
+        # Levels and columns as one axis for _combine: the same arithmetic either way.
+        flat = values.reshape(-1, *values.shape[2:])
+        total = _combine(w, flat).reshape(values.shape[:2] + values.shape[3:])
         if self.uses_f0:
             total = total + w0 * f0
         if st.is_complex:
-            total, parts = total.imag, np.abs(values.imag)
+            total, parts = total.imag, np.abs(flat.imag)
             absf0: Any = 0.0
         else:
-            parts, absf0 = np.abs(values), self.absf0
+            parts, absf0 = np.abs(flat), self.absf0
         hn = h**st.n
         D = total / hn
-        size = _combine(self.absw, parts)
+        size = _combine(self.absw, parts).reshape(D.shape)
         if self.uses_f0:
             size = size + abs(w0) * absf0
         rounding = eps * size / hn
         rounding = rounding + eps * np.abs(D)
         if st.n == 1 and not st.is_complex:
             rounding = rounding + self.sensitivity * self._sensitivity(D) / h
-        self.quotient[level] = D
-        self.rounding[level] = rounding
+        self.quotient[first:stop] = D
+        self.rounding[first:stop] = rounding
 
     def _sensitivity(self, D: Array) -> Array:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
@@ -372,7 +372,7 @@ class _Run:
         s: Array = self.xmag * np.abs(known)
         s = np.where(np.isfinite(s), s, 0.0)
         if self.layout.sum_columns:
-            s = s.sum(axis=0)
+            s = s.sum(axis=-1 - len(self.out), keepdims=True)
         return s
 
     def _indicators(self, levels: Array) -> tuple[Array, Array, Array, Array]:
@@ -604,6 +604,25 @@ def _expand(a: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
     if a.ndim == 1:
         return a.reshape((ncols,) + (1,) * len(out_shape))
     return a.reshape((ncols, *out_shape))
+
+
+def _joined(x: Array, parts: list[Any]) -> Any:
+    """Point sets as one: one set when they differ only in their columns, else a _Concat."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    same = all(
+        type(p) is type(first) and p.imaginary == first.imaginary and np.array_equal(p.offsets, first.offsets)
+        for p in parts
+    )
+    if same and isinstance(first, AxisPoints):
+        columns = np.concatenate([p.columns for p in parts])
+        steps = np.concatenate([p.steps for p in parts])
+        return AxisPoints(x, columns, steps, first.offsets, first.imaginary)
+    if same and isinstance(first, VectorPoints):
+        vectors = np.concatenate([p.vectors for p in parts])
+        return VectorPoints(x, vectors, first.offsets, first.imaginary)
+    return _Concat(parts)
 
 
 class _Concat:
