@@ -182,7 +182,7 @@ def adaptive(
     for level in range(first):
         run.choose(level, run.all, rtol, atol)
     for level in range(first, max_steps):
-        active = np.flatnonzero(~run.done_cols)
+        active = np.flatnonzero(~run.done_cols) if run.done_cols.any() else run.all
         if active.size == 0:
             break
         mult = np.full(run.ncols, np.nan)
@@ -458,15 +458,23 @@ class _Run:
                     best[sel] = np.where(improve, new, best[sel])
         rows[slot] = np.nan
         rows[slot][: level + 1, sel] = Tl
-        self._stop(level, active, sel, rtol, atol, new_round)
+        self._stop(level, active, sel, rtol, atol, new_round, restarted)
         self._plan(level, active, D)
 
-    def _stop(self, level: int, active: Array, sel: Any, rtol: float, atol: float, rounding: Array) -> None:
+    def _stop(
+        self, level: int, active: Array, sel: Any, rtol: float, atol: float, rounding: Array, restarted: int
+    ) -> None:
         best, err, done = self.best[sel], self.best_err[sel], self.done[sel]
         met = err <= np.maximum(atol, rtol * np.abs(best))
-        # Truncation below rounding: a smaller step only adds rounding.
-        ran = (level >= self.start[sel] + 2).reshape((-1,) + (1,) * len(self.out))
-        floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding) & ran
+        # Truncation below rounding: a smaller step only adds rounding (once a run has
+        # three steps; `restarted` is the latest start of a run among these columns).
+        if level >= restarted + 2:
+            floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding)
+        elif level >= 2:
+            ran = (level >= self.start[sel] + 2).reshape((-1,) + (1,) * len(self.out))
+            floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding) & ran
+        else:
+            floor = np.zeros(err.shape, dtype=bool)
         stop = ~done & (met | floor)
         if stop.any():
             self.reason[sel] = np.where(~done & met, MET, np.where(~done & floor, ROUNDING, self.reason[sel]))
@@ -476,11 +484,12 @@ class _Run:
 
     def _plan(self, level: int, active: Array, D: Array) -> None:
         """Halve the step, or jump when the last two quotients disagree grossly."""
-        mult = self.mult[level][active]
+        sel: Any = slice(None) if active.size == self.ncols else active
+        mult = self.mult[level][sel]
         nxt = mult / RATIO
         if level >= 1:
             last, prev = D[-1], D[-2]
-            R = self.rounding[level][active]
+            R = self.rounding[level][sel]
             gap = np.abs(last - prev)
             above = gap > 10 * R
             # Two quotients of a run: only a gross disagreement says the step is too large
@@ -495,7 +504,7 @@ class _Run:
             else:
                 stuck = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
             wild = (stuck & above) | ~np.isfinite(last)
-            wild = (wild & ~self.done[active]).reshape(len(active), -1).any(axis=1)
+            wild = (wild & ~self.done[sel]).reshape(len(active), -1).any(axis=1)
             if wild.any():
                 jump = active[wild]
                 self.start[jump] = level + 1
@@ -505,7 +514,7 @@ class _Run:
             bad = ~np.isfinite(D[-1]).reshape(len(active), -1).all(axis=1)
             self.start[active[bad]] = 1
             self.rows[level % 3][:, active[bad]] = np.nan
-        self.next_mult[active] = nxt
+        self.next_mult[sel] = nxt
 
     # -- result ---------------------------------------------------------------------
     def estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
@@ -612,7 +621,9 @@ def _joined(x: Array, parts: list[Any]) -> Any:
         return parts[0]
     first = parts[0]
     same = all(
-        type(p) is type(first) and p.imaginary == first.imaginary and np.array_equal(p.offsets, first.offsets)
+        type(p) is type(first)
+        and p.imaginary == first.imaginary
+        and (p.offsets is first.offsets or np.array_equal(p.offsets, first.offsets))
         for p in parts
     )
     if same and isinstance(first, AxisPoints):
