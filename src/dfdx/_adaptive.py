@@ -199,7 +199,9 @@ class _Run:
     (leading axis: the level), so that a level costs a fixed, small number of numpy calls.
     """
 
-    def __init__(self, ev: Evaluator, layout: Layout, stencil: Stencil, h0: Array, eps: float, max_steps: int):
+    def __init__(
+        self, ev: Evaluator, layout: Layout, stencil: Stencil, h0: Array, eps: float, max_steps: int
+    ):
         self.ev, self.layout, self.stencil, self.h0, self.eps = ev, layout, stencil, h0, eps
         self.ncols = ncols = layout.ncols
         self.out = ev.out_shape
@@ -561,7 +563,8 @@ class _Run:
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             kink, jump, kn, jn = self._indicators(np.maximum(last - np.arange(3)[:, None], 0))
             out: Array = _steady(kink, kn, three) | _steady(jump, jn, three)
-        return out & judged.reshape(three.shape)
+        out &= judged.reshape(three.shape)
+        return out
 
     def _steps(self) -> Array:
         bm = self.best_mult.reshape(self.ncols, -1)
