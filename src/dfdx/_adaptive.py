@@ -178,17 +178,17 @@ def adaptive(
     # No column can stop after one step (a single quotient has no error estimate) and the
     # second step is always the first halved: the first two levels are one call of f.
     first = min(2, max_steps)
-    run.evaluate([(level, run.all, run.next_mult / RATIO**level) for level in range(first)])
-    for level in range(first):
-        run.choose(level, run.all, rtol, atol)
+    run.advance([(level, run.all, run.next_mult / RATIO**level) for level in range(first)], rtol, atol)
     for level in range(first, max_steps):
-        active = np.flatnonzero(~run.done_cols) if run.done_cols.any() else run.all
-        if active.size == 0:
-            break
+        if not np.count_nonzero(run.done_cols):
+            active = run.all
+        else:
+            active = np.flatnonzero(~run.done_cols)
+            if active.size == 0:
+                break
         mult = np.full(run.ncols, np.nan)
         mult[active] = run.next_mult[active]
-        run.evaluate([(level, active, mult)])
-        run.choose(level, active, rtol, atol)
+        run.advance([(level, active, mult)], rtol, atol)
     return run.estimate(rtol, atol, strict)
 
 
@@ -251,6 +251,17 @@ class _Run:
         else:
             self.xmag = absx.reshape(1, *self.out)
 
+    def advance(self, plan: list[tuple[int, Array, Array]], rtol: float, atol: float) -> None:
+        """Evaluate the levels of `plan`, then update the estimates level by level."""
+        self.evaluate(plan)  # f runs under the caller's floating-point settings, not ours
+        with np.errstate(all="ignore"):
+            self._quotients(plan[0][0], plan[-1][0] + 1)
+            for level, active, _ in plan:
+                if level == 0:
+                    self._start_tableau()
+                else:
+                    self._choose(level, active, rtol, atol)
+
     # -- evaluation -------------------------------------------------------------------
     def evaluate(self, plan: list[tuple[int, Array, Array]]) -> None:
         """Evaluate the levels of `plan` ``(level, active columns, multipliers)`` in one call.
@@ -280,9 +291,7 @@ class _Run:
                         values[cols[:, None], np.array(fresh)[None, :]] = block
             h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
             self.hstep[level] = h.reshape(self.hstep.shape[1:])
-        first, self.levels = plan[0][0], plan[-1][0] + 1
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            self._quotients(first, self.levels)
+        self.levels = plan[-1][0] + 1
 
     def _groups(self, level: int, active: Array, mult: Array) -> list[tuple[Array, Any, list[int], Any]]:
         """Columns with the same history of step ratios, which reuse the same offsets."""
@@ -368,11 +377,13 @@ class _Run:
         # Finished columns by their answer, running ones by their latest quotient (an early
         # "best" from a step far above f's scale can be wild).
         known = D
-        if self.done_cols.any():
+        if np.count_nonzero(self.done_cols):
             done = self.done_cols.reshape((-1,) + (1,) * len(self.out))
             known = np.where(done & np.isfinite(self.best), self.best, D)
         s: Array = self.xmag * np.abs(known)
-        s = np.where(np.isfinite(s), s, 0.0)
+        finite = np.isfinite(s)
+        if np.count_nonzero(finite) < s.size:
+            s = np.where(finite, s, 0.0)
         if self.layout.sum_columns:
             s = s.sum(axis=-1 - len(self.out), keepdims=True)
         return s
@@ -392,20 +403,12 @@ class _Run:
         return kink, np.abs(up - down), kink_noise, self.eps * near
 
     # -- extrapolation and stopping ---------------------------------------------------
-    def choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
-        """Update each active entry's best estimate; stop converged columns; plan the next step."""
-        with np.errstate(all="ignore"):
-            if level == 0:
-                self._start_tableau()
-            else:
-                self._choose(level, active, rtol, atol)
-
     def _start_tableau(self) -> None:
         """The first level: one quotient has no error estimate, so nothing stops or improves."""
         D = self.quotient[0]
         self.rows[0][0] = D
         finite = np.isfinite(D)
-        if not finite.all():
+        if np.count_nonzero(finite) < finite.size:
             # A step that meets a pole or an overflow: the run starts again at the next one.
             bad = ~finite.reshape(self.ncols, -1).all(axis=1)
             self.start[bad] = 1
@@ -413,6 +416,7 @@ class _Run:
         self.next_mult = self.mult[0] / RATIO
 
     def _choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
+        """Update each active entry's best estimate; stop converged columns; plan the next step."""
         # Views, not copies, while every column is running (the common case).
         sel: Any = slice(None) if active.size == self.ncols else active
         lead = (-1,) + (1,) * len(self.out)
@@ -438,7 +442,7 @@ class _Run:
         rounding += self.floor * np.abs(Tl)
         trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
-        cand = np.where(np.isfinite(err), err, np.inf)
+        cand = np.fmin(err, np.inf)  # NaN (no estimate) never chosen; err >= 0
         # The entry of least error, per cell: a flat index into the (order, cell) arrays.
         cells = cand[0].size
         pick = np.argmin(cand.reshape(level + 1, cells), axis=0) * cells + np.arange(cells)
@@ -446,7 +450,7 @@ class _Run:
             a.reshape(-1)[pick].reshape(cand.shape[1:]) for a in (cand, Tl, trunc, rounding)
         )
         improve = (new_err < self.best_err[sel]) & ~self.done[sel]
-        if improve.any():
+        if np.count_nonzero(improve):
             mult = self.mult[level][sel].reshape(lead)
             for best, new in (
                 (self.best, new_val),
@@ -478,7 +482,7 @@ class _Run:
         else:
             floor = np.zeros(err.shape, dtype=bool)
         stop = ~done & (met | floor)
-        if stop.any():
+        if np.count_nonzero(stop):
             self.reason[sel] = np.where(~done & met, MET, np.where(~done & floor, ROUNDING, self.reason[sel]))
             done = done | stop
             self.done[sel] = done
@@ -500,14 +504,14 @@ class _Run:
             if len(D) > 2:
                 before = np.abs(prev - D[-3])
                 stuck = gap > CONTRACTION * before
-                if np.isnan(before).any():
+                if np.count_nonzero(np.isnan(before)):
                     gross = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
                     stuck = np.where(np.isnan(before), gross, stuck)
             else:
                 stuck = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
             wild = (stuck & above) | ~np.isfinite(last)
             wild = (wild & ~self.done[sel]).reshape(len(active), -1).any(axis=1)
-            if wild.any():
+            if np.count_nonzero(wild):
                 jump = active[wild]
                 self.start[jump] = level + 1
                 self.rows[level % 3][:, jump] = np.nan  # the new run's tableau starts afresh
