@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from ._engine import AxisPoints, Estimate, Layout, VectorPoints
 from ._evaluate import Evaluator
 from ._result import Status
-from .richardson import abs_coefficients, expansion_spacing, next_row, row_changes, row_truncation
+from .richardson import abs_coefficients, expansion_spacing, next_row, row_errors
 from .stencils import Stencil
 from .steps import COMPLEX_STEP, absolute_steps
 
@@ -206,6 +206,7 @@ class _Run:
         self.ncols = ncols = layout.ncols
         self.out = ev.out_shape
         self.all = np.arange(ncols)
+        self.cells = np.arange(ncols * int(np.prod(self.out, dtype=int)))
         shape = (ncols, *self.out)
         sd = _stencil_data(_bytes(stencil.offsets), _bytes(stencil.weights))
         self.offsets, self.w, self.absw, self.w0 = sd.offsets, sd.w, sd.absw, sd.w0
@@ -233,6 +234,8 @@ class _Run:
         self.hstep = np.full((L, *hshape), np.nan)  # the steps, broadcast against (ncols, *out)
         # The last three tableau rows T[l, 0..l] (padded with NaN), in turn: slot l % 3.
         self.rows = np.full((3, L, *shape), np.nan)
+        # The last row's changes from the row before (see richardson.row_errors).
+        self.changes = np.full((L, *shape), np.nan)
         self.weight = ROUNDING_WEIGHT if self.spacing == 2 else ONE_SIDED_WEIGHT
         self.keys: dict[Any, tuple[Any, ...]] = {}
         self.floor = (COMPLEX_FLOOR if stencil.is_complex else FLOOR) * eps
@@ -385,7 +388,7 @@ class _Run:
         if np.count_nonzero(finite) < s.size:
             s = np.where(finite, s, 0.0)
         if self.layout.sum_columns:
-            s = s.sum(axis=-1 - len(self.out), keepdims=True)
+            s = np.add.reduce(s, axis=-1 - len(self.out), keepdims=True)
         return s
 
     def _indicators(self, levels: Array) -> tuple[Array, Array, Array, Array]:
@@ -410,9 +413,10 @@ class _Run:
         finite = np.isfinite(D)
         if np.count_nonzero(finite) < finite.size:
             # A step that meets a pole or an overflow: the run starts again at the next one.
-            bad = ~finite.reshape(self.ncols, -1).all(axis=1)
+            bad = ~np.logical_and.reduce(finite.reshape(self.ncols, -1), axis=1)
             self.start[bad] = 1
             self.rows[0][:, bad] = np.nan
+            self.changes[:, bad] = np.nan
         self.next_mult = self.mult[0] / RATIO
 
     def _choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
@@ -421,7 +425,7 @@ class _Run:
         sel: Any = slice(None) if active.size == self.ncols else active
         lead = (-1,) + (1,) * len(self.out)
         start = self.start[sel].reshape(lead)
-        first, restarted = max(0, level - 2), int(start.max())
+        first, restarted = max(0, level - 2), int(np.maximum.reduce(start, axis=None))
         D = self.quotient[first : level + 1, sel]
         if first < restarted:
             levels = (-1,) + (1,) * (1 + len(self.out))
@@ -430,7 +434,6 @@ class _Run:
         slot, rows = level % 3, self.rows
         Tl = next_row(D[-1], rows[(level - 1) % 3][:level, sel] if level else None, RATIO, p, s)
         Tp = rows[(level - 1) % 3][: level + 1, sel] if level else np.full_like(Tl, np.nan)
-        Tpp = rows[(level - 2) % 3][: level + 1, sel] if level > 1 else np.full_like(Tl, np.nan)
         # Rounding of every entry of the row, propagated through the tableau's weights.
         R = self.rounding[: level + 1, sel]
         if restarted:
@@ -438,14 +441,18 @@ class _Run:
             R = np.where(np.arange(level + 1).reshape(levels) >= start, R, 0.0)
         coef = abs_coefficients(level + 1, RATIO, p, s)[level]
         model = (coef @ R.reshape(level + 1, -1)).reshape(Tl.shape)
-        rounding = np.fmin(model, MEASURED * row_changes(Tl, Tp, Tpp)) + self.weight * model
+        trunc, changes = row_errors(Tl, Tp, RATIO, p, s, SAFETY)
+        # The changes between rows l, l-1 and l-1, l-2 (row_changes), the latter kept.
+        measured = np.fmax(changes, self.changes[: level + 1, sel])
+        self.changes[: level + 1, sel] = changes
+        rounding = np.fmin(model, MEASURED * measured) + self.weight * model
         rounding += self.floor * np.abs(Tl)
-        trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
         cand = np.fmin(err, np.inf)  # NaN (no estimate) never chosen; err >= 0
         # The entry of least error, per cell: a flat index into the (order, cell) arrays.
         cells = cand[0].size
-        pick = np.argmin(cand.reshape(level + 1, cells), axis=0) * cells + np.arange(cells)
+        index = self.cells if cells == self.cells.size else np.arange(cells)
+        pick = cand.reshape(level + 1, cells).argmin(axis=0) * cells + index
         new_err, new_val, new_trunc, new_round = (
             a.reshape(-1)[pick].reshape(cand.shape[1:]) for a in (cand, Tl, trunc, rounding)
         )
@@ -486,7 +493,7 @@ class _Run:
             self.reason[sel] = np.where(~done & met, MET, np.where(~done & floor, ROUNDING, self.reason[sel]))
             done = done | stop
             self.done[sel] = done
-            self.done_cols[sel] = done.reshape(len(active), -1).all(axis=1)
+            self.done_cols[sel] = np.logical_and.reduce(done.reshape(len(active), -1), axis=1)
 
     def _plan(self, level: int, active: Array, D: Array) -> None:
         """Halve the step, or jump when the last two quotients disagree grossly."""
@@ -510,14 +517,15 @@ class _Run:
             else:
                 stuck = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
             wild = (stuck & above) | ~np.isfinite(last)
-            wild = (wild & ~self.done[sel]).reshape(len(active), -1).any(axis=1)
+            wild = np.logical_or.reduce((wild & ~self.done[sel]).reshape(len(active), -1), axis=1)
             if np.count_nonzero(wild):
                 jump = active[wild]
                 self.start[jump] = level + 1
                 self.rows[level % 3][:, jump] = np.nan  # the new run's tableau starts afresh
+                self.changes[:, jump] = np.nan
                 nxt = np.where(wild, mult / JUMP, nxt)
         elif not np.all(np.isfinite(D[-1])):
-            bad = ~np.isfinite(D[-1]).reshape(len(active), -1).all(axis=1)
+            bad = ~np.logical_and.reduce(np.isfinite(D[-1]).reshape(len(active), -1), axis=1)
             self.start[active[bad]] = 1
             self.rows[level % 3][:, active[bad]] = np.nan
         self.next_mult[sel] = nxt
@@ -557,8 +565,8 @@ class _Run:
         if not self.two_sided or self.stencil.n != 1 or self.levels < 2:
             return np.zeros(self.best.shape, dtype=bool)
         # Columns run from the first level until they stop: the last is where mult is finite.
-        last = np.isfinite(self.mult[: self.levels]).sum(axis=0) - 1
-        settled = self.done.reshape(self.ncols, -1).all(axis=1)
+        last = np.add.reduce(np.isfinite(self.mult[: self.levels]), axis=0) - 1
+        settled = np.logical_and.reduce(self.done.reshape(self.ncols, -1), axis=1)
         # A column that never settled is judged on its last three steps, whatever their
         # ratio; one that settled, on the (up to three) steps of its final run.
         first = np.where(settled, np.maximum(last - 2, self.start), last - 2)
