@@ -39,6 +39,7 @@ Status.NOT_DIFFERENTIABLE
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -102,6 +103,7 @@ class _StencilData(NamedTuple):
     reuses: bool  # some offset is a power-of-two multiple of another: points recur
     plus: int  # the smallest positive offset
     minus: int  # the negative offset nearest zero (on one-sided stencils: unused)
+    amplification: float  # Stencil.amplification
 
 
 @lru_cache(maxsize=64)
@@ -119,6 +121,7 @@ def _stencil_data(offsets: bytes, weights: bytes) -> _StencilData:
         reuses=bool(np.any((ratios > 1) & (np.log2(ratios) == np.round(np.log2(ratios))))),
         plus=int(np.argmin(np.where(o > 0, o, np.inf))),
         minus=int(np.argmax(np.where(o < 0, o, -np.inf))),
+        amplification=float(np.abs(all_weights).sum()),
     )
 
 
@@ -206,7 +209,7 @@ class _Run:
         self.ncols = ncols = layout.ncols
         self.out = ev.out_shape
         self.all = np.arange(ncols)
-        self.cells = np.arange(ncols * int(np.prod(self.out, dtype=int)))
+        self.cells = np.arange(ncols * math.prod(self.out))
         shape = (ncols, *self.out)
         sd = _stencil_data(_bytes(stencil.offsets), _bytes(stencil.weights))
         self.offsets, self.w, self.absw, self.w0 = sd.offsets, sd.w, sd.absw, sd.w0
@@ -244,7 +247,7 @@ class _Run:
         self.absf0 = np.abs(self.f0)
         # f(x) enters the quotients with weight w0; a zero weight still spreads a NaN f(x).
         self.uses_f0 = self.w0 != 0 or not bool(np.isfinite(ev.f0).all())
-        self.sensitivity = 2 * eps * stencil.amplification
+        self.sensitivity = 2 * eps * sd.amplification
         absx = np.abs(layout.x.ravel())
         if layout.kind == "axes":
             self.xmag = _expand(absx[layout.columns], ncols, self.out)
