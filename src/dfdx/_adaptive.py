@@ -472,7 +472,9 @@ class _Run:
                     np.copyto(best, new, where=improve)
                 else:
                     best[sel] = np.where(improve, new, best[sel])
-        rows[slot] = np.nan
+        if not isinstance(sel, slice):
+            rows[slot] = np.nan  # the slot held row l - 3, of columns that may have stopped since
+        # (With every column running, row l covers row l - 3's entries: no clearing needed.)
         rows[slot][: level + 1, sel] = Tl
         self._stop(level, active, sel, rtol, atol, new_round, restarted)
         self._plan(level, active, D)
