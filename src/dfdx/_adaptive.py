@@ -274,6 +274,9 @@ class _Run:
 
         Each level reuses the points of earlier ones (those of the same call included).
         """
+        if len(plan) == 1 and not self.reuses:
+            self._evaluate_level(*plan[0])
+            return
         groups = []
         for level, active, mult in plan:
             self.mult[level] = mult
@@ -295,9 +298,26 @@ class _Run:
                         values[...] = block
                     else:
                         values[cols[:, None], np.array(fresh)[None, :]] = block
-            h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
-            self.hstep[level] = h.reshape(self.hstep.shape[1:])
+            self._record_step(level, mult)
         self.levels = plan[-1][0] + 1
+
+    def _evaluate_level(self, level: int, active: Array, mult: Array) -> None:
+        """:meth:`evaluate` for one level of a stencil whose points never recur."""
+        self.mult[level] = mult
+        every = active.size == self.ncols
+        layout = self.layout if every else _subset(self.layout, active)
+        pts = layout.points(self._h(active, mult), self.offsets, self.stencil.is_complex)
+        block = self.ev(pts).reshape(active.size, len(self.offsets), *self.out)
+        if every:
+            self.values[level] = block
+        else:
+            self.values[level][active] = block
+        self._record_step(level, mult)
+        self.levels = level + 1
+
+    def _record_step(self, level: int, mult: Array) -> None:
+        h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
+        self.hstep[level] = h.reshape(self.hstep.shape[1:])
 
     def _groups(self, level: int, active: Array, mult: Array) -> list[tuple[Array, Any, list[int], Any]]:
         """Columns with the same history of step ratios, which reuse the same offsets."""
