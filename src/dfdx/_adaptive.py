@@ -414,19 +414,24 @@ class _Run:
             s = np.add.reduce(s, axis=-1 - len(self.out), keepdims=True)
         return s
 
-    def _indicators(self, levels: Array) -> tuple[Array, Array, Array, Array]:
-        """``|forward - backward slope|``, ``|f(x+h) - f(x-h)|`` and their rounding.
+    def _indicators(self, levels: Array) -> tuple[Array, Array]:
+        """``|forward - backward slope|`` and ``|f(x+h) - f(x-h)|``, stacked, and their rounding.
 
-        `levels` ``(k, ncols)``: the level of each column for each of k results.
+        `levels` ``(k, ncols)``: the level of each column for each of k results; the
+        rounding is at the first of them only.
         """
         o, plus, minus, cols = self.offsets, self.plus, self.minus, self.all
         up, down = self.values[levels, cols, plus], self.values[levels, cols, minus]
         h = self.hstep[levels, cols if self.hstep.shape[1] == self.ncols else 0]
         f0 = self.f0[None]
-        kink = np.abs((up - f0) / (o[plus] * h) - (f0 - down) / (-o[minus] * h))
-        near = np.abs(up) + np.abs(down)
-        kink_noise = self.eps * (near + 2 * np.abs(f0)) / (min(o[plus], -o[minus]) * h)
-        return kink, np.abs(up - down), kink_noise, self.eps * near
+        out = np.empty((2, *up.shape))
+        np.abs((up - f0) / (o[plus] * h) - (f0 - down) / (-o[minus] * h), out=out[0])
+        np.abs(up - down, out=out[1])
+        near = np.abs(up[0]) + np.abs(down[0])
+        noise = np.empty((2, *near.shape))
+        np.divide(self.eps * (near + 2 * np.abs(f0[0])), min(o[plus], -o[minus]) * h[0], out=noise[0])
+        np.multiply(self.eps, near, out=noise[1])
+        return out, noise
 
     # -- extrapolation and stopping ---------------------------------------------------
     def _start_tableau(self) -> None:
@@ -557,13 +562,16 @@ class _Run:
 
     # -- result ---------------------------------------------------------------------
     def estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
+        with np.errstate(all="ignore"):
+            return self._estimate(rtol, atol, strict)
+
+    def _estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
         code = np.zeros(self.best.shape, dtype=np.int8)  # an index into _STATUSES
-        with np.errstate(invalid="ignore"):
-            size = np.maximum(
-                np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
-            )
-            large = self.best_err > self.eps ** (1 / 3) * size
-            short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
+        size = np.maximum(
+            np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
+        )
+        large = self.best_err > self.eps ** (1 / 3) * size
+        short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
         code[(self.reason == ROUNDING) & (large | (strict & short))] = 1
         code[~self.done] = 2
         code[self._not_differentiable()] = 3
@@ -597,10 +605,9 @@ class _Run:
         first = np.where(settled, np.maximum(last - 2, self.start), last - 2)
         judged = (first >= 0) & (last - first >= 1)
         three = (first == last - 2).reshape((-1,) + (1,) * len(self.out))
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            kink, jump, kn, jn = self._indicators(np.maximum(last - np.arange(3)[:, None], 0))
-            out: Array = _steady(kink, kn, three) | _steady(jump, jn, three)
-        out &= judged.reshape(three.shape)
+        indicators, noise = self._indicators(np.maximum(last - np.arange(3)[:, None], 0))
+        steady = _steady(indicators, noise, three)  # kinks, jumps
+        out: Array = (steady[0] | steady[1]) & judged.reshape(three.shape)
         return out
 
     def _steps(self) -> Array:
@@ -618,11 +625,11 @@ class _Run:
 def _steady(a: Array, noise: Array, three: Array) -> Array:
     """True where ``a`` over the judged steps (halving) does not shrink and is above `noise`.
 
-    ``a[k]`` is at the level k steps before each column's last; `three` marks the columns
-    judged on three steps rather than two.
+    ``a[:, k]`` is at the level k steps before each column's last (the leading axis: one
+    indicator each); `three` marks the columns judged on three steps rather than two.
     """
-    a0, a1, a2 = a
-    out: Array = (a0 > 100 * noise[0]) & (a0 > 0.7 * a1) & (~three | (a1 > 0.7 * a2))
+    a0, a1, a2 = a[:, 0], a[:, 1], a[:, 2]
+    out: Array = (a0 > 100 * noise) & (a0 > 0.7 * a1) & (~three | (a1 > 0.7 * a2))
     return out
 
 
