@@ -5,7 +5,8 @@ sequence of steps ``h_0 > h_1 > ...`` in lockstep with the others, but stops as 
 as its entries have converged; only the columns still running are evaluated at the
 next step. Steps halve, so a stencil whose offsets include ``2 o`` for an offset
 ``o`` (the default 4th-order central stencil) finds half of its points already
-evaluated at the previous step; every point is evaluated once.
+evaluated at the previous step; every point is evaluated once. The first two steps go
+to f in one call: one quotient has no error estimate, so no column can stop after it.
 
 Per column the difference quotients ``D(h_l)`` feed a Richardson tableau
 (:mod:`dfdx.richardson`). The answer is the entry with the smallest estimated error,
