@@ -194,6 +194,11 @@ def _weights(length: int, ratio: float, accuracy: int, spacing: int) -> Array:
     return q
 
 
+@lru_cache(maxsize=512)
+def _weight_tuple(length: int, ratio: float, accuracy: int, spacing: int) -> tuple[float, ...]:
+    return tuple(_weights(length, ratio, accuracy, spacing).tolist())
+
+
 # -- one row at a time: what an adaptive driver needs after each new step --------------
 
 
@@ -216,7 +221,7 @@ def next_row(D: Array, prev: Array | None, ratio: float, accuracy: int, spacing:
     T = np.empty((L, *np.shape(D)))
     T[0] = D
     if prev is not None:
-        for m, w in enumerate(_weights(L - 1, ratio, accuracy, spacing).tolist(), start=1):
+        for m, w in enumerate(_weight_tuple(L - 1, ratio, accuracy, spacing), start=1):
             T[m] = T[m - 1] + w * (T[m - 1] - prev[m - 1])
     return T
 
