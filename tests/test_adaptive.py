@@ -209,3 +209,65 @@ def test_random_points_are_accurate_and_covered():
     ratios = np.array(ratios)
     assert np.mean(ratios <= 1) >= 0.95
     assert ratios.max() <= 3
+
+
+class Batches:
+    """A vectorized f that records the size of every batch it is called with."""
+
+    def __init__(self, f):
+        self.f, self.sizes = f, []
+
+    def __call__(self, x):
+        self.sizes.append(x.shape[-1] if x.ndim > 1 else 1)
+        return self.f(x)
+
+
+def test_first_two_steps_are_one_call():
+    """One step has no error estimate, so the first two steps go to f together."""
+    f = Batches(lambda x: np.exp(x[0]) * np.sin(x[1]))
+    r = dfdx.gradient(f, [0.3, 1.2], adaptive=True, vectorized=True, max_steps=3, rtol=1e-15, throw=False)
+    # f(x), then 2 steps x 2 offsets x 2 coordinates, then the third step.
+    assert f.sizes == [1, 8, 4] and r.nfev == 13
+    assert r.status is Status.NOT_CONVERGED
+
+
+@pytest.mark.parametrize("accuracy", [2, 4])
+@pytest.mark.parametrize("front", ["gradient", "directional", "elementwise"])
+def test_joined_steps_evaluate_the_right_points(front, accuracy):
+    """The joined first call (one point set, or several where a higher-order stencil reuses
+    points) must give the same answer as f point by point, in every layout."""
+    if front == "gradient":
+        f = lambda x: np.exp(x[0]) * np.sin(x[1]) + x[2] ** 3  # noqa: E731
+        x, exact = [0.3, 1.2, -0.7], [np.exp(0.3) * np.sin(1.2), np.exp(0.3) * np.cos(1.2), 3 * 0.49]
+        run = lambda g, **kw: dfdx.gradient(g, x, adaptive=True, accuracy=accuracy, **kw)  # noqa: E731
+    elif front == "directional":
+        f = lambda x: np.sin(x[0]) * np.exp(x[1])  # noqa: E731
+        x, v = [0.3, 0.7], [1.0, 2.0]
+        exact = np.cos(0.3) * np.exp(0.7) + 2 * np.sin(0.3) * np.exp(0.7)
+        run = lambda g, **kw: dfdx.directional(g, x, v, adaptive=True, accuracy=accuracy, **kw)  # noqa: E731
+    else:
+        f, x = np.sinh, np.array([-1.0, 0.5, 2.0])
+        exact = np.cosh(x)
+        run = lambda g, **kw: dfdx.derivative(g, x, adaptive=True, accuracy=accuracy, **kw)  # noqa: E731
+    one = Counting(f)
+    a, b = run(one), run(Batches(f), vectorized=True)
+    np.testing.assert_allclose(a.value, exact, rtol=1e-12)
+    np.testing.assert_array_equal(a.value, b.value)
+    np.testing.assert_array_equal(a.error, b.error)
+    assert len(one.points) == len(set(one.points)) == a.nfev == b.nfev
+
+
+def test_kink_in_one_entry_of_a_jacobian():
+    f = lambda x: np.array([np.abs(x[0]) + x[1], x[0] * x[1] ** 2])  # noqa: E731
+    r = dfdx.jacobian(f, [0.0, 1.0], adaptive=True, throw=False)
+    assert r.status is Status.NOT_DIFFERENTIABLE and "Entries: (0, 0)." in r.message
+    np.testing.assert_allclose(r.value.ravel()[1:], [1.0, 1.0, 0.0], atol=1e-13)
+
+
+def test_a_column_that_restarts_keeps_the_others():
+    """sin(1e3 x) restarts its sequence at a smaller step; the smooth coordinate is unaffected."""
+    f = lambda x: np.sin(1e3 * x[0]) + np.exp(x[1]) + x[2] ** 2  # noqa: E731
+    r = dfdx.gradient(f, [0.1, 0.5, 2.0], adaptive=True)
+    exact = [1e3 * np.cos(100.0), np.exp(0.5), 4.0]
+    np.testing.assert_allclose(r.value, exact, rtol=1e-11)
+    assert np.all(np.abs(r.value - exact) <= r.error) and r.status is Status.SUCCESS

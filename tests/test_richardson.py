@@ -5,7 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dfdx.richardson import coefficients, expansion_spacing, ridders_error, same_order_error, tableau
+from dfdx.richardson import (
+    coefficients,
+    expansion_spacing,
+    next_row,
+    ridders_error,
+    row_changes,
+    row_truncation,
+    same_order_error,
+    tableau,
+)
 
 
 def quotients(c, h0, L, p, s):
@@ -68,3 +77,37 @@ def test_nan_spreads_only_where_used():
 
 def test_spacing():
     assert [expansion_spacing(k) for k in ("central", "complex", "forward", "backward")] == [2, 2, 1, 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-5, 5), min_size=2, max_size=6),
+    st.sampled_from([(2, 2), (1, 1), (4, 2)]),
+    st.floats(0.5, 3.0),
+)
+def test_row_functions_match_the_tableau(c, ps, safety):
+    """The one-row-at-a-time functions of the adaptive driver against the whole tableau."""
+    p, s = ps
+    L = len(c)
+    D = quotients(c, 0.4, L, p, s)
+    T = tableau(D, 2.0, p, s)
+    same, ridders = same_order_error(T, 2.0, p, s), ridders_error(T)
+    row = None
+    rows = []
+    for level in range(L):
+        row = next_row(np.array(D[level]), row, 2.0, p, s)
+        np.testing.assert_allclose(row, T[level, : level + 1], rtol=1e-13, atol=1e-15)
+        rows.append(np.concatenate([row, np.full(L - level - 1, np.nan)]))
+    for level in range(1, L):
+        Tl, Tp = rows[level][: level + 1], rows[level - 1][: level + 1]
+        est = row_truncation(Tl, Tp, 2.0, p, s, safety)
+        assert np.isinf(est[0])  # order 0 is never a candidate
+        for m in range(1, level):  # a same-order estimate exists: floored at 2 % of the last correction
+            floor = 0.02 * abs(T[level, m] - T[level, m - 1])
+            assert est[m] == pytest.approx(max(safety * same[level, m], floor), rel=1e-12, abs=1e-300)
+        assert est[level] == pytest.approx(ridders[level, level], rel=1e-12, abs=1e-300)
+        if level > 1:
+            changes = row_changes(Tl, Tp, rows[level - 2][: level + 1])
+            assert changes[0] == pytest.approx(
+                max(abs(T[level, 0] - T[level - 1, 0]), abs(T[level - 1, 0] - T[level - 2, 0])), rel=1e-12
+            )

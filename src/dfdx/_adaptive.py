@@ -5,7 +5,8 @@ sequence of steps ``h_0 > h_1 > ...`` in lockstep with the others, but stops as 
 as its entries have converged; only the columns still running are evaluated at the
 next step. Steps halve, so a stencil whose offsets include ``2 o`` for an offset
 ``o`` (the default 4th-order central stencil) finds half of its points already
-evaluated at the previous step; every point is evaluated once.
+evaluated at the previous step; every point is evaluated once. The first two steps go
+to f in one call: one quotient has no error estimate, so no column can stop after it.
 
 Per column the difference quotients ``D(h_l)`` feed a Richardson tableau
 (:mod:`dfdx.richardson`). The answer is the entry with the smallest estimated error,
@@ -39,16 +40,17 @@ Status.NOT_DIFFERENTIABLE
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import math
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import Estimate, Layout
+from ._engine import AxisPoints, Estimate, Layout, VectorPoints
 from ._evaluate import Evaluator
 from ._result import Status
-from .richardson import abs_coefficients, expansion_spacing, next_row, row_changes, row_truncation
+from .richardson import abs_coefficients, expansion_spacing, next_row, row_errors
 from .stencils import Stencil
 from .steps import COMPLEX_STEP, absolute_steps
 
@@ -84,6 +86,46 @@ COMPLEX_FLOOR = 8.0
 FIRST_STEP = 2.0**-3
 
 
+#: Why an entry stopped (codes of ``_Run.reason``): its tolerance was met, or its
+#: truncation fell below its rounding.
+MET, ROUNDING = 1, 2
+_STATUSES = np.array(
+    [Status.SUCCESS, Status.ROUNDOFF, Status.NOT_CONVERGED, Status.NOT_DIFFERENTIABLE, Status.NONFINITE],
+    dtype=object,
+)
+
+
+class _StencilData(NamedTuple):
+    offsets: Array  # the nonzero offsets
+    w: Array  # their weights
+    absw: Array
+    w0: float  # the weight of f(x)
+    two_sided: bool
+    reuses: bool  # some offset is a power-of-two multiple of another: points recur
+    plus: int  # the smallest positive offset
+    minus: int  # the negative offset nearest zero (on one-sided stencils: unused)
+    amplification: float  # Stencil.amplification
+
+
+@lru_cache(maxsize=64)
+def _stencil_data(offsets: bytes, weights: bytes) -> _StencilData:
+    """What a run needs of a stencil, once per stencil (stencils are rebuilt per call)."""
+    all_offsets, all_weights = np.frombuffer(offsets), np.frombuffer(weights)
+    o = all_offsets[all_offsets != 0]
+    ratios = np.abs(o[:, None] / o[None, :])
+    return _StencilData(
+        offsets=o,
+        w=all_weights[all_offsets != 0],
+        absw=np.abs(all_weights[all_offsets != 0]),
+        w0=float(all_weights[all_offsets == 0].sum()),
+        two_sided=bool(np.any(o > 0) and np.any(o < 0)),
+        reuses=bool(np.any((ratios > 1) & (np.log2(ratios) == np.round(np.log2(ratios))))),
+        plus=int(np.argmin(np.where(o > 0, o, np.inf))),
+        minus=int(np.argmax(np.where(o < 0, o, -np.inf))),
+        amplification=float(np.abs(all_weights).sum()),
+    )
+
+
 def initial_steps(reach: Array, stencil: Stencil) -> Array:
     """The first step of the sequence for each column (a power of two).
 
@@ -95,17 +137,6 @@ def initial_steps(reach: Array, stencil: Stencil) -> Array:
     """
     relative = COMPLEX_STEP if stencil.is_complex else FIRST_STEP
     return absolute_steps(reach, relative)
-
-
-@dataclass
-class _Levels:
-    """Everything computed so far, one list entry per level (arrays over all columns)."""
-
-    mult: list[Array] = field(default_factory=list)  # step multiplier of each column, NaN if idle
-    values: list[Array] = field(default_factory=list)  # (ncols, K, *out) values at the offsets
-    quotient: list[Array] = field(default_factory=list)  # D(h_l), (ncols, *out)
-    rounding: list[Array] = field(default_factory=list)  # rounding error of D(h_l)
-    step: list[Array] = field(default_factory=list)  # the steps, broadcast against (ncols, *out)
 
 
 def adaptive(
@@ -147,101 +178,173 @@ def adaptive(
     Estimate
         With ``step`` (the step of the chosen entry) and per-entry ``status``.
     """
-    run = _Run(ev, layout, stencil, np.asarray(h0, dtype=np.float64), eps)
-    for level in range(max_steps):
-        active = np.flatnonzero(~run.done_cols)
-        if active.size == 0:
-            break
-        run.step(level, active)
-        run.choose(level, active, rtol, atol)
+    run = _Run(ev, layout, stencil, np.asarray(h0, dtype=np.float64), eps, max_steps)
+    # No column can stop after one step (a single quotient has no error estimate) and the
+    # second step is always the first halved: the first two levels are one call of f.
+    first = min(2, max_steps)
+    run.advance([(level, run.all, run.next_mult / RATIO**level) for level in range(first)], rtol, atol)
+    for level in range(first, max_steps):
+        if not np.count_nonzero(run.done_cols):
+            active = run.all
+        else:
+            active = np.flatnonzero(~run.done_cols)
+            if active.size == 0:
+                break
+        mult = np.full(run.ncols, np.nan)
+        mult[active] = run.next_mult[active]
+        run.advance([(level, active, mult)], rtol, atol)
     return run.estimate(rtol, atol, strict)
 
 
 class _Run:
-    """State of one adaptive run over all columns."""
+    """State of one adaptive run over all columns.
 
-    def __init__(self, ev: Evaluator, layout: Layout, stencil: Stencil, h0: Array, eps: float):
+    Everything computed per level lives in arrays preallocated for `max_steps` levels
+    (leading axis: the level), so that a level costs a fixed, small number of numpy calls.
+    """
+
+    def __init__(
+        self, ev: Evaluator, layout: Layout, stencil: Stencil, h0: Array, eps: float, max_steps: int
+    ):
         self.ev, self.layout, self.stencil, self.h0, self.eps = ev, layout, stencil, h0, eps
-        self.ncols = layout.ncols
+        self.ncols = ncols = layout.ncols
         self.out = ev.out_shape
-        shape = (self.ncols, *self.out)
-        self.offsets = stencil.offsets[stencil.offsets != 0]
-        self.lv = _Levels()
-        self.start = np.zeros(self.ncols, dtype=int)  # first level of each column's current run
-        self.next_mult = np.ones(self.ncols)
-        self.done_cols = np.zeros(self.ncols, dtype=bool)
+        self.all = np.arange(ncols)
+        self.cells = np.arange(ncols * math.prod(self.out))
+        shape = (ncols, *self.out)
+        sd = _stencil_data(_bytes(stencil.offsets), _bytes(stencil.weights))
+        self.offsets, self.w, self.absw, self.w0 = sd.offsets, sd.w, sd.absw, sd.w0
+        self.two_sided, self.reuses, self.plus, self.minus = sd.two_sided, sd.reuses, sd.plus, sd.minus
+        self.levels = 0  # levels evaluated so far
+        self.start = np.zeros(ncols, dtype=int)  # first level of each column's current run
+        self.next_mult = np.ones(ncols)
+        self.done_cols = np.zeros(ncols, dtype=bool)
         self.best = np.full(shape, np.nan)
         self.best_err = np.full(shape, np.inf)
         self.best_trunc = np.full(shape, np.inf)
         self.best_mult = np.full(shape, np.nan)
         self.done = np.zeros(shape, dtype=bool)
-        self.reason = np.full(shape, "", dtype=object)
+        self.reason = np.zeros(shape, dtype=np.int8)  # why an entry stopped: MET or ROUNDING
         self.spacing = expansion_spacing(stencil.kind)
-        self.two_sided = bool(np.any(stencil.offsets > 0) and np.any(stencil.offsets < 0))
-        self.rows: list[Array] = []  # the last tableau rows, (orders, ncols, *out)
         self.dtype = np.result_type(
             ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64
         )
+        L, K = max_steps, len(self.offsets)
+        self.mult = np.full((L, ncols), np.nan)  # step multiplier of each column, NaN if idle
+        self.values = np.full((L, ncols, K, *self.out), np.nan, dtype=self.dtype)
+        self.quotient = np.full((L, *shape), np.nan)  # D(h_l)
+        self.rounding = np.full((L, *shape), np.nan)  # rounding error of D(h_l)
+        hshape = (1, *self.out) if layout.kind == "elementwise" else (ncols,) + (1,) * len(self.out)
+        self.hstep = np.full((L, *hshape), np.nan)  # the steps, broadcast against (ncols, *out)
+        # The last three tableau rows T[l, 0..l] (padded with NaN), in turn: slot l % 3.
+        self.rows = np.full((3, L, *shape), np.nan)
+        # The last row's changes from the row before (see richardson.row_errors).
+        self.changes = np.full((L, *shape), np.nan)
         self.weight = ROUNDING_WEIGHT if self.spacing == 2 else ONE_SIDED_WEIGHT
         self.keys: dict[Any, tuple[Any, ...]] = {}
-        o = self.offsets
-        self.plus = int(np.argmin(np.where(o > 0, o, np.inf)))
-        self.minus = int(np.argmax(np.where(o < 0, o, -np.inf)))  # (on one-sided stencils: unused)
         self.floor = (COMPLEX_FLOOR if stencil.is_complex else FLOOR) * eps
-        self.f0 = np.broadcast_to(ev.f0, (self.ncols, *self.out)).astype(self.dtype)
-        self.w = stencil.weights[stencil.offsets != 0]
-        self.w0 = float(stencil.weights[stencil.offsets == 0].sum())
+        self.f0 = np.empty(shape, dtype=self.dtype)
+        self.f0[...] = ev.f0
+        self.absf0 = np.abs(self.f0)
+        # f(x) enters the quotients with weight w0; a zero weight still spreads a NaN f(x).
+        self.uses_f0 = self.w0 != 0 or not bool(np.isfinite(ev.f0).all())
+        self.sensitivity = 2 * eps * sd.amplification
         absx = np.abs(layout.x.ravel())
         if layout.kind == "axes":
-            self.xmag = _expand(absx[layout.columns], self.ncols, self.out)
+            self.xmag = _expand(absx[layout.columns], ncols, self.out)
         elif layout.kind == "directions":
             assert layout.directions is not None
-            self.xmag = _expand(np.abs(layout.directions) @ absx, self.ncols, self.out)
+            self.xmag = _expand(np.abs(layout.directions) @ absx, ncols, self.out)
         else:
             self.xmag = absx.reshape(1, *self.out)
 
-    # -- evaluation -------------------------------------------------------------------
-    def step(self, level: int, active: Array) -> None:
-        """Evaluate level `level` on the `active` columns, reusing earlier points."""
-        K = len(self.offsets)
-        mult = np.full(self.ncols, np.nan)
-        mult[active] = self.next_mult[active]
-        values = np.full((self.ncols, K, *self.out), np.nan, dtype=self._dtype())
-        # Columns with the same history of step ratios reuse the same offsets: one group each.
-        back = range(level - 1, max(-1, level - 4), -1)
-        history = np.array([self.lv.mult[lv][active] / mult[active] for lv in back]).reshape(-1, len(active))
-        history = np.where(np.isnan(history), 0.0, history)
-        if history.size == 0 or (history == history[:, :1]).all():
-            kinds, groups = history[:, :1], [active]
-        else:
-            kinds, which = np.unique(history, axis=1, return_inverse=True)
-            groups = [active[np.ravel(which) == g] for g in range(kinds.shape[1])]
-        plans = []
-        for g, cols in enumerate(groups):
-            key = self._reuse_key(level, list(back), kinds[:, g])
-            fresh = [k for k, hit in enumerate(key) if hit is None]
-            for k, hit in enumerate(key):
-                if hit is not None:
-                    values[cols, k] = self.lv.values[hit[0]][cols, hit[1]]
-            if fresh:
-                idx = cols
-                pts = _subset(self.layout, idx).points(
-                    self._h(idx, mult), self.offsets[fresh], self.stencil.is_complex
-                )
-                plans.append((idx, fresh, pts))
-        if plans:
-            out = self.ev(_Concat([p[2] for p in plans]))
-            start = 0
-            for idx, fresh, pts in plans:
-                block = out[start : start + len(pts)].reshape(len(idx), len(fresh), *self.out)
-                start += len(pts)
-                values[idx[:, None], np.array(fresh)[None, :]] = block
-        self.lv.mult.append(mult)
-        self.lv.values.append(values)
-        self._quotients(mult, values)
+    def advance(self, plan: list[tuple[int, Array, Array]], rtol: float, atol: float) -> None:
+        """Evaluate the levels of `plan`, then update the estimates level by level."""
+        self.evaluate(plan)  # f runs under the caller's floating-point settings, not ours
+        with np.errstate(all="ignore"):
+            self._quotients(plan[0][0], plan[-1][0] + 1)
+            for level, active, _ in plan:
+                if level == 0:
+                    self._start_tableau()
+                else:
+                    self._choose(level, active, rtol, atol)
 
-    def _dtype(self) -> Any:
-        return self.dtype
+    # -- evaluation -------------------------------------------------------------------
+    def evaluate(self, plan: list[tuple[int, Array, Array]]) -> None:
+        """Evaluate the levels of `plan` ``(level, active columns, multipliers)`` in one call.
+
+        Each level reuses the points of earlier ones (those of the same call included).
+        """
+        if len(plan) == 1 and not self.reuses:
+            self._evaluate_level(*plan[0])
+            return
+        groups = []
+        for level, active, mult in plan:
+            self.mult[level] = mult
+            groups.append(self._groups(level, active, mult))
+        parts = [g[3] for gs in groups for g in gs if g[3] is not None]
+        out = self.ev(_joined(self.layout.x, parts)) if parts else None
+        start = 0
+        for (level, _, mult), gs in zip(plan, groups, strict=True):
+            values = self.values[level]
+            for cols, key, fresh, pts in gs:
+                for k, hit in enumerate(key):
+                    if hit is not None:
+                        values[cols, k] = self.values[hit[0]][cols, hit[1]]
+                if pts is not None:
+                    assert out is not None
+                    block = out[start : start + len(pts)].reshape(len(cols), len(fresh), *self.out)
+                    start += len(pts)
+                    if len(fresh) == len(key) and len(cols) == self.ncols:
+                        values[...] = block
+                    else:
+                        values[cols[:, None], np.array(fresh)[None, :]] = block
+            self._record_step(level, mult)
+        self.levels = plan[-1][0] + 1
+
+    def _evaluate_level(self, level: int, active: Array, mult: Array) -> None:
+        """:meth:`evaluate` for one level of a stencil whose points never recur."""
+        self.mult[level] = mult
+        every = active.size == self.ncols
+        layout = self.layout if every else _subset(self.layout, active)
+        pts = layout.points(self._h(active, mult), self.offsets, self.stencil.is_complex)
+        block = self.ev(pts).reshape(active.size, len(self.offsets), *self.out)
+        if every:
+            self.values[level] = block
+        else:
+            self.values[level][active] = block
+        self._record_step(level, mult)
+        self.levels = level + 1
+
+    def _record_step(self, level: int, mult: Array) -> None:
+        h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
+        self.hstep[level] = h.reshape(self.hstep.shape[1:])
+
+    def _groups(self, level: int, active: Array, mult: Array) -> list[tuple[Array, Any, list[int], Any]]:
+        """Columns with the same history of step ratios, which reuse the same offsets."""
+        K = len(self.offsets)
+        if not self.reuses or level == 0:
+            groups, kinds, back = [active], np.zeros((0, 1)), []
+        else:
+            back = list(range(level - 1, max(-1, level - 4), -1))
+            history = self.mult[back][:, active] / mult[active]
+            history = np.where(np.isnan(history), 0.0, history)
+            if (history == history[:, :1]).all():
+                kinds, groups = history[:, :1], [active]
+            else:
+                kinds, which = np.unique(history, axis=1, return_inverse=True)
+                groups = [active[np.ravel(which) == g] for g in range(kinds.shape[1])]
+        out = []
+        for g, cols in enumerate(groups):
+            key = self._reuse_key(level, back, kinds[:, g]) if back else (None,) * K
+            fresh = [k for k, hit in enumerate(key) if hit is None]
+            pts = None
+            if fresh:
+                layout = self.layout if len(cols) == self.ncols else _subset(self.layout, cols)
+                offsets = self.offsets if len(fresh) == K else self.offsets[fresh]
+                pts = layout.points(self._h(cols, mult), offsets, self.stencil.is_complex)
+            out.append((cols, key, fresh, pts))
+        return out
 
     def _h(self, idx: Array, mult: Array) -> Array:
         h: Array = self.h0 * mult[0] if self.layout.kind == "elementwise" else self.h0[idx] * mult[idx]
@@ -270,151 +373,212 @@ class _Run:
         self.keys[memo] = tuple(key)
         return self.keys[memo]
 
-    def _quotients(self, mult: Array, values: Array) -> None:
-        """D(h), its rounding error and the kink indicator for this level."""
+    def _quotients(self, first: int, stop: int) -> None:
+        """D(h) and its rounding error for levels ``first`` to ``stop - 1`` (consecutive)."""
         st, eps, f0, w, w0 = self.stencil, self.eps, self.f0, self.w, self.w0
-        h = _expand(
-            self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0], self.ncols, self.out
-        )
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            total = _combine(w, values) + w0 * f0
-            if st.is_complex:
-                total, parts = total.imag, np.abs(values.imag)
-                absf0 = 0.0
-            else:
-                parts, absf0 = np.abs(values), np.abs(f0)
-            D = total / h**st.n
-            rounding = eps * (_combine(np.abs(w), parts) + abs(w0) * absf0) / h**st.n
-            rounding = rounding + eps * np.abs(D)
-            if st.n == 1 and not st.is_complex:
-                rounding = rounding + 2 * eps * st.amplification * self._sensitivity(D) / h
-        self.lv.quotient.append(D)
-        self.lv.rounding.append(rounding)
-        self.lv.step.append(h)
+        values, h = self.values[first:stop], self.hstep[first:stop]
+        # Levels and columns as one axis for _combine: the same arithmetic either way.
+        flat = values.reshape(-1, *values.shape[2:])
+        total = _combine(w, flat).reshape(values.shape[:2] + values.shape[3:])
+        if self.uses_f0:
+            total = total + w0 * f0
+        if st.is_complex:
+            total, parts = total.imag, np.abs(flat.imag)
+            absf0: Any = 0.0
+        else:
+            parts, absf0 = np.abs(flat), self.absf0
+        hn = h**st.n
+        D = total / hn
+        size = _combine(self.absw, parts).reshape(D.shape)
+        if self.uses_f0:
+            size = size + abs(w0) * absf0
+        rounding = eps * size / hn
+        rounding = rounding + eps * np.abs(D)
+        if st.n == 1 and not st.is_complex:
+            rounding = rounding + self.sensitivity * self._sensitivity(D) / h
+        self.quotient[first:stop] = D
+        self.rounding[first:stop] = rounding
 
     def _sensitivity(self, D: Array) -> Array:
         """``sum_j |x_j| |df/dx_j|``: rounding of f's own arithmetic near x (see _engine._error)."""
         # Finished columns by their answer, running ones by their latest quotient (an early
         # "best" from a step far above f's scale can be wild).
-        done = self.done_cols.reshape((-1,) + (1,) * len(self.out))
-        known = np.where(done & np.isfinite(self.best), self.best, D)
+        known = D
+        if np.count_nonzero(self.done_cols):
+            done = self.done_cols.reshape((-1,) + (1,) * len(self.out))
+            known = np.where(done & np.isfinite(self.best), self.best, D)
         s: Array = self.xmag * np.abs(known)
-        s[~np.isfinite(s)] = 0.0
+        finite = np.isfinite(s)
+        if np.count_nonzero(finite) < s.size:
+            s = np.where(finite, s, 0.0)
         if self.layout.sum_columns:
-            s = s.sum(axis=0)
+            s = np.add.reduce(s, axis=-1 - len(self.out), keepdims=True)
         return s
 
-    def _indicators(self) -> tuple[Array, Array, Array, Array]:
-        """Per level: ``|forward - backward slope|``, ``|f(x+h) - f(x-h)|`` and their rounding."""
-        o, plus, minus = self.offsets, self.plus, self.minus
-        values = np.stack(self.lv.values)
-        h = np.stack([np.broadcast_to(h, values.shape[1:2] + values.shape[3:]) for h in self.lv.step])
-        up, down, f0 = values[:, :, plus], values[:, :, minus], self.f0[None]
-        kink = np.abs((up - f0) / (o[plus] * h) - (f0 - down) / (-o[minus] * h))
-        near = np.abs(up) + np.abs(down)
-        kink_noise = self.eps * (near + 2 * np.abs(f0)) / (min(o[plus], -o[minus]) * h)
-        return kink, np.abs(up - down), kink_noise, self.eps * near
+    def _indicators(self, levels: Array) -> tuple[Array, Array]:
+        """``|forward - backward slope|`` and ``|f(x+h) - f(x-h)|``, stacked, and their rounding.
+
+        `levels` ``(k, ncols)``: the level of each column for each of k results; the
+        rounding is at the first of them only.
+        """
+        o, plus, minus, cols = self.offsets, self.plus, self.minus, self.all
+        up, down = self.values[levels, cols, plus], self.values[levels, cols, minus]
+        h = self.hstep[levels, cols if self.hstep.shape[1] == self.ncols else 0]
+        f0 = self.f0[None]
+        out = np.empty((2, *up.shape))
+        np.abs((up - f0) / (o[plus] * h) - (f0 - down) / (-o[minus] * h), out=out[0])
+        np.abs(up - down, out=out[1])
+        near = np.abs(up[0]) + np.abs(down[0])
+        noise = np.empty((2, *near.shape))
+        np.divide(self.eps * (near + 2 * np.abs(f0[0])), min(o[plus], -o[minus]) * h[0], out=noise[0])
+        np.multiply(self.eps, near, out=noise[1])
+        return out, noise
 
     # -- extrapolation and stopping ---------------------------------------------------
-    def choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
-        """Update each active entry's best estimate; stop converged columns; plan the next step."""
-        with np.errstate(all="ignore"):
-            self._choose(level, active, rtol, atol)
+    def _start_tableau(self) -> None:
+        """The first level: one quotient has no error estimate, so nothing stops or improves."""
+        D = self.quotient[0]
+        self.rows[0][0] = D
+        finite = np.isfinite(D)
+        if np.count_nonzero(finite) < finite.size:
+            # A step that meets a pole or an overflow: the run starts again at the next one.
+            bad = ~np.logical_and.reduce(finite.reshape(self.ncols, -1), axis=1)
+            self.start[bad] = 1
+            self.rows[0][:, bad] = np.nan
+            self.changes[:, bad] = np.nan
+        self.next_mult = self.mult[0] / RATIO
 
     def _choose(self, level: int, active: Array, rtol: float, atol: float) -> None:
+        """Update each active entry's best estimate; stop converged columns; plan the next step."""
         # Views, not copies, while every column is running (the common case).
         sel: Any = slice(None) if active.size == self.ncols else active
         lead = (-1,) + (1,) * len(self.out)
         start = self.start[sel].reshape(lead)
-        D = np.stack(self.lv.quotient[-3:])[:, sel]
-        levels = (-1,) + (1,) * (1 + len(self.out))
-        D = np.where(np.arange(level + 1 - len(D), level + 1).reshape(levels) >= start, D, np.nan)
+        first, restarted = max(0, level - 2), int(np.maximum.reduce(start, axis=None))
+        D = self.quotient[first : level + 1, sel]
+        if first < restarted:
+            levels = (-1,) + (1,) * (1 + len(self.out))
+            D = np.where(np.arange(first, level + 1).reshape(levels) >= start, D, np.nan)
         p, s = self.stencil.accuracy, self.spacing
-        rows = [r[:, sel] for r in self.rows[-2:]]
-        Tl = next_row(D[-1], rows[-1] if rows else None, RATIO, p, s)
-        Tp = _pad(rows[-1], level + 1) if rows else np.full_like(Tl, np.nan)
-        Tpp = _pad(rows[-2], level + 1) if len(rows) > 1 else np.full_like(Tl, np.nan)
+        slot, rows = level % 3, self.rows
+        Tl = next_row(D[-1], rows[(level - 1) % 3][:level, sel] if level else None, RATIO, p, s)
+        Tp = rows[(level - 1) % 3][: level + 1, sel] if level else np.full_like(Tl, np.nan)
         # Rounding of every entry of the row, propagated through the tableau's weights.
-        R = np.stack(self.lv.rounding)[:, sel]
-        keep = np.arange(level + 1).reshape(levels) >= start
+        R = self.rounding[: level + 1, sel]
+        if restarted:
+            levels = (-1,) + (1,) * (1 + len(self.out))
+            R = np.where(np.arange(level + 1).reshape(levels) >= start, R, 0.0)
         coef = abs_coefficients(level + 1, RATIO, p, s)[level]
-        model = (coef @ np.where(keep, R, 0.0).reshape(level + 1, -1)).reshape(Tl.shape)
-        rounding = np.fmin(model, MEASURED * row_changes(Tl, Tp, Tpp)) + self.weight * model
+        model = (coef @ R.reshape(level + 1, -1)).reshape(Tl.shape)
+        trunc, changes = row_errors(Tl, Tp, RATIO, p, s, SAFETY)
+        # The changes between rows l, l-1 and l-1, l-2 (row_changes), the latter kept.
+        measured = np.fmax(changes, self.changes[: level + 1, sel])
+        self.changes[: level + 1, sel] = changes
+        rounding = np.fmin(model, MEASURED * measured) + self.weight * model
         rounding += self.floor * np.abs(Tl)
-        trunc = row_truncation(Tl, Tp, RATIO, p, s, SAFETY)
         err = trunc + rounding
-        cand = np.where(np.isfinite(err), err, np.inf)
-        m = np.argmin(cand.reshape(len(cand), -1), axis=0)
-        cells = np.arange(m.size)
-        shape = cand.shape[1:]
+        cand = np.fmin(err, np.inf)  # NaN (no estimate) never chosen; err >= 0
+        # The entry of least error, per cell: a flat index into the (order, cell) arrays.
+        cells = cand[0].size
+        index = self.cells if cells == self.cells.size else np.arange(cells)
+        pick = cand.reshape(level + 1, cells).argmin(axis=0) * cells + index
         new_err, new_val, new_trunc, new_round = (
-            a.reshape(len(a), -1)[m, cells].reshape(shape) for a in (cand, Tl, trunc, rounding)
+            a.reshape(-1)[pick].reshape(cand.shape[1:]) for a in (cand, Tl, trunc, rounding)
         )
         improve = (new_err < self.best_err[sel]) & ~self.done[sel]
-        self.best[sel] = np.where(improve, new_val, self.best[sel])
-        self.best_err[sel] = np.where(improve, new_err, self.best_err[sel])
-        self.best_trunc[sel] = np.where(improve, new_trunc, self.best_trunc[sel])
-        mult = self.lv.mult[level][sel].reshape(lead)
-        self.best_mult[sel] = np.where(improve, mult, self.best_mult[sel])
-        full = np.full((level + 1, self.ncols, *self.out), np.nan)
-        full[:, sel] = Tl
-        self.rows = self.rows[-2:] + [full]
-        self._stop(level, active, sel, rtol, atol, new_round)
+        if np.count_nonzero(improve):
+            mult = self.mult[level][sel].reshape(lead)
+            for best, new in (
+                (self.best, new_val),
+                (self.best_err, new_err),
+                (self.best_trunc, new_trunc),
+                (self.best_mult, mult),
+            ):
+                if isinstance(sel, slice):
+                    np.copyto(best, new, where=improve)
+                else:
+                    best[sel] = np.where(improve, new, best[sel])
+        if not isinstance(sel, slice):
+            rows[slot] = np.nan  # the slot held row l - 3, of columns that may have stopped since
+        # (With every column running, row l covers row l - 3's entries: no clearing needed.)
+        rows[slot][: level + 1, sel] = Tl
+        self._stop(level, active, sel, rtol, atol, new_round, restarted)
         self._plan(level, active, D)
 
-    def _stop(self, level: int, active: Array, sel: Any, rtol: float, atol: float, rounding: Array) -> None:
+    def _stop(
+        self, level: int, active: Array, sel: Any, rtol: float, atol: float, rounding: Array, restarted: int
+    ) -> None:
         best, err, done = self.best[sel], self.best_err[sel], self.done[sel]
         met = err <= np.maximum(atol, rtol * np.abs(best))
-        # Truncation below rounding: a smaller step only adds rounding.
-        ran = (level >= self.start[sel] + 2).reshape((-1,) + (1,) * len(self.out))
-        floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding) & ran
-        self.reason[sel] = np.where(~done & met, "met", np.where(~done & floor, "rounding", self.reason[sel]))
-        done = done | met | floor
-        self.done[sel] = done
-        self.done_cols[sel] = done.reshape(len(active), -1).all(axis=1)
+        # Truncation below rounding: a smaller step only adds rounding (once a run has
+        # three steps; `restarted` is the latest start of a run among these columns).
+        if level >= restarted + 2:
+            floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding)
+        elif level >= 2:
+            ran = (level >= self.start[sel] + 2).reshape((-1,) + (1,) * len(self.out))
+            floor = np.isfinite(err) & (self.best_trunc[sel] <= rounding) & ran
+        else:
+            floor = np.zeros(err.shape, dtype=bool)
+        stop = ~done & (met | floor)
+        if np.count_nonzero(stop):
+            self.reason[sel] = np.where(~done & met, MET, np.where(~done & floor, ROUNDING, self.reason[sel]))
+            done = done | stop
+            self.done[sel] = done
+            self.done_cols[sel] = np.logical_and.reduce(done.reshape(len(active), -1), axis=1)
 
     def _plan(self, level: int, active: Array, D: Array) -> None:
         """Halve the step, or jump when the last two quotients disagree grossly."""
-        nxt = self.lv.mult[level][active] / RATIO
+        sel: Any = slice(None) if active.size == self.ncols else active
+        mult = self.mult[level][sel]
+        nxt = mult / RATIO
         if level >= 1:
             last, prev = D[-1], D[-2]
-            R = self.lv.rounding[level][active]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gap = np.abs(last - prev)
-                above = gap > 10 * R
-                # Two quotients of a run: only a gross disagreement says the step is too large
-                # (a small derivative can differ by a large fraction in the asymptotic regime);
-                # three: the differences must shrink, by r^p in the asymptotic regime.
-                gross = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
-                before = np.abs(prev - D[-3]) if len(D) > 2 else np.full_like(gap, np.nan)
-                stuck = np.where(np.isnan(before), gross, gap > CONTRACTION * before)
-                wild = (stuck & above) | ~np.isfinite(last)
-            undone = ~self.done[active]
-            wild = (wild & undone).reshape(len(active), -1).any(axis=1)
-            jump = active[wild]
-            self.start[jump] = level + 1
-            self.rows[-1][:, jump] = np.nan  # the new run's tableau starts afresh
-            nxt = np.where(wild, self.lv.mult[level][active] / JUMP, nxt)
+            R = self.rounding[level][sel]
+            gap = np.abs(last - prev)
+            above = gap > 10 * R
+            # Two quotients of a run: only a gross disagreement says the step is too large
+            # (a small derivative can differ by a large fraction in the asymptotic regime);
+            # three: the differences must shrink, by r^p in the asymptotic regime.
+            if len(D) > 2:
+                before = np.abs(prev - D[-3])
+                stuck = gap > CONTRACTION * before
+                if np.count_nonzero(np.isnan(before)):
+                    gross = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
+                    stuck = np.where(np.isnan(before), gross, stuck)
+            else:
+                stuck = gap > PRE_ASYMPTOTIC * np.maximum(np.abs(last), np.abs(prev))
+            wild = (stuck & above) | ~np.isfinite(last)
+            wild = np.logical_or.reduce((wild & ~self.done[sel]).reshape(len(active), -1), axis=1)
+            if np.count_nonzero(wild):
+                jump = active[wild]
+                self.start[jump] = level + 1
+                self.rows[level % 3][:, jump] = np.nan  # the new run's tableau starts afresh
+                self.changes[:, jump] = np.nan
+                nxt = np.where(wild, mult / JUMP, nxt)
         elif not np.all(np.isfinite(D[-1])):
-            bad = ~np.isfinite(D[-1]).reshape(len(active), -1).all(axis=1)
+            bad = ~np.logical_and.reduce(np.isfinite(D[-1]).reshape(len(active), -1), axis=1)
             self.start[active[bad]] = 1
-            self.rows[-1][:, active[bad]] = np.nan
-        self.next_mult[active] = nxt
+            self.rows[level % 3][:, active[bad]] = np.nan
+        self.next_mult[sel] = nxt
 
     # -- result ---------------------------------------------------------------------
     def estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
-        status = np.full(self.best.shape, Status.SUCCESS, dtype=object)
-        with np.errstate(invalid="ignore"):
-            size = np.maximum(
-                np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
-            )
-            large = self.best_err > self.eps ** (1 / 3) * size
-            short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
-        status[(self.reason == "rounding") & (large | (strict & short))] = Status.ROUNDOFF
-        status[~self.done] = Status.NOT_CONVERGED
-        status[self._not_differentiable()] = Status.NOT_DIFFERENTIABLE
+        with np.errstate(all="ignore"):
+            return self._estimate(rtol, atol, strict)
+
+    def _estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
+        code = np.zeros(self.best.shape, dtype=np.int8)  # an index into _STATUSES
+        size = np.maximum(
+            np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
+        )
+        large = self.best_err > self.eps ** (1 / 3) * size
+        short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
+        code[(self.reason == ROUNDING) & (large | (strict & short))] = 1
+        code[~self.done] = 2
+        code[self._not_differentiable()] = 3
         nonfinite = ~np.isfinite(self.best)
-        status[nonfinite] = Status.NONFINITE
+        code[nonfinite] = 4
+        status = _STATUSES[code]
         step = self._steps()
         return Estimate(
             value=self.best,
@@ -432,30 +596,42 @@ class _Run:
         there a differentiable f has both indicators halving with h. A jump of f at x
         keeps ``|f(x + h) - f(x - h)|`` at the size of the jump however small h gets.
         """
-        out = np.zeros(self.best.shape, dtype=bool)
-        if not self.two_sided or self.stencil.n != 1 or len(self.lv.values) < 2:
-            return out
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            kink, jump, kn, jn = self._indicators()
-        ran = np.array([np.isfinite(m) for m in self.lv.mult])  # (levels, ncols)
-        stop = np.array([np.flatnonzero(ran[:, j]).max() for j in range(self.ncols)])
-        for j in range(self.ncols):
-            c, settled = stop[j], bool(self.done[j].all())
-            # A column that never settled is judged on its last three steps, whatever their
-            # ratio; one that settled, on the (up to three) steps of its final run.
-            first = max(c - 2, self.start[j]) if settled else c - 2
-            if first < 0 or c - first < 1:
-                continue
-            with np.errstate(invalid="ignore", over="ignore"):
-                out[j] = _steady(kink[first : c + 1, j], kn[c, j]) | _steady(jump[first : c + 1, j], jn[c, j])
+        if not self.two_sided or self.stencil.n != 1 or self.levels < 2:
+            return np.zeros(self.best.shape, dtype=bool)
+        # Columns run from the first level until they stop: the last is where mult is finite.
+        last = np.add.reduce(np.isfinite(self.mult[: self.levels]), axis=0) - 1
+        settled = np.logical_and.reduce(self.done.reshape(self.ncols, -1), axis=1)
+        # A column that never settled is judged on its last three steps, whatever their
+        # ratio; one that settled, on the (up to three) steps of its final run.
+        first = np.where(settled, np.maximum(last - 2, self.start), last - 2)
+        judged = (first >= 0) & (last - first >= 1)
+        three = (first == last - 2).reshape((-1,) + (1,) * len(self.out))
+        indicators, noise = self._indicators(np.maximum(last - np.arange(3)[:, None], 0))
+        steady = _steady(indicators, noise, three)  # kinks, jumps
+        out: Array = (steady[0] | steady[1]) & judged.reshape(three.shape)
         return out
 
     def _steps(self) -> Array:
-        mult = np.nanmax(self.best_mult.reshape(self.ncols, -1), axis=1) if self.best.size else np.ones(1)
+        bm = self.best_mult.reshape(self.ncols, -1)
+        if not self.best.size:
+            mult = np.ones(1)
+        else:
+            mult = bm.max(axis=1) if not np.isnan(bm).any() else np.nanmax(bm, axis=1)
         mult = np.where(np.isfinite(mult), mult, 1.0)
         if self.layout.kind == "elementwise":
             return self.h0 * np.nanmax(mult)
         return self.h0 * mult
+
+
+def _steady(a: Array, noise: Array, three: Array) -> Array:
+    """True where ``a`` over the judged steps (halving) does not shrink and is above `noise`.
+
+    ``a[:, k]`` is at the level k steps before each column's last (the leading axis: one
+    indicator each); `three` marks the columns judged on three steps rather than two.
+    """
+    a0, a1, a2 = a[:, 0], a[:, 1], a[:, 2]
+    out: Array = (a0 > 100 * noise) & (a0 > 0.7 * a1) & (~three | (a1 > 0.7 * a2))
+    return out
 
 
 def _combine(w: Array, values: Array) -> Array:
@@ -466,19 +642,8 @@ def _combine(w: Array, values: Array) -> Array:
     return total
 
 
-def _pad(row: Array, length: int) -> Array:
-    """A tableau row with NaN for the orders it does not have yet."""
-    out = np.full((length, *row.shape[1:]), np.nan)
-    out[: len(row)] = row
-    return out
-
-
-def _steady(a: Array, noise: Array) -> Array:
-    """True where the sequence ``a`` (over steps that halve) does not shrink and is above `noise`."""
-    out: Array = a[-1] > 100 * noise
-    for i in range(1, len(a)):
-        out = out & (a[i] > 0.7 * a[i - 1])
-    return out
+def _bytes(a: Array) -> bytes:
+    return np.asarray(a, dtype=np.float64).tobytes()
 
 
 def _subset(layout: Layout, idx: Array) -> Layout:
@@ -496,6 +661,27 @@ def _expand(a: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
     if a.ndim == 1:
         return a.reshape((ncols,) + (1,) * len(out_shape))
     return a.reshape((ncols, *out_shape))
+
+
+def _joined(x: Array, parts: list[Any]) -> Any:
+    """Point sets as one: one set when they differ only in their columns, else a _Concat."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    same = all(
+        type(p) is type(first)
+        and p.imaginary == first.imaginary
+        and (p.offsets is first.offsets or np.array_equal(p.offsets, first.offsets))
+        for p in parts
+    )
+    if same and isinstance(first, AxisPoints):
+        columns = np.concatenate([p.columns for p in parts])
+        steps = np.concatenate([p.steps for p in parts])
+        return AxisPoints(x, columns, steps, first.offsets, first.imaginary)
+    if same and isinstance(first, VectorPoints):
+        vectors = np.concatenate([p.vectors for p in parts])
+        return VectorPoints(x, vectors, first.offsets, first.imaginary)
+    return _Concat(parts)
 
 
 class _Concat:

@@ -60,6 +60,7 @@ __all__ = [
     "next_row",
     "row_truncation",
     "row_changes",
+    "row_errors",
 ]
 
 Array = NDArray[Any]
@@ -185,6 +186,19 @@ def _weight(ratio: float, q: int) -> float:
     return 1.0 / (ratio**q - 1.0)
 
 
+@lru_cache(maxsize=512)
+def _weights(length: int, ratio: float, accuracy: int, spacing: int) -> Array:
+    """``_weight(ratio, accuracy + m spacing)`` for ``m < length`` (read-only)."""
+    q = np.array([_weight(ratio, accuracy + m * spacing) for m in range(length)])
+    q.setflags(write=False)
+    return q
+
+
+@lru_cache(maxsize=512)
+def _weight_tuple(length: int, ratio: float, accuracy: int, spacing: int) -> tuple[float, ...]:
+    return tuple(_weights(length, ratio, accuracy, spacing).tolist())
+
+
 # -- one row at a time: what an adaptive driver needs after each new step --------------
 
 
@@ -204,11 +218,11 @@ def next_row(D: Array, prev: Array | None, ratio: float, accuracy: int, spacing:
     True
     """
     L = 1 if prev is None else len(prev) + 1
-    T = np.full((L, *np.shape(D)), np.nan)
+    T = np.empty((L, *np.shape(D)))
     T[0] = D
-    for m in range(1, L):
-        assert prev is not None
-        T[m] = T[m - 1] + _weight(ratio, accuracy + (m - 1) * spacing) * (T[m - 1] - prev[m - 1])
+    if prev is not None:
+        for m, w in enumerate(_weight_tuple(L - 1, ratio, accuracy, spacing), start=1):
+            T[m] = T[m - 1] + w * (T[m - 1] - prev[m - 1])
     return T
 
 
@@ -230,15 +244,15 @@ def row_truncation(Tl: Array, Tp: Array, ratio: float, accuracy: int, spacing: i
     True
     """
     L = len(Tl)
-    q = np.array([_weight(ratio, accuracy + m * spacing) for m in range(L)])
-    q = q.reshape((-1,) + (1,) * (Tl.ndim - 1))
+    q = _weights(L, ratio, accuracy, spacing).reshape((-1,) + (1,) * (Tl.ndim - 1))
     same = safety * np.abs(Tl - Tp) * q
-    ridders = np.full(Tl.shape, np.nan)
-    lower = np.full(Tl.shape, np.inf)
+    ridders = np.empty(Tl.shape)
+    lower = np.empty(Tl.shape)
+    ridders[0], lower[0] = np.nan, np.inf
     if L > 1:
         step = np.abs(Tl[1:] - Tl[:-1])
-        ridders[1:] = np.maximum(step, np.abs(Tl[1:] - Tp[:-1]))
-        lower[1:] = 0.02 * step
+        np.maximum(step, np.abs(Tl[1:] - Tp[:-1]), out=ridders[1:])
+        np.multiply(0.02, step, out=lower[1:])
     out: Array = np.where(np.isnan(same), ridders, np.maximum(same, lower))
     return out
 
@@ -252,9 +266,47 @@ def row_changes(Tl: Array, Tp: Array, Tpp: Array) -> Array:
 
     def spread(a: Array, b: Array) -> Array:
         d = np.abs(a - b)
-        out: Array = d.copy()
-        out[1:] = np.fmax(d[1:], d[:-1])
+        out: Array = np.empty(d.shape)
+        out[0] = d[0]
+        np.fmax(d[1:], d[:-1], out=out[1:])
         return out
 
     result: Array = np.fmax(spread(Tl, Tp), spread(Tp, Tpp))
     return result
+
+
+def row_errors(
+    Tl: Array, Tp: Array, ratio: float, accuracy: int, spacing: int, safety: float
+) -> tuple[Array, Array]:
+    """:func:`row_truncation` and the row's own half of :func:`row_changes`, in one pass.
+
+    ``row_changes(Tl, Tp, Tpp)`` is ``fmax(b, a)`` with ``a`` the second result here for
+    rows ``(Tp, Tpp)`` (the previous row's, padded with NaN) and ``b`` this row's: an
+    adaptive driver keeps the previous result instead of computing it again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = [np.sinh(h) / h for h in (0.5, 0.25, 0.125)]
+    >>> t = tableau(d, 2.0, 2, 2)
+    >>> trunc, now = row_errors(t[2], t[1], 2.0, 2, 2, 2.0)
+    >>> _, before = row_errors(t[1], t[0], 2.0, 2, 2, 2.0)
+    >>> before = np.append(before[:2], np.nan)
+    >>> bool(np.array_equal(trunc, row_truncation(t[2], t[1], 2.0, 2, 2, 2.0), equal_nan=True))
+    True
+    >>> bool(np.array_equal(np.fmax(now, before), row_changes(t[2], t[1], t[0]), equal_nan=True))
+    True
+    """
+    L = len(Tl)
+    q = _weights(L, ratio, accuracy, spacing).reshape((-1,) + (1,) * (Tl.ndim - 1))
+    d = np.abs(Tl - Tp)
+    same = safety * d * q
+    ridders, lower, changes = np.empty(Tl.shape), np.empty(Tl.shape), np.empty(Tl.shape)
+    ridders[0], lower[0], changes[0] = np.nan, np.inf, d[0]
+    if L > 1:
+        step = np.abs(Tl[1:] - Tl[:-1])
+        np.maximum(step, np.abs(Tl[1:] - Tp[:-1]), out=ridders[1:])
+        np.multiply(0.02, step, out=lower[1:])
+        np.fmax(d[1:], d[:-1], out=changes[1:])
+    trunc: Array = np.where(np.isnan(same), ridders, np.maximum(same, lower))
+    return trunc, changes
