@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
 from numpy.typing import ArrayLike, NDArray
 
 import dfdx
@@ -262,7 +263,10 @@ def _reference(
                 (central8, "central, order 8"),
                 (adaptive, "adaptive"),
             )
+            # Only estimates dfdx vouches for: not one that rounding or a step sequence
+            # that never settled left unsure of.
             if r is not None and np.isfinite(r.value) and np.isfinite(r.error)
+            and r.status.severity < dfdx.Status.NOT_CONVERGED.severity
         ]
         if not candidates:
             raise ValueError(
