@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-
 from numpy.typing import ArrayLike, NDArray
 
 import dfdx
