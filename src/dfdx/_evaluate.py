@@ -213,14 +213,16 @@ class Evaluator:
         return out
 
     def _batches(self, points: PointSet, out: NDArray[Any]) -> None:
-        """Serial vectorized calls, one per block, in one buffer while f keeps none of it."""
+        """Serial vectorized calls, one per block, in one buffer while f keeps none of it.
+
+        The last, shorter batch fills the front of the same buffer: in a fresh process
+        a new block-sized array would be memory the system has to fault in again.
+        """
         total = len(points)
         buffer: NDArray[Any] | None = None
         alone = object()  # held by one local variable: the reference count to compare with
         for start in range(0, total, self.block_points):
             stop = min(total, start + self.block_points)
-            if buffer is not None and buffer.shape[-1] != stop - start:
-                buffer = None
             batch = batch_of(points, start, stop, buffer)
             buffer = None
             out[start:stop] = self.take_batch(self.call_batch(batch), stop - start)
@@ -264,6 +266,9 @@ class Evaluator:
 
     def take_batch(self, raw: Any, k: int) -> NDArray[Any]:
         """Check the value of a vectorized call on `k` points; returns it batch axis first."""
+        if type(raw) is np.ndarray and raw.dtype.kind == self._kind and raw.shape == self.out_shape + (k,):
+            # The common case, checked as fully as below: the batch axis moved to the front.
+            return raw if raw.ndim == 1 else raw.transpose(raw.ndim - 1, *range(raw.ndim - 1))
         value = _as_array(raw, None)
         expected = self.out_shape
         if value.shape != expected + (k,):
@@ -315,7 +320,7 @@ class Evaluator:
 def batch_of(points: PointSet, start: int, stop: int, out: NDArray[Any] | None = None) -> NDArray[Any]:
     """Points ``start:stop`` as one array ``x.shape + (m,)``, the layout of a vectorized call.
 
-    `out` is an optional buffer to fill, from an earlier batch of the same size.
+    `out` is an optional buffer to fill, from an earlier batch at least as large.
     """
     batch = getattr(points, "batch", None)
     if batch is not None:
