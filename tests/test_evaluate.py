@@ -262,6 +262,74 @@ def test_batch_fills_the_front_of_a_larger_buffer(imaginary):
         np.testing.assert_array_equal(pts.batch(5, 7, full), np.moveaxis(pts.block(5, 7), 0, -1))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.sampled_from([(1,), (5,), (2, 3)]),
+    first=st.integers(0, 12),
+    second=st.integers(0, 12),
+    length=st.integers(1, 6),
+    imaginary=st.booleans(),
+)
+def test_batch_after_an_untouched_one_only_moves_entries_back(shape, first, second, length, imaginary):
+    x = np.random.default_rng(first).normal(size=shape)
+    offsets = np.array([-2.0, -1.0, 1.0, 2.0])
+    pts = AxisPoints(x, np.arange(x.size)[::-1], np.linspace(0.1, 1.0, x.size), offsets, imaginary)
+    a = (min(first, len(pts) - length), min(first, len(pts) - length) + length)
+    b = (min(second, len(pts) - length), min(second, len(pts) - length) + length)
+    if a[0] < 0:
+        return
+    buffer = pts.batch(*a)
+    again = pts.batch(*b, buffer, previous=a)
+    assert np.shares_memory(again, buffer)
+    np.testing.assert_array_equal(again, np.moveaxis(pts.block(*b), 0, -1))
+
+
+def test_vectorized_batches_are_read_only_and_reused_without_refilling(monkeypatch):
+    x = np.linspace(0.5, 1.0, 2000)
+    previous = []
+    batch = AxisPoints.batch
+
+    def spy(self, start, stop, out=None, prev=None):
+        previous.append(prev)
+        return batch(self, start, stop, out, prev)
+
+    monkeypatch.setattr(AxisPoints, "batch", spy)
+
+    def f(x):
+        assert not x.flags.writeable
+        return np.sum(x**2, axis=0)
+
+    res = dfdx.gradient(f, x, vectorized=True)
+    full = res.nfev // max(1, evaluate.BLOCK_BYTES // (8 * x.size + 8))
+    assert len(previous) > 8 and previous[0] is None
+    assert sum(p is not None for p in previous) >= full - 1  # every full block after the first
+    assert np.all(np.abs(res.value - 2 * x) <= res.error)
+
+
+def test_vectorized_f_that_writes_into_its_batch():
+    x = np.array([1.0, 2.0])
+
+    def writes(x):
+        x[0] += 1.0
+        return np.sum(x, axis=0)
+
+    with pytest.raises(ValueError, match=r"read-only.*batch of 1 points.*copy the argument before writing"):
+        dfdx.gradient(writes, x, vectorized=True)
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+
+    def forces(x):  # makes its argument writable again, and scribbles on it
+        value = np.sum(x**2, axis=0)
+        x.flags.writeable = True
+        x[...] = 7.0
+        return value
+
+    y = np.linspace(0.5, 1.0, 2000)
+    expected = dfdx.gradient(lambda x: np.sum(x**2, axis=0), y, vectorized=True)
+    res = dfdx.gradient(forces, y, vectorized=True)
+    np.testing.assert_array_equal(res.value, expected.value)
+    np.testing.assert_array_equal(res.error, expected.error)
+
+
 def test_batch_refuses_a_buffer_that_cannot_hold_it():
     x = np.array([1.0, 2.0, 3.0])
     pts = AxisPoints(x, np.arange(3), np.full(3, 0.5), np.array([-1.0, 1.0]))

@@ -73,20 +73,29 @@ class AxisPoints:
         pts[np.arange(m), where] += delta
         return pts.reshape((m, *self.x.shape))
 
-    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
+    def batch(
+        self, start: int, stop: int, out: Array | None = None, previous: tuple[int, int] | None = None
+    ) -> Array:
         """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array.
 
         `out`, if given, is a C-contiguous buffer of this dtype with room for at least
         ``x.size * m`` values, whose first ones are filled (reused between batches, of
         any size up to its own, so that a vectorized f works on memory already in cache).
+        `previous`, if given, is ``(start, stop)`` of the batch that `out` holds untouched:
+        a batch of as many points then only moves back the entries that one moved.
         """
         m = stop - start
         where, delta = self._perturbations(start, stop)
         pts = _buffer(out, self.flat.size, m, self.dtype)
-        # x in every column, then one entry per column moved: the batch is x broadcast
-        # plus a diagonal-like perturbation (flat indices avoid a 2-D fancy index).
-        pts[...] = self.flat[:, None]
-        pts.reshape(-1)[where * m + np.arange(m)] += delta
+        flat = pts.reshape(-1)
+        if previous is not None and previous[1] - previous[0] == m:
+            # The batch is x broadcast plus one moved entry per column: undo the
+            # previous batch's entries instead of writing all of x again.
+            before, _ = self._perturbations(*previous)
+            flat[before * m + np.arange(m)] = self.flat[before]
+        else:
+            pts[...] = self.flat[:, None]
+        flat[where * m + np.arange(m)] += delta
         return pts.reshape((*self.x.shape, m))
 
 
@@ -115,10 +124,13 @@ class VectorPoints:
         pts = base + (1j * delta if self.imaginary else delta.astype(self.dtype))
         return pts.reshape((stop - start, *self.x.shape))
 
-    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
+    def batch(
+        self, start: int, stop: int, out: Array | None = None, previous: tuple[int, int] | None = None
+    ) -> Array:
         """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array.
 
-        `out` is an optional buffer, as for :meth:`AxisPoints.batch`.
+        `out` is an optional buffer, as for :meth:`AxisPoints.batch`; `previous` is
+        accepted for the same signature (dense perturbations rewrite every value anyway).
         """
         m = stop - start
         col, k = np.divmod(np.arange(start, stop), len(self.offsets))

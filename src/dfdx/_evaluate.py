@@ -148,7 +148,9 @@ class Evaluator:
         if not self.vectorized:
             # A copy: an f that writes into its argument must not move x itself.
             return _as_array(self.call(self.x.copy()), self.x)
-        value = _as_array(self.call_batch(self.x[..., None]), self.x)
+        point = self.x[..., None].copy()  # a copy, as for a serial f: x itself never moves
+        point.flags.writeable = False  # as every batch
+        value = _as_array(self.call_batch(point), self.x)
         if value.ndim == 0 or value.shape[-1] != 1:
             raise ValueError(
                 f"vectorized f was given a batch of 1 point (an array of shape x.shape + (1,) = "
@@ -215,22 +217,30 @@ class Evaluator:
     def _batches(self, points: PointSet, out: NDArray[Any]) -> None:
         """Serial vectorized calls, one per block, in one buffer while f keeps none of it.
 
-        The last, shorter batch fills the front of the same buffer: in a fresh process
-        a new block-sized array would be memory the system has to fault in again.
+        f gets each batch read-only, so that a buffer it gave back unchanged only needs
+        the entries of the last batch moved back (for axis stencils: m values instead
+        of ``x.size * m``). The last, shorter batch fills the front of the same buffer:
+        in a fresh process a new block-sized array would be memory to fault in again.
         """
         total = len(points)
         buffer: NDArray[Any] | None = None
+        previous: tuple[int, int] | None = None
         alone = object()  # held by one local variable: the reference count to compare with
         for start in range(0, total, self.block_points):
             stop = min(total, start + self.block_points)
-            batch = batch_of(points, start, stop, buffer)
-            buffer = None
+            batch = batch_of(points, start, stop, buffer, previous)
+            buffer = previous = None
+            batch.flags.writeable = False  # a view: the buffer behind it stays writable here
             out[start:stop] = self.take_batch(self.call_batch(batch), stop - start)
             owner = batch if batch.base is None else batch.base
+            # f could only have written into the batch by making it writable again.
+            untouched = not batch.flags.writeable
             del batch
             # Only `owner` holds the buffer unless f kept a reference to its argument (or
             # to a view of it, whose base it is): then it must not be refilled.
-            buffer = owner if sys.getrefcount(owner) <= sys.getrefcount(alone) else None
+            if sys.getrefcount(owner) <= sys.getrefcount(alone) and owner.flags.writeable:
+                buffer = owner
+                previous = (start, stop) if untouched else None
             del owner
             self._done(stop - start)
 
@@ -317,14 +327,21 @@ class Evaluator:
             )
 
 
-def batch_of(points: PointSet, start: int, stop: int, out: NDArray[Any] | None = None) -> NDArray[Any]:
+def batch_of(
+    points: PointSet,
+    start: int,
+    stop: int,
+    out: NDArray[Any] | None = None,
+    previous: tuple[int, int] | None = None,
+) -> NDArray[Any]:
     """Points ``start:stop`` as one array ``x.shape + (m,)``, the layout of a vectorized call.
 
-    `out` is an optional buffer to fill, from an earlier batch at least as large.
+    `out` is an optional buffer to fill, from an earlier batch at least as large;
+    `previous` the ``(start, stop)`` of the batch it still holds unchanged, if any.
     """
     batch = getattr(points, "batch", None)
     if batch is not None:
-        return batch(start, stop, out)  # type: ignore[no-any-return]
+        return batch(start, stop, out, previous)  # type: ignore[no-any-return]
     return np.ascontiguousarray(np.moveaxis(points.block(start, stop), 0, -1))
 
 
