@@ -60,7 +60,8 @@ class Evaluator:
     complex_points : bool
         True when points will be complex (complex step).
     vectorized : bool
-        `f` takes a batch ``x.shape + (k,)`` and returns ``out_shape + (k,)``.
+        `f` takes a batch ``x.shape + (k,)`` and returns ``out_shape + (k,)``. In
+        serial runs the batch is read-only, its buffer being reused for the next one.
     workers : map-like, Executor or dask Client, optional
         Where to run evaluations (see :func:`dfdx._workers.as_pool`). ``f(x)`` itself
         is always computed here, in the calling process.
