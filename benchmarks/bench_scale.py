@@ -58,9 +58,15 @@ def timed(run: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def race(contenders: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, Any]]:
-    """Median time of each contender over interleaved repeats, and its last output."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+def race(
+    contenders: dict[str, Callable[[], Any]], repeats: int, times: dict[str, list[float]] | None = None
+) -> dict[str, tuple[float, Any]]:
+    """Median time of each contender over interleaved repeats, and its last output.
+
+    `times`, if given, receives every contender's times, repeat by repeat.
+    """
+    times = {} if times is None else times
+    times.update({name: [] for name in contenders})
     outs: dict[str, Any] = {}
     for _ in range(repeats):
         for name, run in contenders.items():
@@ -157,7 +163,7 @@ def f_alone(x: np.ndarray, npoints: int) -> Callable[[], Any]:
 
 
 def section_vectorized() -> bool:
-    print("\n2. Vectorized gradient, Rosenbrock in 2,000 variables (median of 9)")
+    print("\n2. Vectorized gradient, Rosenbrock in 2,000 variables (median of 11)")
     if scipy_jacobian is None:
         print("   scipy.differentiate is not available (SciPy < 1.15): skipped")
         return True
@@ -175,10 +181,11 @@ def section_vectorized() -> bool:
     floors = {4: f_alone(x, 8000), 6: f_alone(x, 12000), 8: f_alone(x, 16000)}
     for accuracy, run in floors.items():
         contenders[f"f alone, {accuracy * 2000} points"] = run
-    results = race(contenders, repeats=9)
+    times: dict[str, list[float]] = {}
+    results = race(contenders, repeats=11, times=times)
     t_scipy = results["scipy.differentiate.jacobian"][0]
     print(
-        f"   {'method':36s} {'ms':>8s} {'x scipy':>8s} {'nfev':>7s} {'median err':>11s} "
+        f"   {'method':36s} {'ms':>8s} {'x scipy':>8s} {'paired':>7s} {'nfev':>7s} {'median err':>11s} "
         f"{'max err':>9s} {'peak MiB':>9s} {'dfdx ms':>8s}"
     )
     rows = {}
@@ -193,13 +200,16 @@ def section_vectorized() -> bool:
         # dfdx's own time: the whole gradient less f alone on as many points.
         floor = results.get(f"f alone, {nfev - 1} points")
         own = f"{(t - floor[0]) * 1e3:8.1f}" if floor and name.startswith("dfdx") else ""
+        paired = statistics.median(a / b for a, b in zip(times[name], times["scipy.differentiate.jacobian"]))
         print(
-            f"   {name:36s} {t * 1e3:8.1f} {t / t_scipy:8.3f} {nfev:7d} {med:11.2e} {worst:9.2e} "
-            f"{peak:9.1f} {own:>8s}"
+            f"   {name:36s} {t * 1e3:8.1f} {t / t_scipy:8.3f} {paired:7.3f} {nfev:7d} {med:11.2e} "
+            f"{worst:9.2e} {peak:9.1f} {own:>8s}"
         )
     for accuracy in floors:
         t = results[f"f alone, {accuracy * 2000} points"][0]
         print(f"   (f alone on {accuracy * 2000} points in the same batches: {t * 1e3:.1f} ms)")
+    print("   ('x scipy' is the ratio of the medians; 'paired' the median of the ratios of the")
+    print("   timings taken side by side in each repeat; 'dfdx ms' the median less f alone)")
     fresh = fresh_process_ms()
     print(
         f"   dfdx central (default) in a fresh process, before any large allocation: {fresh:.0f} ms "
