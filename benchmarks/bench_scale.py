@@ -8,7 +8,8 @@ that every contender sees the same state of the machine (caches, the allocator).
    against SciPy's 3-point ``approx_derivative`` (and numdifftools, fdm): dfdx's time
    per gradient must not exceed SciPy's times the ratio of evaluations.
 2. Vectorized central gradient of the 2,000-variable Rosenbrock function against
-   ``scipy.differentiate.jacobian``: time, accuracy and peak memory (tracemalloc).
+   ``scipy.differentiate.jacobian``: time, accuracy and peak memory (tracemalloc), at
+   accuracies 4 (default), 6 and 8, beside f alone on as many points (dfdx's floor).
 3. An f that sleeps 50 ms, 16 variables, central: serial, 8 threads, and a Dask
    LocalCluster with 2 worker processes (the results must be identical to serial).
 4. A 50,000-variable vectorized gradient: peak memory stays bounded.
@@ -58,9 +59,15 @@ def timed(run: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def race(contenders: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, Any]]:
-    """Median time of each contender over interleaved repeats, and its last output."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+def race(
+    contenders: dict[str, Callable[[], Any]], repeats: int, times: dict[str, list[float]] | None = None
+) -> dict[str, tuple[float, Any]]:
+    """Median time of each contender over interleaved repeats, and its last output.
+
+    `times`, if given, receives every contender's times, repeat by repeat.
+    """
+    times = {} if times is None else times
+    times.update({name: [] for name in contenders})
     outs: dict[str, Any] = {}
     for _ in range(repeats):
         for name, run in contenders.items():
@@ -141,35 +148,69 @@ def section_overhead() -> bool:
     return ok
 
 
+def f_alone(x: np.ndarray, npoints: int) -> Callable[[], Any]:
+    """`npoints` evaluations of rosen_batch in dfdx's batch size, on points built once.
+
+    The floor for any vectorized gradient: what f itself costs on that many points.
+    """
+    size = max(1, dfdx._evaluate.BLOCK_BYTES // (x.size * 8 + 8))
+    batch = np.repeat(x[:, None], size, axis=1)
+
+    def run() -> None:
+        for start in range(0, npoints, size):
+            rosen_batch(batch[:, : min(size, npoints - start)])
+
+    return run
+
+
 def section_vectorized() -> bool:
-    print("\n2. Vectorized gradient, Rosenbrock in 2,000 variables (median of 7)")
+    print("\n2. Vectorized gradient, Rosenbrock in 2,000 variables (median of 11)")
     if scipy_jacobian is None:
         print("   scipy.differentiate is not available (SciPy < 1.15): skipped")
         return True
     x = np.random.default_rng(0).uniform(-1.0, 1.0, 2000)
     exact = rosen_gradient(x)
+    grad = lambda **kw: lambda: dfdx.gradient(rosen_batch, x, vectorized=True, **kw)  # noqa: E731
     contenders: dict[str, Callable[[], Any]] = {
         "scipy.differentiate.jacobian": lambda: scipy_jacobian(rosen_batch, x),
-        "dfdx central (default, accuracy 4)": lambda: dfdx.gradient(rosen_batch, x, vectorized=True),
-        "dfdx central, accuracy 8": lambda: dfdx.gradient(rosen_batch, x, vectorized=True, accuracy=8),
-        "dfdx complex step": lambda: dfdx.gradient(rosen_batch, x, vectorized=True, method="complex"),
+        "dfdx central (default, accuracy 4)": grad(),
+        "dfdx central, accuracy 6": grad(accuracy=6),
+        "dfdx central, accuracy 8": grad(accuracy=8),
+        "dfdx central, step 2**-5 (tuned)": grad(step=2.0**-5),
+        "dfdx complex step": grad(method="complex"),
     }
-    results = race(contenders, repeats=7)
+    floors = {4: f_alone(x, 8000), 6: f_alone(x, 12000), 8: f_alone(x, 16000)}
+    for accuracy, run in floors.items():
+        contenders[f"f alone, {accuracy * 2000} points"] = run
+    times: dict[str, list[float]] = {}
+    results = race(contenders, repeats=11, times=times)
     t_scipy = results["scipy.differentiate.jacobian"][0]
     print(
-        f"   {'method':36s} {'ms':>8s} {'x scipy':>8s} {'nfev':>7s} {'median err':>11s} "
-        f"{'max err':>9s} {'peak MiB':>9s}"
+        f"   {'method':36s} {'ms':>8s} {'x scipy':>8s} {'paired':>7s} {'nfev':>7s} {'median err':>11s} "
+        f"{'max err':>9s} {'peak MiB':>9s} {'dfdx ms':>8s}"
     )
     rows = {}
     for name, (t, out) in results.items():
+        if name.startswith("f alone"):
+            continue
         value = out.df if name.startswith("scipy") else out.value
         nfev = int(np.sum(out.nfev)) if name.startswith("scipy") else out.nfev
         med, worst = relative_error(value, exact)
         peak = peak_memory(contenders[name])
         rows[name] = (t / t_scipy, med, worst)
+        # dfdx's own time: the whole gradient less f alone on as many points.
+        floor = results.get(f"f alone, {nfev - 1} points")
+        own = f"{(t - floor[0]) * 1e3:8.1f}" if floor and name.startswith("dfdx") else ""
+        paired = statistics.median(a / b for a, b in zip(times[name], times["scipy.differentiate.jacobian"]))
         print(
-            f"   {name:36s} {t * 1e3:8.1f} {t / t_scipy:8.3f} {nfev:7d} {med:11.2e} {worst:9.2e} {peak:9.1f}"
+            f"   {name:36s} {t * 1e3:8.1f} {t / t_scipy:8.3f} {paired:7.3f} {nfev:7d} {med:11.2e} "
+            f"{worst:9.2e} {peak:9.1f} {own:>8s}"
         )
+    for accuracy in floors:
+        t = results[f"f alone, {accuracy * 2000} points"][0]
+        print(f"   (f alone on {accuracy * 2000} points in the same batches: {t * 1e3:.1f} ms)")
+    print("   ('x scipy' is the ratio of the medians; 'paired' the median of the ratios of the")
+    print("   timings taken side by side in each repeat; 'dfdx ms' the median less f alone)")
     fresh = fresh_process_ms()
     print(
         f"   dfdx central (default) in a fresh process, before any large allocation: {fresh:.0f} ms "
@@ -177,13 +218,20 @@ def section_vectorized() -> bool:
     )
     print("   (glibc returns f's freed temporaries to the system until some large array has been freed;")
     print("   every later call of f then faults its pages in again. SciPy's own large arrays lift that.)")
+    print("   f ~ 1e5 here and is a quartic in each variable: central stencils of accuracy >= 4 have")
+    print("   no truncation error on it, so the error is f's rounding over the step, and the larger")
+    print("   steps of higher accuracies win. The equal-accuracy comparison is with accuracy=8;")
+    print("   the tuned row (accuracy 4 at a step chosen knowing f is a quartic) is for information.")
     _, med_s, worst_s = rows["scipy.differentiate.jacobian"]
     ok = False
     for name, (ratio, med, worst) in rows.items():
         if name.startswith("dfdx central"):
             as_accurate = med <= med_s and worst <= worst_s
             verdict = "MET" if ratio <= 0.1 and as_accurate else "NOT MET"
-            ok = ok or verdict == "MET"
+            if "tuned" in name:
+                verdict = f"{verdict}, for information only"
+            else:
+                ok = ok or verdict == "MET"
             print(
                 f"   target <= 0.1x scipy at equal or better accuracy, {name}: ratio {ratio:.3f}, "
                 f"{'as accurate' if as_accurate else 'less accurate'} -> {verdict}"

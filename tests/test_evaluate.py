@@ -193,7 +193,7 @@ def test_batch_buffer_is_refilled_when_f_keeps_nothing():
     x = np.linspace(0.5, 1.0, 2000)
     res = dfdx.gradient(f, x, vectorized=True)
     assert res.nfev > 8 * evaluate.BLOCK_BYTES // (16 * x.size)  # many blocks, few buffers
-    assert len(addresses) <= 3  # f(x), the full blocks, the last partial block
+    assert len(addresses) == 2  # f(x), then one buffer for every block, the last one included
     assert np.all(np.abs(res.value - 2 * x) <= res.error)
 
 
@@ -242,6 +242,129 @@ def test_batch_layout_is_the_block_transposed(shape, start, length, imaginary, s
         np.testing.assert_array_equal(batch, np.moveaxis(block, 0, -1))
         buffer = np.full_like(batch, np.nan)
         np.testing.assert_array_equal(pts.batch(start, stop, buffer), batch)
+
+
+@pytest.mark.parametrize("imaginary", [False, True])
+def test_batch_fills_the_front_of_a_larger_buffer(imaginary):
+    x = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -4.0]])
+    offsets = np.array([-2.0, -1.0, 1.0, 2.0])
+    axis = AxisPoints(x, np.arange(x.size), np.full(x.size, 2.0**-3), offsets, imaginary)
+    vector = VectorPoints(x, np.arange(2 * x.size, dtype=float).reshape(2, x.size), offsets, imaginary)
+    for pts in (axis, vector):
+        full = pts.batch(0, 7)
+        buffer = np.full(x.size * 7 + 5, np.nan, dtype=full.dtype)
+        short = pts.batch(2, 5, buffer)
+        assert short.flags.c_contiguous and short.shape == x.shape + (3,)
+        assert np.shares_memory(short, buffer) and short.base is buffer
+        np.testing.assert_array_equal(short, np.moveaxis(pts.block(2, 5), 0, -1))
+        assert np.isnan(buffer[x.size * 3 :]).all()  # untouched beyond the batch
+        # The same buffer, shaped as an earlier batch, serves a smaller one.
+        np.testing.assert_array_equal(pts.batch(5, 7, full), np.moveaxis(pts.block(5, 7), 0, -1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.sampled_from([(1,), (5,), (2, 3)]),
+    first=st.integers(0, 12),
+    second=st.integers(0, 12),
+    length=st.integers(1, 6),
+    imaginary=st.booleans(),
+)
+def test_batch_after_an_untouched_one_only_moves_entries_back(shape, first, second, length, imaginary):
+    x = np.random.default_rng(first).normal(size=shape)
+    offsets = np.array([-2.0, -1.0, 1.0, 2.0])
+    pts = AxisPoints(x, np.arange(x.size)[::-1], np.linspace(0.1, 1.0, x.size), offsets, imaginary)
+    a = (min(first, len(pts) - length), min(first, len(pts) - length) + length)
+    b = (min(second, len(pts) - length), min(second, len(pts) - length) + length)
+    if a[0] < 0:
+        return
+    buffer = pts.batch(*a)
+    again = pts.batch(*b, buffer, previous=a)
+    assert np.shares_memory(again, buffer)
+    np.testing.assert_array_equal(again, np.moveaxis(pts.block(*b), 0, -1))
+
+
+def test_vectorized_batches_are_read_only_and_reused_without_refilling(monkeypatch):
+    x = np.linspace(0.5, 1.0, 2000)
+    previous = []
+    batch = AxisPoints.batch
+
+    def spy(self, start, stop, out=None, prev=None):
+        previous.append(prev)
+        return batch(self, start, stop, out, prev)
+
+    monkeypatch.setattr(AxisPoints, "batch", spy)
+
+    def f(x):
+        assert not x.flags.writeable
+        return np.sum(x**2, axis=0)
+
+    res = dfdx.gradient(f, x, vectorized=True)
+    full = res.nfev // max(1, evaluate.BLOCK_BYTES // (8 * x.size + 8))
+    assert len(previous) > 8 and previous[0] is None
+    assert sum(p is not None for p in previous) >= full - 1  # every full block after the first
+    assert np.all(np.abs(res.value - 2 * x) <= res.error)
+
+
+def test_vectorized_f_that_writes_into_its_batch():
+    x = np.array([1.0, 2.0])
+
+    def writes(x):
+        x[0] += 1.0
+        return np.sum(x, axis=0)
+
+    with pytest.raises(ValueError, match=r"read-only.*batch of 1 points.*copy the argument before writing"):
+        dfdx.gradient(writes, x, vectorized=True)
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+
+    def forces(x):  # makes its argument writable again, and scribbles on it
+        value = np.sum(x**2, axis=0)
+        x.flags.writeable = True
+        x[...] = 7.0
+        return value
+
+    y = np.linspace(0.5, 1.0, 2000)
+    expected = dfdx.gradient(lambda x: np.sum(x**2, axis=0), y, vectorized=True)
+    res = dfdx.gradient(forces, y, vectorized=True)
+    np.testing.assert_array_equal(res.value, expected.value)
+    np.testing.assert_array_equal(res.error, expected.error)
+
+
+def test_batch_refuses_a_buffer_that_cannot_hold_it():
+    x = np.array([1.0, 2.0, 3.0])
+    pts = AxisPoints(x, np.arange(3), np.full(3, 0.5), np.array([-1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"batch buffer of 8 float64 values cannot hold 3 x 3 points"):
+        pts.batch(0, 3, np.empty(8))
+    with pytest.raises(ValueError, match=r"batch buffer of 9 float32 values cannot hold 3 x 3 points"):
+        pts.batch(0, 3, np.empty(9, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"batch buffer of 9 float64 values cannot hold 3 x 3"):
+        pts.batch(0, 3, np.empty((3, 6))[:, ::2])  # not contiguous
+
+
+def test_vector_valued_vectorized_f_is_bitwise_serial(monkeypatch):
+    """Batches of a matrix-valued f come back batch axis first, over several blocks."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+
+    def f(x):  # one point (3, 4) -> (3, 2), or a batch (3, 4, m) -> (3, 2, m)
+        return np.stack([x[0] * x[1], x[1] * x[2], x[2] ** 2 - x[0]])[:, :2]
+
+    monkeypatch.setattr(evaluate, "BLOCK_BYTES", 7 * 8 * x.size)  # a few points a block
+    serial = dfdx.jacobian(f, x)
+    batched = dfdx.jacobian(f, x, vectorized=True)
+    assert batched.value.shape == (3, 2, 3, 4)
+    np.testing.assert_array_equal(batched.value, serial.value)
+    np.testing.assert_array_equal(batched.error, serial.error)
+
+
+def test_vectorized_values_are_validated_like_serial_ones():
+    with pytest.raises(TypeError, match="f returned complex values at the real point a batch of"):
+        dfdx.gradient(
+            lambda x: np.sum(x, axis=0) + (0j if x.shape[-1] > 1 else 0), [1.0, 2.0], vectorized=True
+        )
+    with pytest.raises(TypeError, match="real values at the complex point a batch of"):
+        dfdx.gradient(lambda x: np.sum(x, axis=0).real, [1.0, 2.0], vectorized=True, method="complex")
+    res = dfdx.gradient(lambda x: (x[0] > 0).astype(int), [1.0, 2.0], vectorized=True)
+    np.testing.assert_array_equal(res.value, [0.0, 0.0])
 
 
 def test_point_sets_without_batch_are_transposed():

@@ -106,6 +106,19 @@ def test_vectorized_f_on_workers(accuracy, threads, processes, mp_pool):
         _same(dfdx.gradient(polynomial, X, vectorized=True, accuracy=accuracy, workers=workers), serial)
 
 
+def matrix_valued(x):
+    """Products and sums only, shape (2, 2) (+ the batch axis): bitwise the same batched."""
+    return np.stack([np.stack([x[0] * x[1], x[2] - x[3] * x[3]]), np.stack([x[4] * x[0], x[1] + x[2]])])
+
+
+def test_vectorized_matrix_valued_f_on_workers(threads, processes):
+    """Batches come back batch axis first whether computed here or on workers."""
+    one_by_one = dfdx.jacobian(matrix_valued, X)
+    assert one_by_one.value.shape == (2, 2, X.size)
+    for workers in (None, threads, processes, map):
+        _same(dfdx.jacobian(matrix_valued, X, vectorized=True, workers=workers), one_by_one)
+
+
 def test_f_of_x_is_computed_in_the_calling_process(processes):
     res = dfdx.jacobian(pid_of_caller, X, workers=processes, method="forward", throw=False)
     assert res.nfev == X.size + 1  # f(x) here, the rest on the pool; the pids differ

@@ -53,7 +53,8 @@ _COMMON = """\
         attached; if False it is reported in ``status`` and ``message``.
     vectorized : bool, optional
         If True, f takes a batch of k points as one array of shape ``x.shape + (k,)``
-        and returns ``f(x).shape + (k,)``. Default False.
+        and returns ``f(x).shape + (k,)``; the batch is read-only (dfdx reuses it).
+        Default False.
     workers : map-like callable, concurrent.futures.Executor or Dask Client, optional
         Where to evaluate f (``map``, ``pool.map``, a thread/process pool, a
         ``dask.distributed.Client`` or its ``get_executor()``). Default: serial.

@@ -40,6 +40,9 @@ class AxisPoints:
         self.steps = np.asarray(steps, dtype=np.float64)
         self.offsets = np.asarray(offsets, dtype=np.float64)
         self.imaginary = imaginary
+        self.dtype = _point_dtype(x.dtype, imaginary)
+        self._where: Array | None = None
+        self._delta: Array | None = None
 
     @property
     def ncols(self) -> int:
@@ -49,33 +52,49 @@ class AxisPoints:
         return len(self.columns) * len(self.offsets)
 
     def _perturbations(self, start: int, stop: int) -> tuple[Array, Array]:
-        """Coordinate and signed step of points ``start:stop`` (the one formula for both layouts)."""
-        index = np.arange(start, stop)
-        col = index // len(self.offsets)
-        delta = self.offsets[index - col * len(self.offsets)] * self.steps[col]
-        dtype = _point_dtype(self.x.dtype, self.imaginary)
-        return self.columns[col], (1j * delta if self.imaginary else delta.astype(dtype, copy=False))
+        """Coordinate and signed step of points ``start:stop`` (the one formula for both layouts).
+
+        Both are computed once for all points (16 bytes a point, as much as f's values
+        take), so that a batch costs one slice instead of a few small array operations.
+        """
+        if self._where is None:
+            self._where = np.repeat(self.columns, len(self.offsets))
+            delta = (self.steps[:, None] * self.offsets[None, :]).ravel()
+            self._delta = 1j * delta if self.imaginary else delta.astype(self.dtype, copy=False)
+        assert self._delta is not None
+        return self._where[start:stop], self._delta[start:stop]
 
     def block(self, start: int, stop: int) -> Array:
         m = stop - start
         where, delta = self._perturbations(start, stop)
-        pts = np.empty((m, self.flat.size), dtype=_point_dtype(self.x.dtype, self.imaginary))
+        pts = np.empty((m, self.flat.size), dtype=self.dtype)
         pts[...] = self.flat
         pts[np.arange(m), where] += delta
         return pts.reshape((m, *self.x.shape))
 
-    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
+    def batch(
+        self, start: int, stop: int, out: Array | None = None, previous: tuple[int, int] | None = None
+    ) -> Array:
         """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array.
 
-        `out`, if given, is a buffer of that shape and dtype to fill (reused between
-        batches so that a vectorized f works on memory that is already in cache).
+        `out`, if given, is a C-contiguous buffer of this dtype with room for at least
+        ``x.size * m`` values, whose first ones are filled (reused between batches, of
+        any size up to its own, so that a vectorized f works on memory already in cache).
+        `previous`, if given, is ``(start, stop)`` of the batch that `out` holds untouched:
+        a batch of as many points then only moves back the entries that one moved.
         """
         m = stop - start
         where, delta = self._perturbations(start, stop)
-        dtype = _point_dtype(self.x.dtype, self.imaginary)
-        pts = np.empty((self.flat.size, m), dtype=dtype) if out is None else out.reshape(-1, m)
-        pts[...] = self.flat[:, None]
-        pts[where, np.arange(m)] += delta
+        pts = _buffer(out, self.flat.size, m, self.dtype)
+        flat = pts.reshape(-1)
+        if previous is not None and previous[1] - previous[0] == m:
+            # The batch is x broadcast plus one moved entry per column: undo the
+            # previous batch's entries instead of writing all of x again.
+            before, _ = self._perturbations(*previous)
+            flat[before * m + np.arange(m)] = self.flat[before]
+        else:
+            pts[...] = self.flat[:, None]
+        flat[where * m + np.arange(m)] += delta
         return pts.reshape((*self.x.shape, m))
 
 
@@ -87,6 +106,7 @@ class VectorPoints:
         self.vectors = np.asarray(vectors, dtype=np.float64).reshape(-1, x.size)
         self.offsets = np.asarray(offsets, dtype=np.float64)
         self.imaginary = imaginary
+        self.dtype = _point_dtype(x.dtype, imaginary)
 
     @property
     def ncols(self) -> int:
@@ -99,21 +119,34 @@ class VectorPoints:
         index = np.arange(start, stop)
         col, k = np.divmod(index, len(self.offsets))
         delta = self.offsets[k, None] * self.vectors[col]
-        dtype = _point_dtype(self.x.dtype, self.imaginary)
-        base = self.x.ravel()[None, :].astype(dtype)
-        pts = base + (1j * delta if self.imaginary else delta.astype(dtype))
+        base = self.x.ravel()[None, :].astype(self.dtype)
+        pts = base + (1j * delta if self.imaginary else delta.astype(self.dtype))
         return pts.reshape((stop - start, *self.x.shape))
 
-    def batch(self, start: int, stop: int, out: Array | None = None) -> Array:
-        """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array."""
+    def batch(
+        self, start: int, stop: int, out: Array | None = None, previous: tuple[int, int] | None = None
+    ) -> Array:
+        """The points of :meth:`block` as one C-contiguous ``x.shape + (m,)`` array.
+
+        `out` is an optional buffer, as for :meth:`AxisPoints.batch`; `previous` is
+        accepted for the same signature (dense perturbations rewrite every value anyway).
+        """
         m = stop - start
         col, k = np.divmod(np.arange(start, stop), len(self.offsets))
         delta = self.vectors[col].T * self.offsets[k]
-        dtype = _point_dtype(self.x.dtype, self.imaginary)
-        pts = np.empty((self.x.size, m), dtype=dtype) if out is None else out.reshape(-1, m)
+        pts = _buffer(out, self.x.size, m, self.dtype)
         pts[...] = self.x.ravel()[:, None]
-        pts += 1j * delta if self.imaginary else delta.astype(dtype)
+        pts += 1j * delta if self.imaginary else delta.astype(self.dtype)
         return pts.reshape((*self.x.shape, m))
+
+
+def _buffer(out: Array | None, size: int, m: int, dtype: np.dtype[Any]) -> Array:
+    """A ``(size, m)`` C-contiguous array: new, or the leading part of the buffer `out`."""
+    if out is None:
+        return np.empty((size, m), dtype=dtype)
+    if not out.flags.c_contiguous or out.dtype != dtype or out.size < size * m:
+        raise ValueError(f"a batch buffer of {out.size} {out.dtype} values cannot hold {size} x {m} points")
+    return out.reshape(-1)[: size * m].reshape(size, m)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ class Evaluator:
     complex_points : bool
         True when points will be complex (complex step).
     vectorized : bool
-        `f` takes a batch ``x.shape + (k,)`` and returns ``out_shape + (k,)``.
+        `f` takes a batch ``x.shape + (k,)`` and returns ``out_shape + (k,)``. In
+        serial runs the batch is read-only, its buffer being reused for the next one.
     workers : map-like, Executor or dask Client, optional
         Where to run evaluations (see :func:`dfdx._workers.as_pool`). ``f(x)`` itself
         is always computed here, in the calling process.
@@ -148,7 +149,9 @@ class Evaluator:
         if not self.vectorized:
             # A copy: an f that writes into its argument must not move x itself.
             return _as_array(self.call(self.x.copy()), self.x)
-        value = _as_array(self.call_batch(self.x[..., None]), self.x)
+        point = self.x[..., None].copy()  # a copy, as for a serial f: x itself never moves
+        point.flags.writeable = False  # as every batch
+        value = _as_array(self.call_batch(point), self.x)
         if value.ndim == 0 or value.shape[-1] != 1:
             raise ValueError(
                 f"vectorized f was given a batch of 1 point (an array of shape x.shape + (1,) = "
@@ -213,22 +216,32 @@ class Evaluator:
         return out
 
     def _batches(self, points: PointSet, out: NDArray[Any]) -> None:
-        """Serial vectorized calls, one per block, in one buffer while f keeps none of it."""
+        """Serial vectorized calls, one per block, in one buffer while f keeps none of it.
+
+        f gets each batch read-only, so that a buffer it gave back unchanged only needs
+        the entries of the last batch moved back (for axis stencils: m values instead
+        of ``x.size * m``). The last, shorter batch fills the front of the same buffer:
+        in a fresh process a new block-sized array would be memory to fault in again.
+        """
         total = len(points)
         buffer: NDArray[Any] | None = None
+        previous: tuple[int, int] | None = None
         alone = object()  # held by one local variable: the reference count to compare with
         for start in range(0, total, self.block_points):
             stop = min(total, start + self.block_points)
-            if buffer is not None and buffer.shape[-1] != stop - start:
-                buffer = None
-            batch = batch_of(points, start, stop, buffer)
-            buffer = None
+            batch = batch_of(points, start, stop, buffer, previous)
+            buffer = previous = None
+            batch.flags.writeable = False  # a view: the buffer behind it stays writable here
             out[start:stop] = self.take_batch(self.call_batch(batch), stop - start)
             owner = batch if batch.base is None else batch.base
+            # f could only have written into the batch by making it writable again.
+            untouched = not batch.flags.writeable
             del batch
             # Only `owner` holds the buffer unless f kept a reference to its argument (or
             # to a view of it, whose base it is): then it must not be refilled.
-            buffer = owner if sys.getrefcount(owner) <= sys.getrefcount(alone) else None
+            if sys.getrefcount(owner) <= sys.getrefcount(alone) and owner.flags.writeable:
+                buffer = owner
+                previous = (start, stop) if untouched else None
             del owner
             self._done(stop - start)
 
@@ -264,6 +277,9 @@ class Evaluator:
 
     def take_batch(self, raw: Any, k: int) -> NDArray[Any]:
         """Check the value of a vectorized call on `k` points; returns it batch axis first."""
+        if type(raw) is np.ndarray and raw.dtype.kind == self._kind and raw.shape == self.out_shape + (k,):
+            # The common case, checked as fully as below: the batch axis moved to the front.
+            return raw if raw.ndim == 1 else raw.transpose(raw.ndim - 1, *range(raw.ndim - 1))
         value = _as_array(raw, None)
         expected = self.out_shape
         if value.shape != expected + (k,):
@@ -312,14 +328,21 @@ class Evaluator:
             )
 
 
-def batch_of(points: PointSet, start: int, stop: int, out: NDArray[Any] | None = None) -> NDArray[Any]:
+def batch_of(
+    points: PointSet,
+    start: int,
+    stop: int,
+    out: NDArray[Any] | None = None,
+    previous: tuple[int, int] | None = None,
+) -> NDArray[Any]:
     """Points ``start:stop`` as one array ``x.shape + (m,)``, the layout of a vectorized call.
 
-    `out` is an optional buffer to fill, from an earlier batch of the same size.
+    `out` is an optional buffer to fill, from an earlier batch at least as large;
+    `previous` the ``(start, stop)`` of the batch it still holds unchanged, if any.
     """
     batch = getattr(points, "batch", None)
     if batch is not None:
-        return batch(start, stop, out)  # type: ignore[no-any-return]
+        return batch(start, stop, out, previous)  # type: ignore[no-any-return]
     return np.ascontiguousarray(np.moveaxis(points.block(start, stop), 0, -1))
 
 

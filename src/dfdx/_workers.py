@@ -73,6 +73,11 @@ def annotate(exc: BaseException, point: Any, batch: bool = False) -> None:
             f"(dfdx: raised by vectorized f on a batch of {len(point)} points; "
             f"the first is x = {format_point(point[0])})"
         )
+        if isinstance(exc, ValueError) and "read-only" in str(exc):
+            where = where[:-1] + (
+                "; dfdx passes batches read-only, since it reuses them: copy the argument "
+                "before writing into it, e.g. x = x.copy())"
+            )
     else:
         where = f"(dfdx: raised by f at x = {format_point(point)})"
     if exc.args and isinstance(exc.args[0], str):
