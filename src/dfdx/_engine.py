@@ -332,7 +332,9 @@ def assemble(
     worst, and the message names the entries affected by it.
     """
     entries = np.asarray(status, dtype=object)
-    worst = Status.worst(*set(entries.ravel().tolist())) if entries.size > 1 else entries.ravel()[0]
+    # Identity comparisons run in C; only the entries that are not SUCCESS are hashed.
+    others = entries[entries != Status.SUCCESS]
+    worst = Status.worst(*set(others.tolist())) if others.size else Status.SUCCESS
     message = worst.message
     if worst is not Status.SUCCESS:
         where = [tuple(int(i) for i in ix) for ix in np.argwhere(entries == worst)]
