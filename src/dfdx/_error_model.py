@@ -43,6 +43,14 @@ SAFETY_MEASURED = 3.0
 SAFETY_MODELLED = 10.0
 #: A measured derivative is significant when it stands this far above its noise.
 SIGNIFICANCE = 4.0
+#: Exactly computed values: their rounding bound shrinks to this multiple of the
+#: highest differences, when those are smaller...
+NOISE_FACTOR = 10.0
+#: ... provided the values curve by this many ulps over the stencil...
+SCRAMBLED = 1024.0
+#: ... and all of them end in this many zero bits (of the ``-log2(eps)``).
+EXACT_BITS = 5
+TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +69,8 @@ class Tables:
     pair_index: tuple[Array, Array, Array]  # the same as three arrays
     extrapolate: tuple[tuple[int, float], ...]  # (row, growth factor without the rate) per parity
     powers: Array  # (L,) for h ** orders
+    top_rows: Array  # rows of the (at most two) highest orders above n
+    scramble_row: int  # row of order n + 1 if it is not among them (else 0)
 
 
 @lru_cache(maxsize=256)
@@ -107,6 +117,8 @@ def tables(stencil: Stencil) -> Tables:
         extrapolate=tuple(extrapolate),
         powers=np.array(orders, dtype=float),
         first=full[1][index] if top >= 1 else np.zeros(len(index)),
+        scramble_row=1 if len(orders) > 1 and orders[1] < top - 1 else 0,
+        top_rows=np.array([r for r in range(1, len(orders)) if orders[r] >= top - 1], dtype=np.intp),
     )
 
 
@@ -144,10 +156,8 @@ def combine(
     value, error, modelled : ndarray, shape (ncols, m)
     """
     t = tables(stencil)
-    n, p = stencil.n, stencil.accuracy
+    n = stencil.n
     diffs = values - f0
-    absf = np.abs(values)
-    absf0 = np.abs(f0)
     hn = h**n
     # A sum in a fixed order (not BLAS), so a column gives the same bits whatever
     # other columns it is computed with.
@@ -155,48 +165,84 @@ def combine(
     for k in range(1, len(t.weights)):
         total = total + t.weights[k] * diffs[:, k]
     value = total / hn
-    rounding = eps * ((np.abs(t.weights) @ absf + abs(t.centre_weight) * absf0) / hn + np.abs(value))
-    # Rounding of the point through f: the slope is the derivative itself for n = 1,
-    # and the measured first derivative for n >= 2.
-    if n == 1 or not stencil.is_complex:
-        if n == 1:
-            slope = np.abs(value)
-        else:
-            slope = np.abs(t.first @ diffs) / h
-        sensitivity = np.nan_to_num(reach * slope, posinf=0.0)
+    if stencil.is_complex:
+        return _complex(t, stencil, values, value, h, reach, eps, sum_columns)
+    D = np.matmul(t.coef, diffs)  # (ncols, L, m): h^o f^(o) + noise
+    if n == 1:
+        slope = np.abs(value)
+    else:
+        slope = np.abs(t.first @ diffs) / h
+    sensitivity = np.nan_to_num(reach * slope, posinf=0.0)
+    if sum_columns:
+        sensitivity = sensitivity.sum(axis=0)
+    # Rounding bound of each measured combination: eps |f_k| per value (worst case).
+    noise = eps * (np.matmul(t.coef_abs, np.abs(values)) + t.centre_abs[:, None] * np.abs(f0))
+    bound = noise[:, 0] + 2 * eps * stencil.amplification * sensitivity
+    if t.scramble_row:
+        shrink = _shrink(t, D, noise, values, f0, eps)
+        noise = shrink[:, None] * noise
+        bound = shrink * bound
+    # The arithmetic of the combination itself rounds too, exact values or not.
+    rounding = bound / hn + eps * (np.abs(t.weights) @ np.abs(diffs) / hn + np.abs(value))
+    truncation, modelled = _truncation(t, stencil, D, noise, value, rounding, h, reach)
+    return value, rounding + truncation, modelled
+
+
+def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: float) -> Array:
+    """Factor by which f's values are more accurate than modelled, 1 when unproven.
+
+    Values computed exactly (polynomials at dyadic points) carry short mantissas; their
+    highest differences then show how small their noise really is. Rounded values are
+    left alone: their errors may drift smoothly along the stencil, invisible to those
+    differences. And the values must curve by many ulps, or all may round alike.
+    """
+    scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
+    mantissa = np.frexp(values)[0] * scale
+    short = (mantissa == np.round(mantissa)).all(axis=1)
+    m0 = np.frexp(f0)[0] * scale
+    level = eps * np.maximum(np.abs(values).max(axis=1), np.abs(f0))
+    proven = short & (m0 == np.round(m0)) & (np.abs(D[:, t.scramble_row]) > SCRAMBLED * level)
+    seen = (np.abs(D[:, t.top_rows]) / (noise[:, t.top_rows] + TINY)).max(axis=1)
+    return np.where(proven, np.minimum(NOISE_FACTOR * seen, 1.0), 1.0)
+
+
+def _complex(t, stencil, values, value, h, reach, eps, sum_columns):
+    hn = h**stencil.n
+    rounding = eps * ((np.abs(t.weights) @ np.abs(values)) / hn + np.abs(value))
+    if stencil.n == 1:
+        sensitivity = np.nan_to_num(reach * np.abs(value), posinf=0.0)
         if sum_columns:
             sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
-        if stencil.is_complex:
-            # No subtraction: rounding inside f reaches the derivative unamplified,
-            # relative to the derivatives of the terms of f and, for vector f whose
-            # outputs share their terms, to the largest derivative of the column.
-            rounding = rounding + eps * sensitivity / reach
-            if value.shape[1] > 1:
-                rounding = rounding + 4 * eps * np.abs(value).max(axis=1, keepdims=True)
-        else:
-            rounding = rounding + 2 * eps * sensitivity * stencil.amplification / hn
-    truncation, modelled = _truncation(t, stencil, diffs, absf, absf0, value, rounding, h, reach, eps)
-    return value, rounding + truncation, modelled
+        # No subtraction: rounding inside f reaches the derivative unamplified,
+        # relative to the derivatives of the terms of f and, for vector f whose
+        # outputs share their terms, to the largest derivative of the column.
+        rounding = rounding + eps * sensitivity / reach
+        if value.shape[1] > 1:
+            rounding = rounding + 4 * eps * np.abs(value).max(axis=1, keepdims=True)
+    mags = np.abs(value)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
+        truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
+    truncation = np.where(np.isfinite(truncation), truncation, np.inf)
+    return value, rounding + truncation, np.zeros(value.shape, dtype=bool)
 
 
 def _truncation(
     t: Tables,
     stencil: Stencil,
-    diffs: Array,
-    absf: Array,
-    absf0: Array,
+    D: Array,
+    noise: Array,
     value: Array,
     rounding: Array,
     h: Array,
     reach: Array,
-    eps: float,
 ) -> tuple[Array, Array]:
     """``safety * |C| h^p |f^(n+p)|`` with the derivative extrapolated (module notes)."""
     n, p = stencil.n, stencil.accuracy
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hpow = h[:, None, :] ** t.powers[None, :, None]  # (ncols, L, 1|m)
-        mags = np.abs(np.matmul(t.coef, diffs)) / hpow  # (ncols, L, m)
-        noises = eps * (np.matmul(t.coef_abs, absf) + t.centre_abs[:, None] * absf0) / hpow
+        mags = np.abs(D) / hpow
+        noises = noise / hpow
         mags[:, 0] = np.abs(value)
         noises[:, 0] = rounding
         significant = mags > SIGNIFICANCE * noises
@@ -212,7 +258,7 @@ def _truncation(
         safety = SAFETY_MODELLED if single else SAFETY_MEASURED
         truncation = safety * abs(stencil.error_coefficient) * h**p * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    modelled = ~measured if single and not stencil.is_complex else np.zeros(value.shape, dtype=bool)
+    modelled = ~measured if single else np.zeros(value.shape, dtype=bool)
     return truncation, modelled
 
 
