@@ -67,6 +67,9 @@ class Tables:
     first: Array  # (K,) first-derivative weights on the nonzero nodes (the slope for n >= 2)
     pairs: tuple[tuple[int, int, float], ...]  # (i, j, 1/(o_j - o_i)) for the growth rates
     pair_index: tuple[Array, Array, Array]  # the same as three arrays
+    positions: Array  # (P,) 0 .. P-1
+    weights_abs: Array  # (K,) |weights|
+    floor_factor: float  # 2 * amplification: the rounding floor for rounding inside f
     extrapolate: tuple[tuple[int, float], ...]  # (row, growth factor without the rate) per parity
     powers: Array  # (L,) for h ** orders
     top_rows: Array  # rows of the (at most two) highest orders above n
@@ -114,6 +117,9 @@ def tables(stencil: Stencil) -> Tables:
             np.array([q[1] for q in pairs], dtype=np.intp),
             np.array([q[2] for q in pairs], dtype=float),
         ),
+        positions=np.arange(len(pairs)),
+        weights_abs=np.abs(weights),
+        floor_factor=2 * stencil.amplification,
         extrapolate=tuple(extrapolate),
         powers=np.array(orders, dtype=float),
         first=full[1][index] if top >= 1 else np.zeros(len(index)),
@@ -172,18 +178,19 @@ def combine(
         slope = np.abs(value)
     else:
         slope = np.abs(t.first @ diffs) / h
-    sensitivity = np.nan_to_num(reach * slope, posinf=0.0)
+    sensitivity = reach * slope
+    sensitivity = np.where(sensitivity < np.inf, sensitivity, 0.0)  # NaN and inf: no floor
     if sum_columns:
         sensitivity = sensitivity.sum(axis=0)
     # Rounding bound of each measured combination: eps |f_k| per value (worst case).
     noise = eps * (np.matmul(t.coef_abs, np.abs(values)) + t.centre_abs[:, None] * np.abs(f0))
-    bound = noise[:, 0] + 2 * eps * stencil.amplification * sensitivity
+    bound = noise[:, 0] + eps * t.floor_factor * sensitivity
     if t.scramble_row:
         shrink = _shrink(t, D, noise, values, f0, eps)
         noise = shrink[:, None] * noise
         bound = shrink * bound
     # The arithmetic of the combination itself rounds too, exact values or not.
-    rounding = bound / hn + eps * (np.abs(t.weights) @ np.abs(diffs) / hn + np.abs(value))
+    rounding = bound / hn + eps * (t.weights_abs @ np.abs(diffs) / hn + np.abs(value))
     truncation, modelled = _truncation(t, stencil, D, noise, value, rounding, h, reach)
     return value, rounding + truncation, modelled
 
@@ -199,6 +206,8 @@ def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: fl
     scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
     mantissa = np.frexp(values)[0] * scale
     short = (mantissa == np.round(mantissa)).all(axis=1)
+    if not short.any():
+        return np.ones(short.shape)
     m0 = np.frexp(f0)[0] * scale
     level = eps * np.maximum(np.abs(values).max(axis=1), np.abs(f0))
     proven = short & (m0 == np.round(m0)) & (np.abs(D[:, t.scramble_row]) > SCRAMBLED * level)
@@ -208,7 +217,7 @@ def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: fl
 
 def _complex(t, stencil, values, value, h, reach, eps, sum_columns):
     hn = h**stencil.n
-    rounding = eps * ((np.abs(t.weights) @ np.abs(values)) / hn + np.abs(value))
+    rounding = eps * ((t.weights_abs @ np.abs(values)) / hn + np.abs(value))
     if stencil.n == 1:
         sensitivity = np.nan_to_num(reach * np.abs(value), posinf=0.0)
         if sum_columns:
@@ -267,12 +276,14 @@ def _median_rate(t: Tables, mags: Array, significant: Array) -> Array:
     if not t.pairs:
         return np.full(mags.shape[::2], np.nan)
     i, j, power = t.pair_index
-    rates = (mags[:, j] / mags[:, i]) ** power[None, :, None]  # (ncols, P, m)
-    rates[~(significant[:, i] & significant[:, j])] = np.nan
+    both = significant[:, i] & significant[:, j]
+    rates = np.where(both, (mags[:, j] / mags[:, i]) ** power[None, :, None], np.nan)  # (ncols, P, m)
     if len(power) == 1:
         return rates[:, 0]
     ordered = np.sort(rates, axis=1)  # NaNs sort last
-    count = len(power) - np.isnan(rates).sum(axis=1, keepdims=True)
-    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0), axis=1)
-    high = np.take_along_axis(ordered, np.maximum(count // 2, 0), axis=1)
-    return np.where(count > 0, 0.5 * (low + high), np.nan)[:, 0]
+    count = both.sum(axis=1, keepdims=True)
+    # The mean of the two middle valid entries, picked by position.
+    position = t.positions[None, :, None]
+    pick = (position == (count - 1) // 2).astype(float) + (position == count // 2)
+    median = np.where(pick > 0, ordered * pick, 0.0).sum(axis=1)
+    return np.where(count[:, 0] > 0, 0.5 * median, np.nan)
