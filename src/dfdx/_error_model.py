@@ -68,6 +68,7 @@ class Tables:
     pairs: tuple[tuple[int, int, float], ...]  # (i, j, 1/(o_j - o_i)) for the growth rates
     pair_index: tuple[Array, Array, Array]  # the same as three arrays
     positions: Array  # (P,) 0 .. P-1
+    pair_ends: Array  # (2P,) the lower orders' rows of the pairs, then the higher ones'
     weights_abs: Array  # (K,) |weights|
     floor_factor: float  # 2 * amplification: the rounding floor for rounding inside f
     extrapolate: tuple[tuple[int, float], ...]  # (row, growth factor without the rate) per parity
@@ -118,6 +119,7 @@ def tables(stencil: Stencil) -> Tables:
             np.array([q[2] for q in pairs], dtype=float),
         ),
         positions=np.arange(len(pairs)),
+        pair_ends=np.array([q[0] for q in pairs] + [q[1] for q in pairs], dtype=np.intp),
         weights_abs=np.abs(weights),
         floor_factor=2 * stencil.amplification,
         extrapolate=tuple(extrapolate),
@@ -185,8 +187,8 @@ def combine(
     # Rounding bound of each measured combination: eps |f_k| per value (worst case).
     noise = eps * (np.matmul(t.coef_abs, np.abs(values)) + t.centre_abs[:, None] * np.abs(f0))
     bound = noise[:, 0] + eps * t.floor_factor * sensitivity
-    if t.scramble_row:
-        shrink = _shrink(t, D, noise, values, f0, eps)
+    shrink = _shrink(t, D, noise, values, f0, eps) if t.scramble_row else None
+    if shrink is not None:
         noise = shrink[:, None] * noise
         bound = shrink * bound
     # The arithmetic of the combination itself rounds too, exact values or not.
@@ -195,8 +197,8 @@ def combine(
     return value, rounding + truncation, modelled
 
 
-def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: float) -> Array:
-    """Factor by which f's values are more accurate than modelled, 1 when unproven.
+def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: float) -> Array | None:
+    """Factor by which f's values are more accurate than modelled: 1 when unproven, None if nowhere.
 
     Values computed exactly (polynomials at dyadic points) carry short mantissas; their
     highest differences then show how small their noise really is. Rounded values are
@@ -204,18 +206,31 @@ def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: fl
     differences. And the values must curve by many ulps, or all may round alike.
     """
     scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
+    m0 = np.frexp(f0)[0] * scale
+    short0 = m0 == np.round(m0)
+    if not short0.any():  # f(x) alone tells, at little cost, that f rounds
+        return None
     mantissa = np.frexp(values)[0] * scale
     short = (mantissa == np.round(mantissa)).all(axis=1)
     if not short.any():
-        return np.ones(short.shape)
-    m0 = np.frexp(f0)[0] * scale
+        return None
     level = eps * np.maximum(np.abs(values).max(axis=1), np.abs(f0))
-    proven = short & (m0 == np.round(m0)) & (np.abs(D[:, t.scramble_row]) > SCRAMBLED * level)
+    proven = short & short0 & (np.abs(D[:, t.scramble_row]) > SCRAMBLED * level)
     seen = (np.abs(D[:, t.top_rows]) / (noise[:, t.top_rows] + TINY)).max(axis=1)
     return np.where(proven, np.minimum(NOISE_FACTOR * seen, 1.0), 1.0)
 
 
-def _complex(t, stencil, values, value, h, reach, eps, sum_columns):
+def _complex(
+    t: Tables,
+    stencil: Stencil,
+    values: Array,
+    value: Array,
+    h: Array,
+    reach: Array,
+    eps: float,
+    sum_columns: bool,
+) -> tuple[Array, Array, Array]:
+    """The complex step: no subtraction, so rounding is not amplified; truncation modelled."""
     hn = h**stencil.n
     rounding = eps * ((t.weights_abs @ np.abs(values)) / hn + np.abs(value))
     if stencil.n == 1:
@@ -275,9 +290,15 @@ def _median_rate(t: Tables, mags: Array, significant: Array) -> Array:
     """Median over the pairs of significant orders of their implied growth rate (NaN if none)."""
     if not t.pairs:
         return np.full(mags.shape[::2], np.nan)
-    i, j, power = t.pair_index
-    both = significant[:, i] & significant[:, j]
-    rates = np.where(both, (mags[:, j] / mags[:, i]) ** power[None, :, None], np.nan)  # (ncols, P, m)
+    power = t.pair_index[2]
+    npairs = len(power)
+    # One gather for both ends of every pair: (ncols, 2P, m), lower orders first.
+    sig = significant[:, t.pair_ends]
+    mag = mags[:, t.pair_ends]
+    both = sig[:, :npairs] & sig[:, npairs:]
+    rates = np.where(
+        both, (mag[:, npairs:] / mag[:, :npairs]) ** power[None, :, None], np.nan
+    )  # (ncols, P, m)
     if len(power) == 1:
         return rates[:, 0]
     ordered = np.sort(rates, axis=1)  # NaNs sort last
