@@ -16,7 +16,8 @@ is extrapolated from the derivatives the same values do measure (orders ``n`` to
 on ``M`` nodes, the centre included), each bounded below by its own rounding noise: the
 derivatives of a function with a singularity at distance ``d`` grow like ``m! / d^m``,
 so each further order multiplies by about ``(m + 1) / m`` times the measured growth
-rate (the median of the rates between significant measured derivatives). Odd or even
+rate (the median of the rates between significant measured derivatives; with six
+orders or more, at least the growth over two orders of each parity at the top). Odd or even
 derivatives alone vanish at points of symmetry, so the highest measured order of each
 parity is extrapolated and the larger result kept. Where no rate can be measured the
 length scale is taken as ``max(1, |x|)`` and, if no derivative beyond order n was
@@ -69,6 +70,7 @@ class Tables:
     pair_index: tuple[Array, Array, Array]  # the same as three arrays
     positions: Array  # (P,) 0 .. P-1
     pair_ends: Array  # (2P,) the lower orders' rows of the pairs, then the higher ones'
+    parity_ends: Array  # (2, 2) rows (top - 2, top - 3) and (top, top - 1), for six orders or more
     weights_abs: Array  # (K,) |weights|
     floor_factor: float  # 2 * amplification: the rounding floor for rounding inside f
     extrapolate: tuple[tuple[int, float], ...]  # (row, growth factor without the rate) per parity
@@ -119,6 +121,11 @@ def tables(stencil: Stencil) -> Tables:
             np.array([q[2] for q in pairs], dtype=float),
         ),
         positions=np.arange(len(pairs)),
+        parity_ends=np.array(
+            [[len(orders) - 3, len(orders) - 4], [len(orders) - 1, len(orders) - 2]], dtype=np.intp
+        )
+        if len(orders) >= 6
+        else np.zeros((0, 2), dtype=np.intp),
         pair_ends=np.array([q[0] for q in pairs] + [q[1] for q in pairs], dtype=np.intp),
         weights_abs=np.abs(weights),
         floor_factor=2 * stencil.amplification,
@@ -271,6 +278,14 @@ def _truncation(
         noises[:, 0] = rounding
         significant = mags > SIGNIFICANCE * noises
         rate = _median_rate(t, mags, significant)
+        if t.parity_ends.size:
+            # Long stencils: oscillating derivatives make the median lag behind the
+            # top orders; the growth over two orders of each parity bounds it too.
+            lo, hi = t.parity_ends
+            pair = np.where(
+                significant[:, lo] & significant[:, hi], np.sqrt(mags[:, hi] / mags[:, lo]), np.nan
+            )
+            rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
         measured = np.isfinite(rate) & (rate > 0)
         rate = np.where(measured, rate, 1.0 / reach)
         drive = np.zeros(value.shape)
