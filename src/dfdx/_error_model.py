@@ -183,8 +183,9 @@ def combine(
     if stencil.is_complex:
         return _complex(t, stencil, values, value, h, reach, eps, sum_columns)
     D = np.matmul(t.coef, diffs)  # (ncols, L, m): h^o f^(o) + noise
+    size = np.abs(value)
     if n == 1:
-        slope = np.abs(value)
+        slope = size
     else:
         slope = np.abs(t.first @ diffs) / h
     sensitivity = reach * slope
@@ -199,8 +200,8 @@ def combine(
         noise = shrink[:, None] * noise
         bound = shrink * bound
     # The arithmetic of the combination itself rounds too, exact values or not.
-    rounding = bound / hn + eps * (t.weights_abs @ np.abs(diffs) / hn + np.abs(value))
-    truncation, modelled = _truncation(t, stencil, D, noise, value, rounding, h, reach)
+    rounding = bound / hn + eps * (t.weights_abs @ np.abs(diffs) / hn + size)
+    truncation, modelled = _truncation(t, stencil, D, noise, size, rounding, h, reach)
     return value, rounding + truncation, modelled
 
 
@@ -263,7 +264,7 @@ def _truncation(
     stencil: Stencil,
     D: Array,
     noise: Array,
-    value: Array,
+    size: Array,
     rounding: Array,
     h: Array,
     reach: Array,
@@ -274,7 +275,7 @@ def _truncation(
         hpow = h[:, None, :] ** t.powers[None, :, None]  # (ncols, L, 1|m)
         mags = np.abs(D) / hpow
         noises = noise / hpow
-        mags[:, 0] = np.abs(value)
+        mags[:, 0] = size
         noises[:, 0] = rounding
         significant = mags > SIGNIFICANCE * noises
         rate = _median_rate(t, mags, significant)
@@ -288,16 +289,17 @@ def _truncation(
             rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
         measured = np.isfinite(rate) & (rate > 0)
         rate = np.where(measured, rate, 1.0 / reach)
-        drive = np.zeros(value.shape)
+        drive = None
         for row, factor in t.extrapolate:
             grown = np.maximum(mags[:, row], noises[:, row]) if row > 0 else mags[:, row]
             steps = n + p - int(t.orders[row])
-            drive = np.maximum(drive, grown * factor * rate**steps)
+            term = grown * factor * rate**steps
+            drive = term if drive is None else np.maximum(drive, term)
         single = len(t.orders) == 1
         safety = SAFETY_MODELLED if single else SAFETY_MEASURED
         truncation = safety * abs(stencil.error_coefficient) * h**p * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    modelled = ~measured if single else np.zeros(value.shape, dtype=bool)
+    modelled = ~measured if single else np.zeros(size.shape, dtype=bool)
     return truncation, modelled
 
 
