@@ -57,14 +57,15 @@ def test_complex_step_meets_the_targets():
     "options,min_coverage,max_over",
     [
         # Fixed finite-difference steps: the truncation term rests on an extrapolated
-        # derivative (safety 3) and the rounding term on a bound whose floor for rounding
-        # inside f over-estimates the rounding actually made by a median of ~60x, so the
-        # estimate is safe but loose; sin at 1e6 with a step of 2^10 aliases (the samples
-        # look smooth), which no fixed-step estimate can see. Measured: 98.4 %, 120x.
-        ({}, 0.98, 130),
-        ({"accuracy": 2}, 0.99, 45),
-        ({"method": "forward"}, 0.96, 30),
-        ({"method": "backward"}, 0.96, 30),
+        # derivative (safety 3) and the rounding term on a worst-case bound (with a floor
+        # for rounding inside f) unless the values are proven exact; sin at 1e6 with a
+        # step of 2^10 aliases (the samples look smooth), which no fixed-step estimate can
+        # see. Measured: default 98.4 %, 57x; accuracy 6: 98.4 %, 16x.
+        ({}, 0.98, 60),
+        ({"accuracy": 2}, 0.99, 40),
+        ({"accuracy": 6}, 0.98, 17),
+        ({"method": "forward"}, 0.96, 25),
+        ({"method": "backward"}, 0.96, 25),
     ],
 )
 def test_fixed_step_modes(options, min_coverage, max_over):

@@ -130,7 +130,8 @@ def test_report_lists_at_most_show_entries_but_keeps_all_failures():
 def test_tolerance_explained_and_scalable():
     bug = lambda w: loss_grad(w) * (1 + 1e-9)  # noqa: E731
     assert not dfdx.check_gradient(loss, bug, [1.0, 1.0]).passed
-    assert dfdx.check_gradient(loss, bug, [1.0, 1.0], tolerance_factor=1e4).passed
+    # loss is a quadratic evaluated exactly at (1, 1): the estimate is a few ulps.
+    assert dfdx.check_gradient(loss, bug, [1.0, 1.0], tolerance_factor=1e6).passed
     assert dfdx.check_gradient(loss, bug, [1.0, 1.0], rtol=1e-8).passed
     assert dfdx.check_gradient(loss, bug, [1.0, 1.0], atol=1e-7).passed
     fixed = dfdx.check_gradient(loss, bug, [1.0, 1.0], tolerance_factor=0, atol=1e-7)

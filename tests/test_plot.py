@@ -588,7 +588,7 @@ def test_nothing_is_drawn_when_f_fails_at_the_point():
 def test_adaptive_reference_is_drawn_at_its_error_estimate(monkeypatch):
     original = dfdx.derivative
     f = lambda x: np.abs(x) ** 3  # noqa: E731  no complex step: the reference comes from real arithmetic
-    best = dataclasses.replace(original(f, 1.0, method="central", accuracy=8, step=0.01), error=1e-14)
+    best = dataclasses.replace(original(f, 1.0, method="central", accuracy=8, step=0.01), error=1e-15)
 
     def with_adaptive(f, x, *, adaptive=False, **kw):
         return best if adaptive else original(f, x, **kw)
@@ -599,7 +599,7 @@ def test_adaptive_reference_is_drawn_at_its_error_estimate(monkeypatch):
     assert "dfdx adaptive estimate" in ref[0]
     (star,) = by_gid(ax.get_lines(), "adaptive")
     assert "its error estimate" in star.get_label()
-    assert star.get_ydata()[0] == pytest.approx(1e-14 / 3.0, rel=1e-6)
+    assert star.get_ydata()[0] == pytest.approx(1e-15 / 3.0, rel=1e-6)
     # An adaptive result without a usable step is left out.
     best = dataclasses.replace(best, step=np.float64(np.nan))
     ax = dfdx.plot.step_error(f, 1.0, methods=("central",))

@@ -16,7 +16,8 @@ is extrapolated from the derivatives the same values do measure (orders ``n`` to
 on ``M`` nodes, the centre included), each bounded below by its own rounding noise: the
 derivatives of a function with a singularity at distance ``d`` grow like ``m! / d^m``,
 so each further order multiplies by about ``(m + 1) / m`` times the measured growth
-rate (the median of the rates between significant measured derivatives). Odd or even
+rate (the median of the rates between significant measured derivatives; with six
+orders or more, at least the growth over two orders of each parity at the top). Odd or even
 derivatives alone vanish at points of symmetry, so the highest measured order of each
 parity is extrapolated and the larger result kept. Where no rate can be measured the
 length scale is taken as ``max(1, |x|)`` and, if no derivative beyond order n was
@@ -43,6 +44,14 @@ SAFETY_MEASURED = 3.0
 SAFETY_MODELLED = 10.0
 #: A measured derivative is significant when it stands this far above its noise.
 SIGNIFICANCE = 4.0
+#: Exactly computed values: their rounding bound shrinks to this multiple of the
+#: highest differences, when those are smaller...
+NOISE_FACTOR = 10.0
+#: ... provided the values curve by this many ulps over the stencil...
+SCRAMBLED = 1024.0
+#: ... and all of them end in this many zero bits (of the ``-log2(eps)``).
+EXACT_BITS = 5
+TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,8 +68,15 @@ class Tables:
     first: Array  # (K,) first-derivative weights on the nonzero nodes (the slope for n >= 2)
     pairs: tuple[tuple[int, int, float], ...]  # (i, j, 1/(o_j - o_i)) for the growth rates
     pair_index: tuple[Array, Array, Array]  # the same as three arrays
+    positions: Array  # (P,) 0 .. P-1
+    pair_ends: Array  # (2P,) the lower orders' rows of the pairs, then the higher ones'
+    parity_ends: Array  # (2, 2) rows (top - 2, top - 3) and (top, top - 1), for six orders or more
+    weights_abs: Array  # (K,) |weights|
+    floor_factor: float  # 2 * amplification: the rounding floor for rounding inside f
     extrapolate: tuple[tuple[int, float], ...]  # (row, growth factor without the rate) per parity
     powers: Array  # (L,) for h ** orders
+    top_rows: Array  # rows of the (at most two) highest orders above n
+    scramble_row: int  # row of order n + 1 if it is not among them (else 0)
 
 
 @lru_cache(maxsize=256)
@@ -104,9 +120,20 @@ def tables(stencil: Stencil) -> Tables:
             np.array([q[1] for q in pairs], dtype=np.intp),
             np.array([q[2] for q in pairs], dtype=float),
         ),
+        positions=np.arange(len(pairs)),
+        parity_ends=np.array(
+            [[len(orders) - 3, len(orders) - 4], [len(orders) - 1, len(orders) - 2]], dtype=np.intp
+        )
+        if len(orders) >= 6
+        else np.zeros((0, 2), dtype=np.intp),
+        pair_ends=np.array([q[0] for q in pairs] + [q[1] for q in pairs], dtype=np.intp),
+        weights_abs=np.abs(weights),
+        floor_factor=2 * stencil.amplification,
         extrapolate=tuple(extrapolate),
         powers=np.array(orders, dtype=float),
         first=full[1][index] if top >= 1 else np.zeros(len(index)),
+        scramble_row=1 if len(orders) > 1 and orders[1] < top - 1 else 0,
+        top_rows=np.array([r for r in range(1, len(orders)) if orders[r] >= top - 1], dtype=np.intp),
     )
 
 
@@ -144,10 +171,8 @@ def combine(
     value, error, modelled : ndarray, shape (ncols, m)
     """
     t = tables(stencil)
-    n, p = stencil.n, stencil.accuracy
+    n = stencil.n
     diffs = values - f0
-    absf = np.abs(values)
-    absf0 = np.abs(f0)
     hn = h**n
     # A sum in a fixed order (not BLAS), so a column gives the same bits whatever
     # other columns it is computed with.
@@ -155,64 +180,126 @@ def combine(
     for k in range(1, len(t.weights)):
         total = total + t.weights[k] * diffs[:, k]
     value = total / hn
-    rounding = eps * ((np.abs(t.weights) @ absf + abs(t.centre_weight) * absf0) / hn + np.abs(value))
-    # Rounding of the point through f: the slope is the derivative itself for n = 1,
-    # and the measured first derivative for n >= 2.
-    if n == 1 or not stencil.is_complex:
-        if n == 1:
-            slope = np.abs(value)
-        else:
-            slope = np.abs(t.first @ diffs) / h
-        sensitivity = np.nan_to_num(reach * slope, posinf=0.0)
+    if stencil.is_complex:
+        return _complex(t, stencil, values, value, h, reach, eps, sum_columns)
+    D = np.matmul(t.coef, diffs)  # (ncols, L, m): h^o f^(o) + noise
+    size = np.abs(value)
+    if n == 1:
+        slope = size
+    else:
+        slope = np.abs(t.first @ diffs) / h
+    sensitivity = reach * slope
+    sensitivity = np.where(sensitivity < np.inf, sensitivity, 0.0)  # NaN and inf: no floor
+    if sum_columns:
+        sensitivity = sensitivity.sum(axis=0)
+    # Rounding bound of each measured combination: eps |f_k| per value (worst case).
+    noise = eps * (np.matmul(t.coef_abs, np.abs(values)) + t.centre_abs[:, None] * np.abs(f0))
+    bound = noise[:, 0] + eps * t.floor_factor * sensitivity
+    shrink = _shrink(t, D, noise, values, f0, eps) if t.scramble_row else None
+    if shrink is not None:
+        noise = shrink[:, None] * noise
+        bound = shrink * bound
+    # The arithmetic of the combination itself rounds too, exact values or not.
+    rounding = bound / hn + eps * (t.weights_abs @ np.abs(diffs) / hn + size)
+    truncation, modelled = _truncation(t, stencil, D, noise, size, rounding, h, reach)
+    return value, rounding + truncation, modelled
+
+
+def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: float) -> Array | None:
+    """Factor by which f's values are more accurate than modelled: 1 when unproven, None if nowhere.
+
+    Values computed exactly (polynomials at dyadic points) carry short mantissas; their
+    highest differences then show how small their noise really is. Rounded values are
+    left alone: their errors may drift smoothly along the stencil, invisible to those
+    differences. And the values must curve by many ulps, or all may round alike.
+    """
+    scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
+    m0 = np.frexp(f0)[0] * scale
+    short0 = m0 == np.round(m0)
+    if not short0.any():  # f(x) alone tells, at little cost, that f rounds
+        return None
+    mantissa = np.frexp(values)[0] * scale
+    short = (mantissa == np.round(mantissa)).all(axis=1)
+    if not short.any():
+        return None
+    level = eps * np.maximum(np.abs(values).max(axis=1), np.abs(f0))
+    proven = short & short0 & (np.abs(D[:, t.scramble_row]) > SCRAMBLED * level)
+    seen = (np.abs(D[:, t.top_rows]) / (noise[:, t.top_rows] + TINY)).max(axis=1)
+    return np.where(proven, np.minimum(NOISE_FACTOR * seen, 1.0), 1.0)
+
+
+def _complex(
+    t: Tables,
+    stencil: Stencil,
+    values: Array,
+    value: Array,
+    h: Array,
+    reach: Array,
+    eps: float,
+    sum_columns: bool,
+) -> tuple[Array, Array, Array]:
+    """The complex step: no subtraction, so rounding is not amplified; truncation modelled."""
+    hn = h**stencil.n
+    rounding = eps * ((t.weights_abs @ np.abs(values)) / hn + np.abs(value))
+    if stencil.n == 1:
+        sensitivity = np.nan_to_num(reach * np.abs(value), posinf=0.0)
         if sum_columns:
             sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
-        if stencil.is_complex:
-            # No subtraction: rounding inside f reaches the derivative unamplified,
-            # relative to the derivatives of the terms of f and, for vector f whose
-            # outputs share their terms, to the largest derivative of the column.
-            rounding = rounding + eps * sensitivity / reach
-            if value.shape[1] > 1:
-                rounding = rounding + 4 * eps * np.abs(value).max(axis=1, keepdims=True)
-        else:
-            rounding = rounding + 2 * eps * sensitivity * stencil.amplification / hn
-    truncation, modelled = _truncation(t, stencil, diffs, absf, absf0, value, rounding, h, reach, eps)
-    return value, rounding + truncation, modelled
+        # No subtraction: rounding inside f reaches the derivative unamplified,
+        # relative to the derivatives of the terms of f and, for vector f whose
+        # outputs share their terms, to the largest derivative of the column.
+        rounding = rounding + eps * sensitivity / reach
+        if value.shape[1] > 1:
+            rounding = rounding + 4 * eps * np.abs(value).max(axis=1, keepdims=True)
+    mags = np.abs(value)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
+        truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
+    truncation = np.where(np.isfinite(truncation), truncation, np.inf)
+    return value, rounding + truncation, np.zeros(value.shape, dtype=bool)
 
 
 def _truncation(
     t: Tables,
     stencil: Stencil,
-    diffs: Array,
-    absf: Array,
-    absf0: Array,
-    value: Array,
+    D: Array,
+    noise: Array,
+    size: Array,
     rounding: Array,
     h: Array,
     reach: Array,
-    eps: float,
 ) -> tuple[Array, Array]:
     """``safety * |C| h^p |f^(n+p)|`` with the derivative extrapolated (module notes)."""
     n, p = stencil.n, stencil.accuracy
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hpow = h[:, None, :] ** t.powers[None, :, None]  # (ncols, L, 1|m)
-        mags = np.abs(np.matmul(t.coef, diffs)) / hpow  # (ncols, L, m)
-        noises = eps * (np.matmul(t.coef_abs, absf) + t.centre_abs[:, None] * absf0) / hpow
-        mags[:, 0] = np.abs(value)
+        mags = np.abs(D) / hpow
+        noises = noise / hpow
+        mags[:, 0] = size
         noises[:, 0] = rounding
         significant = mags > SIGNIFICANCE * noises
         rate = _median_rate(t, mags, significant)
+        if t.parity_ends.size:
+            # Long stencils: oscillating derivatives make the median lag behind the
+            # top orders; the growth over two orders of each parity bounds it too.
+            lo, hi = t.parity_ends
+            pair = np.where(
+                significant[:, lo] & significant[:, hi], np.sqrt(mags[:, hi] / mags[:, lo]), np.nan
+            )
+            rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
         measured = np.isfinite(rate) & (rate > 0)
         rate = np.where(measured, rate, 1.0 / reach)
-        drive = np.zeros(value.shape)
+        drive = None
         for row, factor in t.extrapolate:
             grown = np.maximum(mags[:, row], noises[:, row]) if row > 0 else mags[:, row]
             steps = n + p - int(t.orders[row])
-            drive = np.maximum(drive, grown * factor * rate**steps)
+            term = grown * factor * rate**steps
+            drive = term if drive is None else np.maximum(drive, term)
         single = len(t.orders) == 1
         safety = SAFETY_MODELLED if single else SAFETY_MEASURED
         truncation = safety * abs(stencil.error_coefficient) * h**p * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    modelled = ~measured if single and not stencil.is_complex else np.zeros(value.shape, dtype=bool)
+    modelled = ~measured if single else np.zeros(size.shape, dtype=bool)
     return truncation, modelled
 
 
@@ -220,13 +307,21 @@ def _median_rate(t: Tables, mags: Array, significant: Array) -> Array:
     """Median over the pairs of significant orders of their implied growth rate (NaN if none)."""
     if not t.pairs:
         return np.full(mags.shape[::2], np.nan)
-    i, j, power = t.pair_index
-    rates = (mags[:, j] / mags[:, i]) ** power[None, :, None]  # (ncols, P, m)
-    rates[~(significant[:, i] & significant[:, j])] = np.nan
+    power = t.pair_index[2]
+    npairs = len(power)
+    # One gather for both ends of every pair: (ncols, 2P, m), lower orders first.
+    sig = significant[:, t.pair_ends]
+    mag = mags[:, t.pair_ends]
+    both = sig[:, :npairs] & sig[:, npairs:]
+    rates = np.where(
+        both, (mag[:, npairs:] / mag[:, :npairs]) ** power[None, :, None], np.nan
+    )  # (ncols, P, m)
     if len(power) == 1:
         return rates[:, 0]
     ordered = np.sort(rates, axis=1)  # NaNs sort last
-    count = len(power) - np.isnan(rates).sum(axis=1, keepdims=True)
-    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0), axis=1)
-    high = np.take_along_axis(ordered, np.maximum(count // 2, 0), axis=1)
-    return np.where(count > 0, 0.5 * (low + high), np.nan)[:, 0]
+    count = both.sum(axis=1, keepdims=True)
+    # The mean of the two middle valid entries, picked by position.
+    position = t.positions[None, :, None]
+    pick = (position == (count - 1) // 2).astype(float) + (position == count // 2)
+    median = np.where(pick > 0, ordered * pick, 0.0).sum(axis=1)
+    return np.where(count[:, 0] > 0, 0.5 * median, np.nan)
