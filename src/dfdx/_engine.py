@@ -277,7 +277,7 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     f0 = ev.f0.reshape(-1).astype(np.float64)
     nonfinite = ~(np.isfinite(values).all(axis=1) & np.isfinite(f0))
     if stencil.is_complex:
-        values, f0 = values.imag, np.zeros_like(f0)
+        values = values.imag
     shape = (ncols, 1) if np.ndim(h) == 1 else (ncols, -1)
     hh = np.reshape(h, shape).astype(np.float64)
     reach = np.reshape(layout.reach, shape)

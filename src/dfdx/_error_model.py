@@ -154,7 +154,8 @@ def combine(
     values : ndarray, shape (ncols, K, m)
         f at the nonzero nodes (imaginary parts already taken for the complex step).
     f0 : ndarray, shape (m,)
-        f(x) (zero for the complex step, whose centre carries no information).
+        f(x). The complex step does not combine it (its centre carries no
+        information) but uses its size for the rounding floor of a vector f.
     h : ndarray, shape (ncols, 1) or (ncols, m)
         Steps.
     reach : ndarray, same shape as `h`
@@ -172,7 +173,7 @@ def combine(
     """
     t = tables(stencil)
     n = stencil.n
-    diffs = values - f0
+    diffs = values if stencil.is_complex else values - f0
     hn = h**n
     # A sum in a fixed order (not BLAS), so a column gives the same bits whatever
     # other columns it is computed with.
@@ -181,7 +182,7 @@ def combine(
         total = total + t.weights[k] * diffs[:, k]
     value = total / hn
     if stencil.is_complex:
-        return _complex(t, stencil, values, value, h, reach, eps, sum_columns)
+        return _complex(t, stencil, values, value, np.abs(f0), h, reach, eps, sum_columns)
     D = np.matmul(t.coef, diffs)  # (ncols, L, m): h^o f^(o) + noise
     size = np.abs(value)
     if n == 1:
@@ -233,12 +234,18 @@ def _complex(
     stencil: Stencil,
     values: Array,
     value: Array,
+    absf0: Array,
     h: Array,
     reach: Array,
     eps: float,
     sum_columns: bool,
 ) -> tuple[Array, Array, Array]:
-    """The complex step: no subtraction, so rounding is not amplified; truncation modelled."""
+    """The complex step: no subtraction, so rounding is not amplified; truncation modelled.
+
+    For a vector f (a gradient function, say) the outputs share their terms, and a
+    derivative entry near zero can carry the rounding of terms as large as the outputs
+    themselves: the floor is then ``eps`` times the largest output over the length scale.
+    """
     hn = h**stencil.n
     rounding = eps * ((t.weights_abs @ np.abs(values)) / hn + np.abs(value))
     if stencil.n == 1:
@@ -250,7 +257,8 @@ def _complex(
         # outputs share their terms, to the largest derivative of the column.
         rounding = rounding + eps * sensitivity / reach
         if value.shape[1] > 1:
-            rounding = rounding + 4 * eps * np.abs(value).max(axis=1, keepdims=True)
+            widest = np.maximum(np.abs(value).max(axis=1, keepdims=True), absf0.max() / reach)
+            rounding = rounding + 8 * eps * widest
     mags = np.abs(value)[:, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
