@@ -120,7 +120,7 @@ class VectorPoints:
         col, k = np.divmod(index, len(self.offsets))
         delta = self.offsets[k, None] * self.vectors[col]
         base = self.x.ravel()[None, :].astype(self.dtype)
-        pts = base + (1j * delta if self.imaginary else delta.astype(self.dtype))
+        pts: Array = base + (1j * delta if self.imaginary else delta.astype(self.dtype))
         return pts.reshape((stop - start, *self.x.shape))
 
     def batch(

@@ -88,7 +88,7 @@ def tables(stencil: Stencil) -> Tables:
     nodes = sorted(set(stencil.offsets.tolist()) | {0.0})
     top = len(nodes) - 1
     orders = [n] if stencil.is_complex else list(range(n, top + 1))
-    full = np.array(fornberg_weights([float(o) for o in nodes], top))
+    full: Array = np.array(fornberg_weights([float(o) for o in nodes], top))
     index = [nodes.index(float(o)) for o in offsets]
     centre = nodes.index(0.0)
     coef = full[orders][:, index]
@@ -297,12 +297,12 @@ def _truncation(
             rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
         measured = np.isfinite(rate) & (rate > 0)
         rate = np.where(measured, rate, 1.0 / reach)
-        drive = None
+        drive: Array = np.zeros(size.shape)
         for row, factor in t.extrapolate:
             grown = np.maximum(mags[:, row], noises[:, row]) if row > 0 else mags[:, row]
             steps = n + p - int(t.orders[row])
             term = grown * factor * rate**steps
-            drive = term if drive is None else np.maximum(drive, term)
+            drive = np.maximum(drive, term)
         single = len(t.orders) == 1
         safety = SAFETY_MODELLED if single else SAFETY_MEASURED
         truncation = safety * abs(stencil.error_coefficient) * h**p * drive
