@@ -12,6 +12,7 @@ Front-ends take ``f`` and ``x`` first and options by keyword, and all return a
 
 from ._api import derivative, directional, gradient, hessian, jac, jacobian
 from ._result import DifferentiationError, Result, Status
+from ._workers import WorkerError
 from .check import CheckReport, assert_gradient, check_gradient, check_jacobian
 from .noise import NoiseLevel, noise_level
 
@@ -25,6 +26,7 @@ __all__ = [
     "Result",
     "Status",
     "DifferentiationError",
+    "WorkerError",
     "check_gradient",
     "check_jacobian",
     "assert_gradient",

@@ -237,6 +237,7 @@ class _Setup:
         return est, h
 
     def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:
+        self.ev.close()  # the progress bar ends with the call, not with garbage collection
         return assemble(
             value,
             error,
