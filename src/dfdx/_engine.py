@@ -281,8 +281,7 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     shape = (ncols, 1) if np.ndim(h) == 1 else (ncols, -1)
     hh = np.reshape(h, shape).astype(np.float64)
     reach = np.reshape(layout.reach, shape)
-    with np.errstate(invalid="ignore", over="ignore"):
-        value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
+    value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
     if nonfinite.any():
         value = np.where(nonfinite, np.nan, value)
         error = np.where(nonfinite, np.inf, error)
