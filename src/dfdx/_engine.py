@@ -11,6 +11,7 @@ stencil's weights and estimates the error of every entry from the same values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -187,8 +188,9 @@ class Layout:
     def sum_columns(self) -> bool:
         return self.kind == "axes"
 
-    @property
+    @cached_property
     def reach(self) -> Array:
+        # Cached (x never changes under a layout): steps and the error model both ask.
         absx = np.abs(self.x.ravel())
         if self.kind == "axes":
             return np.maximum(1.0, absx[self.columns])
@@ -275,14 +277,18 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     ncols = layout.ncols
     values = ev(layout.points(h, t.offsets, stencil.is_complex)).reshape(ncols, len(t.offsets), -1)
     f0 = ev.f0.reshape(-1).astype(np.float64)
-    nonfinite = ~(np.isfinite(values).all(axis=1) & np.isfinite(f0))
+    finite = bool(np.isfinite(values).all() and np.isfinite(f0).all())
+    if finite:
+        nonfinite = np.zeros((ncols, values.shape[2]), dtype=bool)
+    else:
+        nonfinite = ~(np.isfinite(values).all(axis=1) & np.isfinite(f0))
     if stencil.is_complex:
         values = values.imag
     shape = (ncols, 1) if np.ndim(h) == 1 else (ncols, -1)
     hh = np.reshape(h, shape).astype(np.float64)
     reach = np.reshape(layout.reach, shape)
     value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
-    if nonfinite.any():
+    if not finite and nonfinite.any():
         value = np.where(nonfinite, np.nan, value)
         error = np.where(nonfinite, np.inf, error)
     out = (ncols, *ev.out_shape)

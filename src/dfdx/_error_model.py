@@ -27,6 +27,7 @@ measured at all, the entry is `modelled`, with a larger safety factor.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -82,6 +83,7 @@ class Tables:
     powers_3d: Array  # (1, L, 1) powers, to broadcast against (ncols, 1, m) steps
     extrapolate_steps: tuple[tuple[int, float, int], ...]  # extrapolate with n + p - order
     middle: tuple[Array, Array]  # (P + 1,) positions of the two middle entries of a count
+    top_slice: slice  # top_rows as a slice (they are the last rows)
 
 
 @lru_cache(maxsize=256)
@@ -103,6 +105,8 @@ def tables(stencil: Stencil) -> Tables:
         for j in range(i + 1, len(orders))
         if orders[j] >= top - 2
     )
+    top_rows = [r for r in range(1, len(orders)) if orders[r] >= top - 1]
+    assert top_rows == list(range(len(orders) - len(top_rows), len(orders)))
     extrapolate = []
     for row in sorted({len(orders) - 1, len(orders) - 2} - {-1}, reverse=True):
         factor = 1.0
@@ -138,11 +142,12 @@ def tables(stencil: Stencil) -> Tables:
         powers=np.array(orders, dtype=float),
         first=full[1][index] if top >= 1 else np.zeros(len(index)),
         scramble_row=1 if len(orders) > 1 and orders[1] < top - 1 else 0,
-        top_rows=np.array([r for r in range(1, len(orders)) if orders[r] >= top - 1], dtype=np.intp),
+        top_rows=np.array(top_rows, dtype=np.intp),
         centre_column=np.abs(full[orders][:, centre])[:, None],
         weights_column=weights[:, None],
         powers_3d=np.array(orders, dtype=float)[None, :, None],
         extrapolate_steps=tuple((row, factor, n + p - orders[row]) for row, factor in extrapolate),
+        top_slice=slice(len(orders) - len(top_rows), len(orders)),
         middle=(
             np.array([max(c - 1, 0) // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
             np.array([c // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
@@ -245,9 +250,14 @@ def _shrink(
     differences. And the values must curve by many ulps, or all may round alike.
     """
     scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
-    m0 = np.frexp(f0)[0] * scale
-    short0 = m0 == np.round(m0)
-    if not short0.any():  # f(x) alone tells, at little cost, that f rounds
+    short0: Any
+    if f0.size == 1:  # the same test in plain floats: numpy costs more on one number
+        m0 = math.frexp(float(f0[0]))[0] * scale
+        short0 = math.isinf(m0) or (not math.isnan(m0) and m0.is_integer())
+    else:
+        m0 = np.frexp(f0)[0] * scale
+        short0 = m0 == np.round(m0)
+    if not np.any(short0):  # f(x) alone tells, at little cost, that f rounds
         return None
     mantissa = np.frexp(values)[0] * scale
     short = (mantissa == np.round(mantissa)).all(axis=1)
@@ -255,7 +265,7 @@ def _shrink(
         return None
     level = np.maximum(absvalues.max(axis=1), absf0)
     proven = short & short0 & (absD[:, t.scramble_row] > SCRAMBLED * (eps * level))
-    seen = (absD[:, t.top_rows] / (noise[:, t.top_rows] + TINY)).max(axis=1)
+    seen = (absD[:, t.top_slice] / (noise[:, t.top_slice] + TINY)).max(axis=1)
     return np.where(proven, np.minimum(NOISE_FACTOR * seen, 1.0), 1.0)
 
 
@@ -331,8 +341,8 @@ def _truncation(
     for row, factor, steps in t.extrapolate_steps:
         grown = np.maximum(mags[:, row], noises[:, row]) if row > 0 else mags[:, row]
         term = grown * factor * rate**steps
-        # The drive starts at zero: a NaN term leaves it as it was.
-        drive = np.maximum(np.zeros(size.shape) if drive is None else drive, term)
+        # Terms are +0 or more (or NaN), so the first is its own maximum with zero.
+        drive = term if drive is None else np.maximum(drive, term)
     assert drive is not None
     single = len(t.orders) == 1
     safety = SAFETY_MODELLED if single else SAFETY_MEASURED
