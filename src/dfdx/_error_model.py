@@ -265,6 +265,8 @@ def _shrink(
         return None
     level = np.maximum(absvalues.max(axis=1), absf0)
     proven = short & short0 & (absD[:, t.scramble_row] > SCRAMBLED * (eps * level))
+    if not proven.any():  # factors of 1 would change nothing
+        return None
     seen = (absD[:, t.top_slice] / (noise[:, t.top_slice] + TINY)).max(axis=1)
     return np.where(proven, np.minimum(NOISE_FACTOR * seen, 1.0), 1.0)
 
