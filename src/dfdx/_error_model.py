@@ -26,8 +26,8 @@ measured at all, the entry is `modelled`, with a larger safety factor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -199,8 +199,11 @@ def combine(
 
 
 def _weighted_sum(t: Tables, diffs: Array) -> Array:
-    """``sum_k w_k diffs_k`` in a fixed order (not BLAS), so a column gives the same
-    bits whatever other columns it is computed with."""
+    """``sum_k w_k diffs_k``, shape ``(ncols, m)``.
+
+    A sum in a fixed order (not BLAS), so a column gives the same bits whatever other
+    columns it is computed with.
+    """
     terms = t.weights_column * diffs
     total = terms[:, 0]
     for k in range(1, len(t.weights)):
@@ -209,7 +212,14 @@ def _weighted_sum(t: Tables, diffs: Array) -> Array:
 
 
 def _real(
-    t: Tables, stencil: Stencil, values: Array, f0: Array, h: Array, reach: Array, eps: float, sum_columns: bool
+    t: Tables,
+    stencil: Stencil,
+    values: Array,
+    f0: Array,
+    h: Array,
+    reach: Array,
+    eps: float,
+    sum_columns: bool,
 ) -> tuple[Array, Array, Array]:
     """:func:`combine` for real stencils (under its `errstate`)."""
     n = stencil.n
@@ -250,15 +260,18 @@ def _shrink(
     differences. And the values must curve by many ulps, or all may round alike.
     """
     scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
+    # f(x) alone tells, at little cost, that f rounds.
     short0: Any
     if f0.size == 1:  # the same test in plain floats: numpy costs more on one number
-        m0 = math.frexp(float(f0[0]))[0] * scale
-        short0 = math.isinf(m0) or (not math.isnan(m0) and m0.is_integer())
+        m = math.frexp(float(f0[0]))[0] * scale
+        short0 = math.isinf(m) or (not math.isnan(m) and m.is_integer())
+        if not short0:
+            return None
     else:
         m0 = np.frexp(f0)[0] * scale
         short0 = m0 == np.round(m0)
-    if not np.any(short0):  # f(x) alone tells, at little cost, that f rounds
-        return None
+        if not short0.any():
+            return None
     mantissa = np.frexp(values)[0] * scale
     short = (mantissa == np.round(mantissa)).all(axis=1)
     if not short.any():
