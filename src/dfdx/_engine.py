@@ -11,6 +11,7 @@ stencil's weights and estimates the error of every entry from the same values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -187,8 +188,9 @@ class Layout:
     def sum_columns(self) -> bool:
         return self.kind == "axes"
 
-    @property
+    @cached_property
     def reach(self) -> Array:
+        # Cached (x never changes under a layout): steps and the error model both ask.
         absx = np.abs(self.x.ravel())
         if self.kind == "axes":
             return np.maximum(1.0, absx[self.columns])
@@ -275,15 +277,21 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     ncols = layout.ncols
     values = ev(layout.points(h, t.offsets, stencil.is_complex)).reshape(ncols, len(t.offsets), -1)
     f0 = ev.f0.reshape(-1).astype(np.float64)
-    nonfinite = ~(np.isfinite(values).all(axis=1) & np.isfinite(f0))
+    complex_values = values
     if stencil.is_complex:
         values = values.imag
     shape = (ncols, 1) if np.ndim(h) == 1 else (ncols, -1)
     hh = np.reshape(h, shape).astype(np.float64)
     reach = np.reshape(layout.reach, shape)
-    with np.errstate(invalid="ignore", over="ignore"):
-        value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
-    if nonfinite.any():
+    value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
+    # A real entry combines f(x) and its column's values with nonzero weights: it is
+    # finite only if they all are, so a finite result saves testing every value.
+    finite = not stencil.is_complex and bool(np.isfinite(value).all())
+    if finite:
+        nonfinite = np.zeros(value.shape, dtype=bool)
+    else:
+        nonfinite = ~(np.isfinite(complex_values).all(axis=1) & np.isfinite(f0))
+    if not finite and nonfinite.any():
         value = np.where(nonfinite, np.nan, value)
         error = np.where(nonfinite, np.inf, error)
     out = (ncols, *ev.out_shape)
@@ -298,6 +306,14 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
 def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
     status = np.full(est.value.shape, Status.SUCCESS, dtype=object)
+    if (
+        est.status is None
+        and est.one_sided is None
+        and est.not_differentiable is None
+        and not est.modelled.any()
+        and not est.nonfinite.any()
+    ):
+        return status
     flags = (est.modelled, est.nonfinite, est.one_sided, est.not_differentiable)
     if est.status is None and not any(f is not None and f.any() for f in flags):
         return status

@@ -26,6 +26,7 @@ measured at all, the entry is `modelled`, with a larger safety factor.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -77,6 +78,12 @@ class Tables:
     powers: Array  # (L,) for h ** orders
     top_rows: Array  # rows of the (at most two) highest orders above n
     scramble_row: int  # row of order n + 1 if it is not among them (else 0)
+    centre_column: Array  # (L, 1) centre_abs as a column
+    weights_column: Array  # (K, 1) weights as a column
+    powers_3d: Array  # (1, L, 1) powers, to broadcast against (ncols, 1, m) steps
+    extrapolate_steps: tuple[tuple[int, float, int], ...]  # extrapolate with n + p - order
+    middle: tuple[Array, Array]  # (P + 1,) positions of the two middle entries of a count
+    top_slice: slice  # top_rows as a slice (they are the last rows)
 
 
 @lru_cache(maxsize=256)
@@ -98,6 +105,8 @@ def tables(stencil: Stencil) -> Tables:
         for j in range(i + 1, len(orders))
         if orders[j] >= top - 2
     )
+    top_rows = [r for r in range(1, len(orders)) if orders[r] >= top - 1]
+    assert top_rows == list(range(len(orders) - len(top_rows), len(orders)))
     extrapolate = []
     for row in sorted({len(orders) - 1, len(orders) - 2} - {-1}, reverse=True):
         factor = 1.0
@@ -133,7 +142,16 @@ def tables(stencil: Stencil) -> Tables:
         powers=np.array(orders, dtype=float),
         first=full[1][index] if top >= 1 else np.zeros(len(index)),
         scramble_row=1 if len(orders) > 1 and orders[1] < top - 1 else 0,
-        top_rows=np.array([r for r in range(1, len(orders)) if orders[r] >= top - 1], dtype=np.intp),
+        top_rows=np.array(top_rows, dtype=np.intp),
+        centre_column=np.abs(full[orders][:, centre])[:, None],
+        weights_column=weights[:, None],
+        powers_3d=np.array(orders, dtype=float)[None, :, None],
+        extrapolate_steps=tuple((row, factor, n + p - orders[row]) for row, factor in extrapolate),
+        top_slice=slice(len(orders) - len(top_rows), len(orders)),
+        middle=(
+            np.array([max(c - 1, 0) // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
+            np.array([c // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
+        ),
     )
 
 
@@ -172,41 +190,68 @@ def combine(
     value, error, modelled : ndarray, shape (ncols, m)
     """
     t = tables(stencil)
-    n = stencil.n
-    diffs = values if stencil.is_complex else values - f0
-    hn = h**n
-    # A sum in a fixed order (not BLAS), so a column gives the same bits whatever
-    # other columns it is computed with.
-    total = t.weights[0] * diffs[:, 0]
+    # Warnings are not errors here: NaN and inf are caught by the final checks.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if stencil.is_complex:
+            value = _weighted_sum(t, values) / h**stencil.n
+            return _complex(t, stencil, values, value, np.abs(f0), h, reach, eps, sum_columns)
+        return _real(t, stencil, values, f0, h, reach, eps, sum_columns)
+
+
+def _weighted_sum(t: Tables, diffs: Array) -> Array:
+    """``sum_k w_k diffs_k``, shape ``(ncols, m)``.
+
+    A sum in a fixed order (not BLAS), so a column gives the same bits whatever other
+    columns it is computed with.
+    """
+    terms = t.weights_column * diffs
+    total = terms[:, 0]
     for k in range(1, len(t.weights)):
-        total = total + t.weights[k] * diffs[:, k]
-    value = total / hn
-    if stencil.is_complex:
-        return _complex(t, stencil, values, value, np.abs(f0), h, reach, eps, sum_columns)
+        total = total + terms[:, k]
+    return total
+
+
+def _real(
+    t: Tables,
+    stencil: Stencil,
+    values: Array,
+    f0: Array,
+    h: Array,
+    reach: Array,
+    eps: float,
+    sum_columns: bool,
+) -> tuple[Array, Array, Array]:
+    """:func:`combine` for real stencils (under its `errstate`)."""
+    n = stencil.n
+    diffs = values - f0
+    hn = h if n == 1 else h**n
+    value = _weighted_sum(t, diffs) / hn
     D = np.matmul(t.coef, diffs)  # (ncols, L, m): h^o f^(o) + noise
+    absD = np.abs(D)
     size = np.abs(value)
-    if n == 1:
-        slope = size
-    else:
-        slope = np.abs(t.first @ diffs) / h
+    slope = size if n == 1 else np.abs(t.first @ diffs) / h
     sensitivity = reach * slope
     sensitivity = np.where(sensitivity < np.inf, sensitivity, 0.0)  # NaN and inf: no floor
     if sum_columns:
         sensitivity = sensitivity.sum(axis=0)
     # Rounding bound of each measured combination: eps |f_k| per value (worst case).
-    noise = eps * (np.matmul(t.coef_abs, np.abs(values)) + t.centre_abs[:, None] * np.abs(f0))
+    absvalues = np.abs(values)
+    absf0 = np.abs(f0)
+    noise = eps * (np.matmul(t.coef_abs, absvalues) + t.centre_column * absf0)
     bound = noise[:, 0] + eps * t.floor_factor * sensitivity
-    shrink = _shrink(t, D, noise, values, f0, eps) if t.scramble_row else None
+    shrink = _shrink(t, absD, noise, values, absvalues, f0, absf0, eps) if t.scramble_row else None
     if shrink is not None:
         noise = shrink[:, None] * noise
         bound = shrink * bound
     # The arithmetic of the combination itself rounds too, exact values or not.
     rounding = bound / hn + eps * (t.weights_abs @ np.abs(diffs) / hn + size)
-    truncation, modelled = _truncation(t, stencil, D, noise, size, rounding, h, reach)
+    truncation, modelled = _truncation(t, stencil, absD, noise, size, rounding, h, reach)
     return value, rounding + truncation, modelled
 
 
-def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: float) -> Array | None:
+def _shrink(
+    t: Tables, absD: Array, noise: Array, values: Array, absvalues: Array, f0: Array, absf0: Array, eps: float
+) -> Array | None:
     """Factor by which f's values are more accurate than modelled: 1 when unproven, None if nowhere.
 
     Values computed exactly (polynomials at dyadic points) carry short mantissas; their
@@ -215,17 +260,27 @@ def _shrink(t: Tables, D: Array, noise: Array, values: Array, f0: Array, eps: fl
     differences. And the values must curve by many ulps, or all may round alike.
     """
     scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
-    m0 = np.frexp(f0)[0] * scale
-    short0 = m0 == np.round(m0)
-    if not short0.any():  # f(x) alone tells, at little cost, that f rounds
-        return None
+    # f(x) alone tells, at little cost, that f rounds.
+    short0: Any
+    if f0.size == 1:  # the same test in plain floats: numpy costs more on one number
+        m = math.frexp(float(f0[0]))[0] * scale
+        short0 = math.isinf(m) or (not math.isnan(m) and m.is_integer())
+        if not short0:
+            return None
+    else:
+        m0 = np.frexp(f0)[0] * scale
+        short0 = m0 == np.round(m0)
+        if not short0.any():
+            return None
     mantissa = np.frexp(values)[0] * scale
     short = (mantissa == np.round(mantissa)).all(axis=1)
     if not short.any():
         return None
-    level = eps * np.maximum(np.abs(values).max(axis=1), np.abs(f0))
-    proven = short & short0 & (np.abs(D[:, t.scramble_row]) > SCRAMBLED * level)
-    seen = (np.abs(D[:, t.top_rows]) / (noise[:, t.top_rows] + TINY)).max(axis=1)
+    level = np.maximum(absvalues.max(axis=1), absf0)
+    proven = short & short0 & (absD[:, t.scramble_row] > SCRAMBLED * (eps * level))
+    if not proven.any():  # factors of 1 would change nothing
+        return None
+    seen = (absD[:, t.top_slice] / (noise[:, t.top_slice] + TINY)).max(axis=1)
     return np.where(proven, np.minimum(NOISE_FACTOR * seen, 1.0), 1.0)
 
 
@@ -260,9 +315,8 @@ def _complex(
             widest = np.maximum(np.abs(value).max(axis=1, keepdims=True), absf0.max() / reach)
             rounding = rounding + 8 * eps * widest
     mags = np.abs(value)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
-        truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
+    drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
+    truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
     return value, rounding + truncation, np.zeros(value.shape, dtype=bool)
 
@@ -270,42 +324,44 @@ def _complex(
 def _truncation(
     t: Tables,
     stencil: Stencil,
-    D: Array,
+    absD: Array,
     noise: Array,
     size: Array,
     rounding: Array,
     h: Array,
     reach: Array,
 ) -> tuple[Array, Array]:
-    """``safety * |C| h^p |f^(n+p)|`` with the derivative extrapolated (module notes)."""
-    n, p = stencil.n, stencil.accuracy
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        hpow = h[:, None, :] ** t.powers[None, :, None]  # (ncols, L, 1|m)
-        mags = np.abs(D) / hpow
-        noises = noise / hpow
-        mags[:, 0] = size
-        noises[:, 0] = rounding
-        significant = mags > SIGNIFICANCE * noises
-        rate = _median_rate(t, mags, significant)
-        if t.parity_ends.size:
-            # Long stencils: oscillating derivatives make the median lag behind the
-            # top orders; the growth over two orders of each parity bounds it too.
-            lo, hi = t.parity_ends
-            pair = np.where(
-                significant[:, lo] & significant[:, hi], np.sqrt(mags[:, hi] / mags[:, lo]), np.nan
-            )
-            rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
-        measured = np.isfinite(rate) & (rate > 0)
-        rate = np.where(measured, rate, 1.0 / reach)
-        drive: Array = np.zeros(size.shape)
-        for row, factor in t.extrapolate:
-            grown = np.maximum(mags[:, row], noises[:, row]) if row > 0 else mags[:, row]
-            steps = n + p - int(t.orders[row])
-            term = grown * factor * rate**steps
-            drive = np.maximum(drive, term)
-        single = len(t.orders) == 1
-        safety = SAFETY_MODELLED if single else SAFETY_MEASURED
-        truncation = safety * abs(stencil.error_coefficient) * h**p * drive
+    """``safety * |C| h^p |f^(n+p)|`` with the derivative extrapolated (module notes).
+
+    Runs under the `errstate` of :func:`combine`.
+    """
+    hpow = h[:, None, :] ** t.powers_3d  # (ncols, L, 1|m)
+    mags = absD / hpow
+    noises = noise / hpow
+    mags[:, 0] = size
+    noises[:, 0] = rounding
+    significant = mags > SIGNIFICANCE * noises
+    rate = _median_rate(t, mags, significant)
+    if t.parity_ends.size:
+        # Long stencils: oscillating derivatives make the median lag behind the
+        # top orders; the growth over two orders of each parity bounds it too.
+        lo, hi = t.parity_ends
+        pair = np.where(
+            significant[:, lo] & significant[:, hi], np.sqrt(mags[:, hi] / mags[:, lo]), np.nan
+        )
+        rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
+    measured = np.isfinite(rate) & (rate > 0)
+    rate = np.where(measured, rate, 1.0 / reach)
+    drive: Array | None = None
+    for row, factor, steps in t.extrapolate_steps:
+        grown = np.maximum(mags[:, row], noises[:, row]) if row > 0 else mags[:, row]
+        term = grown * factor * rate**steps
+        # Terms are +0 or more (or NaN), so the first is its own maximum with zero.
+        drive = term if drive is None else np.maximum(drive, term)
+    assert drive is not None
+    single = len(t.orders) == 1
+    safety = SAFETY_MODELLED if single else SAFETY_MEASURED
+    truncation = safety * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
     modelled = ~measured if single else np.zeros(size.shape, dtype=bool)
     return truncation, modelled
@@ -324,12 +380,13 @@ def _median_rate(t: Tables, mags: Array, significant: Array) -> Array:
     rates = np.where(
         both, (mag[:, npairs:] / mag[:, :npairs]) ** power[None, :, None], np.nan
     )  # (ncols, P, m)
-    if len(power) == 1:
+    if npairs == 1:
         return rates[:, 0]
     ordered = np.sort(rates, axis=1)  # NaNs sort last
-    count = both.sum(axis=1, keepdims=True)
+    count = both.sum(axis=1)  # (ncols, m)
     # The mean of the two middle valid entries, picked by position.
-    position = t.positions[None, :, None]
-    pick = (position == (count - 1) // 2).astype(float) + (position == count // 2)
-    median = np.where(pick > 0, ordered * pick, 0.0).sum(axis=1)
-    return np.where(count[:, 0] > 0, 0.5 * median, np.nan)
+    lower, upper = t.middle
+    col = np.arange(count.shape[0])[:, None]
+    out = np.arange(count.shape[1])
+    median = ordered[col, lower[count], out] + ordered[col, upper[count], out]
+    return np.where(count > 0, 0.5 * median, np.nan)

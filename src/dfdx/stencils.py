@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
+from functools import cache, cached_property
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -149,7 +149,7 @@ class Stencil:
         """Evaluations per direction, not counting ``f(x)``."""
         return int(np.count_nonzero(self.offsets))
 
-    @property
+    @cached_property
     def amplification(self) -> float:
         """``sum |w_k|``: how much the rule amplifies rounding errors of ``f``."""
         return float(np.abs(self.weights).sum())

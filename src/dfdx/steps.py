@@ -43,6 +43,12 @@ def unit_roundoff(*dtypes: np.dtype | type) -> float:
     >>> unit_roundoff(np.float64, np.float32) == float(np.finfo(np.float32).eps)
     True
     """
+    return _coarsest(dtypes)
+
+
+@lru_cache(maxsize=64)
+def _coarsest(dtypes: tuple[np.dtype | type, ...]) -> float:
+    # Cached on the dtypes themselves: every call of the front-ends asks once.
     return max((_eps_of(np.dtype(d)) for d in dtypes), default=_eps_of(np.dtype(np.float64)))
 
 
