@@ -306,7 +306,7 @@ class _Run:
         """:meth:`evaluate` for one level of a stencil whose points never recur."""
         self.mult[level] = mult
         every = active.size == self.ncols
-        layout = self.layout if every else _subset(self.layout, active)
+        layout = self.layout if every else self.layout.subset(active)
         pts = layout.points(self._h(active, mult), self.offsets, self.stencil.is_complex)
         block = self.ev(pts).reshape(active.size, len(self.offsets), *self.out)
         if every:
@@ -340,7 +340,7 @@ class _Run:
             fresh = [k for k, hit in enumerate(key) if hit is None]
             pts = None
             if fresh:
-                layout = self.layout if len(cols) == self.ncols else _subset(self.layout, cols)
+                layout = self.layout if len(cols) == self.ncols else self.layout.subset(cols)
                 offsets = self.offsets if len(fresh) == K else self.offsets[fresh]
                 pts = layout.points(self._h(cols, mult), offsets, self.stencil.is_complex)
             out.append((cols, key, fresh, pts))
@@ -644,16 +644,6 @@ def _combine(w: Array, values: Array) -> Array:
 
 def _bytes(a: Array) -> bytes:
     return np.asarray(a, dtype=np.float64).tobytes()
-
-
-def _subset(layout: Layout, idx: Array) -> Layout:
-    if layout.kind == "axes":
-        assert layout.columns is not None
-        return Layout(layout.x, "axes", columns=layout.columns[idx])
-    if layout.kind == "directions":
-        assert layout.directions is not None
-        return Layout(layout.x, "directions", directions=layout.directions[idx])
-    return layout
 
 
 def _expand(a: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
