@@ -16,11 +16,12 @@ from numpy.typing import ArrayLike, NDArray
 from . import _validate as v
 from ._adaptive import adaptive, initial_steps
 from ._bounds import run_planned
-from ._engine import Estimate, Layout, assemble, entry_status
+from ._engine import Estimate, Layout, assemble, clean_or_status, entry_status
 from ._evaluate import Evaluator
 from ._hessian import hessian_from_f, hessian_from_gradient
 from ._result import Result, Status
 from ._sparse import sparse_jacobian
+from ._tiny import applies, tiny_axes
 from .noise import estimate_noise, noise_error, noisy_steps
 from .stencils import Stencil, make_stencil
 from .steps import absolute_steps, relative_step, unit_roundoff
@@ -175,6 +176,8 @@ class _Setup:
         )
         self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
         self.noise_used: float | None = None
+        #: One fixed stencil at fixed steps, no box: what :mod:`dfdx._tiny` covers.
+        self.plain = self.noise is None and not self.adaptive and self.bounds is None
 
     def steps(self, layout: Layout, stencil: Stencil | None = None) -> NDArray[np.float64]:
         """Automatic or user steps for the columns of `layout` (shape of ``layout.reach``)."""
@@ -253,6 +256,8 @@ class _Setup:
 
 def _axes(s: _Setup) -> tuple[Estimate, NDArray[np.float64]]:
     """Stencils along every coordinate axis of x."""
+    if s.plain and applies(s.ev, s.x, s.stencil):
+        return tiny_axes(s.ev, s.x, s.stencil, s.step, s.eps)
     return s.run(Layout(s.x, "axes", columns=np.arange(s.x.size)))
 
 
@@ -408,8 +413,9 @@ def gradient(
         )
     est, h = _axes(s)
     shape = s.x.shape
+    status = clean_or_status(est)
     return s.finish(est.value.reshape(shape), est.error.reshape(shape),
-                    entry_status(est).reshape(shape), h.reshape(shape))
+                    None if status is None else status.reshape(shape), h.reshape(shape))
 
 
 @_doc

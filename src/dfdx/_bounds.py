@@ -235,26 +235,31 @@ def run_planned(
     box: tuple[Array, Array] | None = None,
     *,
     estimate: Estimator = fixed_step,
+    first: Estimate | None = None,
 ) -> tuple[Estimate, Array]:
     """Run `estimate` per group of the plan, mend domain holes, stitch the estimates.
 
-    Returns the estimate for all columns and the steps actually used (shape of `h`).
+    `first`, without a box, is the estimate of every column at `h` if the caller has
+    already made it. Returns the estimate for all columns and the steps actually used
+    (shape of `h`).
     """
     flat = np.asarray(h, dtype=np.float64).ravel()
     if box is None:
         # Nothing to plan: one group, and holes (if any) mended afterwards.
-        result = estimate(ev, layout, stencil, h, eps)
-        if not result.nonfinite.any():
-            return result, np.asarray(h, dtype=np.float64)
+        first = estimate(ev, layout, stencil, h, eps) if first is None else first
+        if not first.nonfinite.any():
+            return first, np.asarray(h, dtype=np.float64)
         minus = plus = np.full(flat.size, np.inf)
     else:
+        first = None
         minus, plus = rooms(layout, *box)
     result = _empty(layout, ev)
     used = flat.copy()
     for group in plan(minus, plus, stencil, flat):
         part_layout = layout if len(group.index) == flat.size else layout.subset(group.index)
         steps = _steps_for(layout, flat, group.index, group.steps)
-        part = estimate(ev, part_layout, group.stencil, steps, eps)
+        # Without a box the plan is that one group: its points are not evaluated again.
+        part = first if first is not None else estimate(ev, part_layout, group.stencil, steps, eps)
         _merge(layout, result, part, group.index, group.one_sided)
         used[group.index] = group.steps
         if part.step is not None:

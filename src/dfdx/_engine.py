@@ -22,7 +22,10 @@ from ._evaluate import Evaluator
 from ._result import DifferentiationError, Result, Status
 from .stencils import Stencil
 
-__all__ = ["Layout", "AxisPoints", "VectorPoints", "Estimate", "fixed_step", "entry_status", "assemble"]
+__all__ = [
+    "Layout", "AxisPoints", "VectorPoints", "Estimate", "fixed_step", "estimate_values", "entry_status",
+    "clean_or_status", "assemble"
+]
 
 Array = NDArray[Any]
 
@@ -257,6 +260,8 @@ class Estimate:
     not_differentiable: Array | None = None
     status: Array | None = None
     step: Array | None = None
+    #: True when whoever made the estimate knows every entry is SUCCESS.
+    clean: bool = False
 
 
 def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: float) -> Estimate:
@@ -276,6 +281,14 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     t = tables(stencil)
     ncols = layout.ncols
     values = ev(layout.points(h, t.offsets, stencil.is_complex)).reshape(ncols, len(t.offsets), -1)
+    return estimate_values(ev, layout, stencil, values, h, eps)
+
+
+def estimate_values(
+    ev: Evaluator, layout: Layout, stencil: Stencil, values: Array, h: Array, eps: float
+) -> Estimate:
+    """:func:`fixed_step` from the values of f at its points, shape ``(ncols, K, m)``."""
+    ncols = layout.ncols
     f0 = ev.f0.reshape(-1).astype(np.float64)
     complex_values = values
     if stencil.is_complex:
@@ -301,6 +314,11 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
         nonfinite=nonfinite.reshape(out),
         modelled=modelled.reshape(out),
     )
+
+
+def clean_or_status(est: Estimate) -> Array | None:
+    """None when the estimate is known to be clean (every entry SUCCESS), else :func:`entry_status`."""
+    return None if est.clean else entry_status(est)
 
 
 def entry_status(est: Estimate) -> Array:
@@ -333,7 +351,7 @@ def entry_status(est: Estimate) -> Array:
 def assemble(
     value: Array,
     error: Array,
-    status: Array,
+    status: Array | None,
     *,
     step: Array,
     nfev: int,
@@ -344,13 +362,16 @@ def assemble(
 ) -> Result:
     """Build the :class:`Result` from arranged arrays, and raise if a failure must be thrown.
 
-    `status` holds one :class:`Status` per entry of `value`; the result carries the
-    worst, and the message names the entries affected by it.
+    `status` holds one :class:`Status` per entry of `value` (None: all SUCCESS); the
+    result carries the worst, and the message names the entries affected by it.
     """
-    entries = np.asarray(status, dtype=object)
-    # Identity comparisons run in C; only the entries that are not SUCCESS are hashed.
-    others = entries[entries != Status.SUCCESS]
-    worst = Status.worst(*set(others.tolist())) if others.size else Status.SUCCESS
+    if status is None:
+        worst = Status.SUCCESS
+    else:
+        entries = np.asarray(status, dtype=object)
+        # Identity comparisons run in C; only the entries that are not SUCCESS are hashed.
+        others = entries[entries != Status.SUCCESS]
+        worst = Status.worst(*set(others.tolist())) if others.size else Status.SUCCESS
     message = worst.message
     if worst is not Status.SUCCESS:
         where = [tuple(int(i) for i in ix) for ix in np.argwhere(entries == worst)]

@@ -84,6 +84,10 @@ class Tables:
     extrapolate_steps: tuple[tuple[int, float, int], ...]  # extrapolate with n + p - order
     middle: tuple[Array, Array]  # (P + 1,) positions of the two middle entries of a count
     top_slice: slice  # top_rows as a slice (they are the last rows)
+    coef_3d: Array  # (L, K, 1) coef, to sum over the nodes in order
+    coef_abs_3d: Array  # (L, K, 1)
+    first_column: Array  # (K, 1)
+    weights_abs_column: Array  # (K, 1)
 
 
 @lru_cache(maxsize=256)
@@ -148,6 +152,10 @@ def tables(stencil: Stencil) -> Tables:
         powers_3d=np.array(orders, dtype=float)[None, :, None],
         extrapolate_steps=tuple((row, factor, n + p - orders[row]) for row, factor in extrapolate),
         top_slice=slice(len(orders) - len(top_rows), len(orders)),
+        coef_3d=coef[:, :, None],
+        coef_abs_3d=np.abs(coef)[:, :, None],
+        first_column=(full[1][index] if top >= 1 else np.zeros(len(index)))[:, None],
+        weights_abs_column=np.abs(weights)[:, None],
         middle=(
             np.array([max(c - 1, 0) // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
             np.array([c // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
@@ -199,15 +207,24 @@ def combine(
 
 
 def _weighted_sum(t: Tables, diffs: Array) -> Array:
-    """``sum_k w_k diffs_k``, shape ``(ncols, m)``.
+    """``sum_k w_k diffs_k``, shape ``(ncols, m)``."""
+    return _node_sum(t.weights_column, diffs)
 
-    A sum in a fixed order (not BLAS), so a column gives the same bits whatever other
-    columns it is computed with.
+
+def _node_sum(weights: Array, values: Array) -> Array:
+    """``sum_k weights[..., k, :] values[:, k]`` over the nodes, in node order.
+
+    `weights` is ``(K, 1)`` (one combination: result ``(ncols, m)``) or ``(L, K, 1)``
+    (``L`` combinations: result ``(ncols, L, m)``). A sum in a fixed order, not BLAS: a
+    column gives the same bits whatever other columns it is computed with, and the
+    same as the scalar model of :mod:`dfdx._error_scalar`.
     """
-    terms = t.weights_column * diffs
-    total = terms[:, 0]
-    for k in range(1, len(t.weights)):
-        total = total + terms[:, k]
+    if weights.ndim == 3:
+        values = values[:, None]  # (ncols, 1, K, m) against (L, K, 1)
+    terms = weights * values
+    total = terms[..., 0, :]
+    for k in range(1, weights.shape[-2]):
+        total = total + terms[..., k, :]
     return total
 
 
@@ -226,25 +243,25 @@ def _real(
     diffs = values - f0
     hn = h if n == 1 else h**n
     value = _weighted_sum(t, diffs) / hn
-    D = np.matmul(t.coef, diffs)  # (ncols, L, m): h^o f^(o) + noise
+    D = _node_sum(t.coef_3d, diffs)  # (ncols, L, m): h^o f^(o) + noise
     absD = np.abs(D)
     size = np.abs(value)
-    slope = size if n == 1 else np.abs(t.first @ diffs) / h
+    slope = size if n == 1 else np.abs(_node_sum(t.first_column, diffs)) / h
     sensitivity = reach * slope
     sensitivity = np.where(sensitivity < np.inf, sensitivity, 0.0)  # NaN and inf: no floor
     if sum_columns:
-        sensitivity = sensitivity.sum(axis=0)
+        sensitivity = np.cumsum(sensitivity, axis=0)[-1]  # in column order, as the scalar model
     # Rounding bound of each measured combination: eps |f_k| per value (worst case).
     absvalues = np.abs(values)
     absf0 = np.abs(f0)
-    noise = eps * (np.matmul(t.coef_abs, absvalues) + t.centre_column * absf0)
+    noise = eps * (_node_sum(t.coef_abs_3d, absvalues) + t.centre_column * absf0)
     bound = noise[:, 0] + eps * t.floor_factor * sensitivity
     shrink = _shrink(t, absD, noise, values, absvalues, f0, absf0, eps) if t.scramble_row else None
     if shrink is not None:
         noise = shrink[:, None] * noise
         bound = shrink * bound
     # The arithmetic of the combination itself rounds too, exact values or not.
-    rounding = bound / hn + eps * (t.weights_abs @ np.abs(diffs) / hn + size)
+    rounding = bound / hn + eps * (_node_sum(t.weights_abs_column, np.abs(diffs)) / hn + size)
     truncation, modelled = _truncation(t, stencil, absD, noise, size, rounding, h, reach)
     return value, rounding + truncation, modelled
 
@@ -302,11 +319,11 @@ def _complex(
     themselves: the floor is then ``eps`` times the largest output over the length scale.
     """
     hn = h**stencil.n
-    rounding = eps * ((t.weights_abs @ np.abs(values)) / hn + np.abs(value))
+    rounding = eps * (_node_sum(t.weights_abs_column, np.abs(values)) / hn + np.abs(value))
     if stencil.n == 1:
         sensitivity = np.nan_to_num(reach * np.abs(value), posinf=0.0)
         if sum_columns:
-            sensitivity = np.broadcast_to(sensitivity.sum(axis=0), value.shape)
+            sensitivity = np.broadcast_to(np.cumsum(sensitivity, axis=0)[-1], value.shape)
         # No subtraction: rounding inside f reaches the derivative unamplified,
         # relative to the derivatives of the terms of f and, for vector f whose
         # outputs share their terms, to the largest derivative of the column.

@@ -215,6 +215,28 @@ class Evaluator:
             raise
         return out
 
+    def scalars(self, block: NDArray[Any]) -> list[float]:
+        """A scalar f at every point of `block` (shape ``(m, *x.shape)``), serially, as floats.
+
+        The loop of a serial :meth:`__call__` without its set-up and without an array
+        for the values, for a gradient in a few variables. Not with workers, a
+        vectorized f or a progress bar.
+        """
+        assert self.pool is None and not self.vectorized and self.progress is None and not self.out_shape
+        f, args, fast = self.f, self.args, self._fast
+        out = []
+        for point in block:
+            try:
+                raw = f(point, *args)
+            except Exception as exc:
+                annotate(exc, point)
+                raise
+            out.append(float(raw) if type(raw) in fast else float(self.take(raw, point)))
+        self.nfev += len(block)
+        for callback in self.callbacks:
+            callback(len(block))
+        return out
+
     def _batches(self, points: PointSet, out: NDArray[Any]) -> None:
         """Serial vectorized calls, one per block, in one buffer while f keeps none of it.
 

@@ -108,4 +108,5 @@ def absolute_steps(scale: ArrayLike, relative: float) -> NDArray[np.float64]:
     array([0.00097656, 0.00195312, 0.5       ])
     """
     h = relative * np.asarray(scale, dtype=np.float64)
-    return np.exp2(np.floor(np.log2(h)))
+    # 2 ** (e - 1) for h = m 2**e with 1/2 <= m < 1: exact, where a logarithm may round up.
+    return np.ldexp(0.5, np.frexp(h)[1])
