@@ -53,8 +53,8 @@ class _Code:
     """One stencil's model: generated functions and the constants they do not inline."""
 
     head: Callable[..., Any]  # (vals, f0, absf0, h, eps) -> (value, D, noise, spread)
-    tail: Callable[..., Any]  # (D, noise, size, rounding, hp) -> (mags, noises, sig, ratios)
-    finish: Callable[..., Any]  # (grown, mags, noises, sig, reach, hp_accuracy) -> (truncation, modelled)
+    middle: Callable[..., Any]  # (vals, *head, floor, ...) -> (rounding, mags, noises, sig, ratios)
+    finish: Callable[..., Any]  # (grown, mags, noises, sig, reach, h, hp) -> (truncation, modelled)
     shrink: Callable[..., Any]  # (vals, D, noise, absf0, eps, scale) -> factor of the rounding bound
     powers: Callable[..., Any]  # (h,) -> (h ** orders..., h ** accuracy) for a power of two h, or None
     unit_pairs: tuple[bool, ...]  # pairs whose rate is their ratio itself (power 1)
@@ -109,7 +109,15 @@ def _compile(stencil: Stencil) -> _Code:
     s = [f"s{r}" for r in rows]
     pairs = [(i, j) for i, j, _ in t.pairs]
     tail = [
-        "def tail(D, N, size, rounding, hp):",
+        "def middle(vals, value, D, N, spread, floor, absf0, eps, scale, short, h, hp):",
+        "    bound = N[0] + floor",
+        "    if short:",
+        "        factor = shrink(vals, D, N, absf0, eps, scale)",
+        "        if factor != 1.0:",
+        f"            N = ({''.join(f'factor * N[{r}], ' for r in rows)})",
+        "            bound = factor * bound",
+        "    size = abs(value)",
+        "    rounding = bound / h + eps * (spread / h + size)",
         f"    {m[0]} = size",
         f"    {q[0]} = rounding",
         *(f"    {m[r]} = abs(D[{r}]) / hp[{r}]" for r in rows if r),
@@ -120,10 +128,10 @@ def _compile(stencil: Stencil) -> _Code:
         "    ratios = ("
         + "".join(f"{m[j]} / {m[i]} if {s[i]} and {s[j]} else 1.0, " for i, j in pairs)
         + ")",
-        f"    return ({', '.join(m)},), ({', '.join(q)},), ({', '.join(s)},), ratios",
+        f"    return rounding, ({', '.join(m)},), ({', '.join(q)},), ({', '.join(s)},), ratios",
     ]
     finish = [
-        "def finish(g, M, Q, S, reach, hpa):",
+        "def finish(g, M, Q, S, reach, h, hp):",
         f"    {', '.join(m)}, = M",
         f"    {', '.join(q)}, = Q",
         f"    {', '.join(s)}, = S",
@@ -140,6 +148,7 @@ def _compile(stencil: Stencil) -> _Code:
         finish.append("    drive = term" if n == 0 else f"    drive = {_maximum('drive', 'term')}")
     front = (SAFETY_MODELLED if L == 1 else SAFETY_MEASURED) * abs(stencil.error_coefficient)
     finish += [
+        f"    hpa = {'hp[-1]' if stencil.accuracy >= 3 else 'h' if stencil.accuracy == 1 else '(h * h)'}",
         f"    truncation = {front!r} * hpa * drive",
         "    if truncation != truncation or truncation == INF:",
         "        truncation = INF",
@@ -152,7 +161,7 @@ def _compile(stencil: Stencil) -> _Code:
     exec("\n".join(source), namespace)  # noqa: S102  (source built above from our own floats)
     return _Code(
         head=namespace["head"],
-        tail=namespace["tail"],
+        middle=namespace["middle"],
         finish=namespace["finish"],
         shrink=namespace["shrink"],
         powers=namespace["powers"],
@@ -269,31 +278,22 @@ def combine_axes(
         sens = sens if sens < _INF else 0.0  # NaN and inf: no floor
         total = sens if j == 0 else total + sens
     floor = eps * code.floor_factor * total
-    noise = [head[2] for head in heads]
-    bound = [n[0] + floor for n in noise]
     scale = 2.0**-EXACT_BITS / eps
     mantissa = math.frexp(f0)[0] * scale
-    if code.scramble_row and (math.isinf(mantissa) or mantissa.is_integer()):
-        # f(x) is short: maybe f is computed exactly (module notes of _error_model).
-        for j in range(ncols):
-            factor = code.shrink(values[j], heads[j][1], heads[j][2], absf0, eps, scale)
-            if factor != 1.0:
-                noise[j] = tuple(factor * x for x in noise[j])
-                bound[j] = factor * bound[j]
-    rounding = [bound[j] / h[j] + eps * (heads[j][3] / h[j] + abs(heads[j][0])) for j in range(ncols)]
-    accuracy = code.accuracy
+    # f(x) short: f may be computed exactly (module notes of _error_model).
+    short = bool(code.scramble_row) and (math.isinf(mantissa) or mantissa.is_integer())
     hp = _powers(code, h)
-    tails = [code.tail(heads[j][1], noise[j], abs(heads[j][0]), rounding[j], hp[j]) for j in range(ncols)]
-    grown = _rates(code, [tl[3] for tl in tails], [tl[2] for tl in tails])
-    value, error, modelled = [], [], []
+    mids = [
+        code.middle(values[j], *heads[j], floor, absf0, eps, scale, short, h[j], hp[j]) for j in range(ncols)
+    ]
+    grown = _rates(code, [m[4] for m in mids], [m[3] for m in mids])
+    error, modelled = [], []
     for j in range(ncols):
-        hpa = hp[j][-1] if accuracy >= 3 else (h[j] if accuracy == 1 else h[j] * h[j])
-        mags, noises, sig, _ = tails[j]
-        truncation, flag = code.finish(grown[j], mags, noises, sig, reach[j], hpa)
-        value.append(heads[j][0])
-        error.append(rounding[j] + truncation)
+        rounding, mags, noises, sig, _ = mids[j]
+        truncation, flag = code.finish(grown[j], mags, noises, sig, reach[j], h[j], hp[j])
+        error.append(rounding + truncation)
         modelled.append(flag)
-    return value, error, modelled
+    return [head[0] for head in heads], error, modelled
 
 
 def _rates(code: _Code, ratios: list[tuple[float, ...]], sig: list[tuple[bool, ...]]) -> list[Any]:

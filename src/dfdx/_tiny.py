@@ -76,7 +76,8 @@ def tiny_axes(
     listed = ev.scalars(block.reshape((n * K, *x.shape)))
     f0 = float(ev.f0)
     rows = [listed[j * K : (j + 1) * K] for j in range(n)]
-    if math.isfinite(f0) and all(math.isfinite(v) for v in listed):
+    # A sum is finite only if every term is (or it overflows: then the general way).
+    if math.isfinite(f0 + sum(listed)):
         try:
             value, error, modelled = combine_axes(stencil, rows, f0, h, reach, eps)
         except (Unsupported, ZeroDivisionError):  # where NumPy makes inf or NaN: its way

@@ -178,6 +178,8 @@ MAX_STEPS_LIMIT = 64
 
 def as_tolerances(rtol: Any, atol: Any, max_steps: Any, adaptive: bool) -> tuple[float, float, int]:
     """``(rtol, atol, max_steps)`` of the adaptive mode, defaults filled in."""
+    if rtol is None and atol is None and max_steps is None:
+        return DEFAULT_RTOL, DEFAULT_ATOL, DEFAULT_MAX_STEPS
     if not adaptive:
         for name, value in (("rtol", rtol), ("atol", atol), ("max_steps", max_steps)):
             if value is not None:
