@@ -61,7 +61,7 @@ def _vector_and_scalar(stencil, x, h, pick):  # type: ignore[no-untyped-def]
 @settings(max_examples=300, deadline=None)
 @given(
     stencil=st.sampled_from(STENCILS),
-    n=st.integers(1, 6),
+    n=st.integers(1, 16),
     seed=st.integers(0, 2**32 - 1),
     dyadic=st.booleans(),
     user_step=st.booleans(),

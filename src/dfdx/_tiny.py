@@ -29,7 +29,7 @@ __all__ = ["TINY_COLUMNS", "tiny_axes"]
 
 #: Up to this many variables a gradient takes this route: below it NumPy's cost per
 #: operation outweighs the work (measured in benchmarks/bench_gradient.py).
-TINY_COLUMNS = 6
+TINY_COLUMNS = 16
 
 Array = NDArray[Any]
 
