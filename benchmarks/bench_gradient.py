@@ -129,16 +129,24 @@ def overhead_table() -> None:
         "dfdx forward": lambda f: dfdx.gradient(f, x, method="forward"),
         "numdifftools.Gradient": lambda f: nd.Gradient(f)(x),
     }
-    base = None
-    print(f"{'method':34} {'time/call':>11} {'evals':>6} {'overhead':>10} {'vs scipy':>9}")
+    points = {}
     for name, run in rows.items():
         counter = Counter(loss, 2)
         run(counter)
-        total = median_time(lambda run=run: run(loss), budget=0.2, repeats=7)
-        overhead = total - counter.points * t_f
+        points[name] = counter.points
+    # Rounds in turn, so that a busy spell of the machine slows every method alike.
+    samples: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(15):
+        for name, run in rows.items():
+            samples[name].append(median_time(lambda run=run: run(loss), budget=0.02, repeats=1))
+    base = None
+    print(f"{'method':34} {'time/call':>11} {'evals':>6} {'overhead':>10} {'vs scipy':>9}")
+    for name in rows:
+        total = float(np.median(samples[name]))
+        overhead = total - points[name] * t_f
         base = overhead if base is None else base
         print(
-            f"{name:34} {total * 1e6:>9.1f}us {counter.points:>6} {overhead * 1e6:>8.1f}us "
+            f"{name:34} {total * 1e6:>9.1f}us {points[name]:>6} {overhead * 1e6:>8.1f}us "
             f"{overhead / base:>8.2f}x"
         )
 
