@@ -29,6 +29,10 @@ __all__ = [
 
 Array = NDArray[Any]
 
+# Members looked up once: an Enum class attribute costs a Python-level __getattr__ (3.11).
+_SUCCESS, _ESTIMATED_ERROR, _ONE_SIDED = Status.SUCCESS, Status.ESTIMATED_ERROR, Status.ONE_SIDED
+_NOT_DIFFERENTIABLE, _NONFINITE = Status.NOT_DIFFERENTIABLE, Status.NONFINITE
+
 
 class AxisPoints:
     """Points ``x + o_k h_j e_{c_j}``: stencils along coordinate axes ``c_j``.
@@ -323,7 +327,7 @@ def clean_or_status(est: Estimate) -> Array | None:
 
 def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
-    status = np.full(est.value.shape, Status.SUCCESS, dtype=object)
+    status = np.full(est.value.shape, _SUCCESS, dtype=object)
     if (
         est.status is None
         and est.one_sided is None
@@ -335,16 +339,16 @@ def entry_status(est: Estimate) -> Array:
     flags = (est.modelled, est.nonfinite, est.one_sided, est.not_differentiable)
     if est.status is None and not any(f is not None and f.any() for f in flags):
         return status
-    status[est.modelled] = Status.ESTIMATED_ERROR
+    status[est.modelled] = _ESTIMATED_ERROR
     if est.status is not None:
         decided = np.array([s is not None for s in np.ravel(est.status)]).reshape(status.shape)
         status[decided] = np.asarray(est.status, dtype=object)[decided]
     if est.one_sided is not None:
-        keep = np.vectorize(lambda st: st.severity < Status.ONE_SIDED.severity, otypes=[bool])(status)
-        status[est.one_sided & keep] = Status.ONE_SIDED
+        keep = np.vectorize(lambda st: st.severity < _ONE_SIDED.severity, otypes=[bool])(status)
+        status[est.one_sided & keep] = _ONE_SIDED
     if est.not_differentiable is not None:
-        status[est.not_differentiable] = Status.NOT_DIFFERENTIABLE
-    status[est.nonfinite] = Status.NONFINITE
+        status[est.not_differentiable] = _NOT_DIFFERENTIABLE
+    status[est.nonfinite] = _NONFINITE
     return status
 
 
@@ -366,14 +370,14 @@ def assemble(
     result carries the worst, and the message names the entries affected by it.
     """
     if status is None:
-        worst = Status.SUCCESS
+        worst = _SUCCESS
     else:
         entries = np.asarray(status, dtype=object)
         # Identity comparisons run in C; only the entries that are not SUCCESS are hashed.
-        others = entries[entries != Status.SUCCESS]
-        worst = Status.worst(*set(others.tolist())) if others.size else Status.SUCCESS
+        others = entries[entries != _SUCCESS]
+        worst = Status.worst(*set(others.tolist())) if others.size else _SUCCESS
     message = worst.message
-    if worst is not Status.SUCCESS:
+    if worst is not _SUCCESS:
         where = [tuple(int(i) for i in ix) for ix in np.argwhere(entries == worst)]
         shown = ", ".join(str(w) if len(w) != 1 else str(w[0]) for w in where[:6])
         more = f" and {len(where) - 6} more" if len(where) > 6 else ""
