@@ -25,7 +25,7 @@ from ._evaluate import Evaluator
 from .stencils import Stencil
 from .steps import relative_step
 
-__all__ = ["TINY_COLUMNS", "tiny_axes"]
+__all__ = ["TINY_COLUMNS", "applies", "tiny_axes"]
 
 #: Up to this many variables a gradient takes this route: below it NumPy's cost per
 #: operation outweighs the work (measured in benchmarks/bench_gradient.py).
