@@ -32,6 +32,8 @@ Array = NDArray[Any]
 # Members looked up once: an Enum class attribute costs a Python-level __getattr__ (3.11).
 _SUCCESS, _ESTIMATED_ERROR, _ONE_SIDED = Status.SUCCESS, Status.ESTIMATED_ERROR, Status.ONE_SIDED
 _NOT_DIFFERENTIABLE, _NONFINITE = Status.NOT_DIFFERENTIABLE, Status.NONFINITE
+# ... and as arrays: NumPy probes a bare member's class for array protocols at every use.
+_SUCCESS_0D, _ESTIMATED_ERROR_0D = np.array(_SUCCESS, dtype=object), np.array(_ESTIMATED_ERROR, dtype=object)
 
 
 class AxisPoints:
@@ -327,15 +329,10 @@ def clean_or_status(est: Estimate) -> Array | None:
 
 def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
-    status = np.full(est.value.shape, _SUCCESS, dtype=object)
-    if (
-        est.status is None
-        and est.one_sided is None
-        and est.not_differentiable is None
-        and not est.modelled.any()
-        and not est.nonfinite.any()
-    ):
-        return status
+    if est.status is None and est.one_sided is None and est.not_differentiable is None:
+        if not est.nonfinite.any():  # SUCCESS, or ESTIMATED_ERROR where modelled
+            return np.where(est.modelled, _ESTIMATED_ERROR_0D, _SUCCESS_0D)
+    status = np.broadcast_to(_SUCCESS_0D, est.value.shape).copy()
     flags = (est.modelled, est.nonfinite, est.one_sided, est.not_differentiable)
     if est.status is None and not any(f is not None and f.any() for f in flags):
         return status
@@ -374,7 +371,7 @@ def assemble(
     else:
         entries = np.asarray(status, dtype=object)
         # Identity comparisons run in C; only the entries that are not SUCCESS are hashed.
-        others = entries[entries != _SUCCESS]
+        others = entries[entries != _SUCCESS_0D]
         worst = Status.worst(*set(others.tolist())) if others.size else _SUCCESS
     message = worst.message
     if worst is not _SUCCESS:
