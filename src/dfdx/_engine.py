@@ -331,8 +331,8 @@ def entry_status(est: Estimate) -> Array:
     """Status of every entry (an object array of :class:`Status`), before arrangement."""
     if est.status is None and est.one_sided is None and est.not_differentiable is None:
         if not est.nonfinite.any():  # SUCCESS, or ESTIMATED_ERROR where modelled
-            return np.where(est.modelled, _ESTIMATED_ERROR_0D, _SUCCESS_0D)
-    status = np.broadcast_to(_SUCCESS_0D, est.value.shape).copy()
+            return np.asarray(np.where(est.modelled, _ESTIMATED_ERROR_0D, _SUCCESS_0D))
+    status: Array = np.broadcast_to(_SUCCESS_0D, est.value.shape).copy()
     flags = (est.modelled, est.nonfinite, est.one_sided, est.not_differentiable)
     if est.status is None and not any(f is not None and f.any() for f in flags):
         return status
