@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import dfdx
 from dfdx import _tiny
 from dfdx._error_model import combine, tables
-from dfdx._error_scalar import Unsupported, combine_axes, supports
+from dfdx._error_scalar import Unsupported, combine_axes, combine_complex_axes, supports
 from dfdx.stencils import make_stencil
 
 from .bank import PROBLEMS
@@ -90,10 +90,32 @@ def test_scalar_model_declines_what_numpy_would_make_infinite() -> None:
         combine_axes(stencil, values, 0.0, [2.0**-1070], [1.0], EPS)
 
 
-def test_only_real_first_derivatives_are_supported() -> None:
+def test_only_first_derivatives_are_supported() -> None:
     assert supports(make_stencil("central", 1, 4))
+    assert supports(make_stencil("complex", 1, 2))
     assert not supports(make_stencil("central", 2, 4))
-    assert not supports(make_stencil("complex", 1, 2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    accuracy=st.sampled_from([2, 4, 6, 8]),
+    n=st.integers(1, 16),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_scalar_complex_step_gives_the_vector_models_bits(accuracy, n, seed):  # type: ignore[no-untyped-def]
+    stencil = make_stencil("complex", 1, accuracy)
+    t = tables(stencil)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n) * 10.0 ** rng.integers(-3, 4)
+    reach = np.maximum(1.0, np.abs(x))
+    h = np.ldexp(0.5, np.frexp(reach * 2.0**-66)[1])
+    if rng.random() < 0.3:
+        h = h * rng.uniform(0.6, 1.4, size=n)
+    values = rng.normal(size=(n, len(t.offsets), 1)) * 10.0 ** rng.integers(-20, 3)
+    vector = combine(stencil, values, np.array([rng.normal()]), h[:, None], reach[:, None], EPS, True)
+    scalar = combine_complex_axes(stencil, values[:, :, 0].tolist(), h.tolist(), reach.tolist(), EPS)
+    for a, b in zip(vector, scalar, strict=True):
+        np.testing.assert_array_equal(a[:, 0], np.array(b))
 
 
 def _both(monkeypatch, f, x, **options):  # type: ignore[no-untyped-def]
@@ -127,8 +149,16 @@ SMALL = [p for p in PROBLEMS if p.x.size <= _tiny.TINY_COLUMNS]
 @pytest.mark.parametrize("problem", SMALL, ids=lambda p: p.name)
 @pytest.mark.parametrize(
     "options",
-    [{}, {"accuracy": 2}, {"accuracy": 8}, {"method": "forward"}, {"method": "backward", "accuracy": 3}],
-    ids=["default", "central-2", "central-8", "forward", "backward-3"],
+    [
+        {},
+        {"accuracy": 2},
+        {"accuracy": 8},
+        {"method": "forward"},
+        {"method": "backward", "accuracy": 3},
+        {"method": "complex"},
+        {"method": "complex", "accuracy": 6},
+    ],
+    ids=["default", "central-2", "central-8", "forward", "backward-3", "complex", "complex-6"],
 )
 def test_tiny_route_equals_the_general_route_on_the_bank(monkeypatch, problem, options) -> None:  # type: ignore[no-untyped-def]
     fast, slow, counts = _both(monkeypatch, problem.f, problem.x.copy(), **options)
@@ -200,7 +230,6 @@ def test_the_route_is_not_taken_where_it_does_not_apply(monkeypatch) -> None:  #
         {"bounds": ([0, 0], [3, 3])},
         {"adaptive": True},
         {"noise": 1e-10},
-        {"method": "complex"},
         {"workers": map},
         {"progress": True},
     ):

@@ -39,7 +39,7 @@ from ._error_model import (
 )
 from .stencils import Stencil
 
-__all__ = ["Unsupported", "supports", "combine_axes"]
+__all__ = ["Unsupported", "supports", "combine_axes", "combine_complex_axes"]
 
 _INF = math.inf
 
@@ -68,8 +68,8 @@ class _Code:
 
 
 def supports(stencil: Stencil) -> bool:
-    """Whether :func:`combine_axes` applies: real first-derivative stencils."""
-    return stencil.n == 1 and not stencil.is_complex
+    """Whether :func:`combine_axes` applies: first-derivative stencils, real or complex."""
+    return stencil.n == 1
 
 
 def _sum(weights: Any, names: list[str]) -> str:
@@ -307,3 +307,49 @@ def _rates(code: _Code, ratios: list[tuple[float, ...]], sig: list[tuple[bool, .
             if not unit and ss[i] and ss[j]:
                 return (np.array(ratios) ** code.pair_powers).tolist()  # type: ignore[no-any-return]
     return ratios
+
+
+def combine_complex_axes(
+    stencil: Stencil, values: list[list[float]], h: list[float], reach: list[float], eps: float
+) -> tuple[list[float], list[float], list[bool]]:
+    """:func:`combine_axes` for the complex step: `values` are the imaginary parts.
+
+    ``_complex`` of :mod:`dfdx._error_model` for a scalar f: no subtraction, the
+    rounding of the terms of f as a floor, the truncation modelled.
+    """
+    t = tables(stencil)
+    weights, weights_abs = t.weights.tolist(), t.weights_abs.tolist()
+    p = stencil.accuracy
+    value, rounding = [], []
+    total = 0.0
+    for j, vals in enumerate(values):
+        val = weights[0] * vals[0]
+        spread = weights_abs[0] * abs(vals[0])
+        for k in range(1, len(weights)):
+            val = val + weights[k] * vals[k]
+            spread = spread + weights_abs[k] * abs(vals[k])
+        val = val / h[j]
+        value.append(val)
+        rounding.append(eps * (spread / h[j] + abs(val)))
+        sens = reach[j] * abs(val)
+        sens = sens if sens < _INF else 0.0  # np.nan_to_num(posinf=0): NaN and inf count 0
+        total = sens if j == 0 else total + sens
+    powers = _powers_of(h, p)
+    scales = _powers_of(reach, p)
+    front = SAFETY_MODELLED * abs(stencil.error_coefficient)
+    factor = t.extrapolate[0][1]
+    error = []
+    for j in range(len(values)):
+        q = front * powers[j] * (abs(value[j]) * factor / scales[j])
+        q = q if q == q and q < _INF else _INF
+        error.append(rounding[j] + eps * total / reach[j] + q)
+    return value, error, [False] * len(values)
+
+
+def _powers_of(a: list[float], p: int) -> list[float]:
+    """``np.asarray(a) ** p`` for an integer p: squares by multiplying, else NumPy's ``pow``."""
+    if p == 1:
+        return a
+    if p == 2:
+        return [v * v for v in a]
+    return (np.array(a) ** p).tolist()  # type: ignore[no-any-return]

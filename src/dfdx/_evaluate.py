@@ -215,8 +215,10 @@ class Evaluator:
             raise
         return out
 
-    def scalars(self, block: NDArray[Any]) -> list[float]:
+    def scalars(self, block: NDArray[Any]) -> list[Any]:
         """A scalar f at every point of `block` (shape ``(m, *x.shape)``), serially, as floats.
+
+        Complex numbers for complex points (the complex step).
 
         The loop of a serial :meth:`__call__` without its set-up and without an array
         for the values, for a gradient in a few variables. Not with workers, a
@@ -224,6 +226,7 @@ class Evaluator:
         """
         assert self.pool is None and not self.vectorized and self.progress is None and not self.out_shape
         f, args, fast = self.f, self.args, self._fast
+        number = complex if self.complex_points else float
         out = []
         for point in block:
             try:
@@ -231,7 +234,7 @@ class Evaluator:
             except Exception as exc:
                 annotate(exc, point)
                 raise
-            out.append(float(raw) if type(raw) in fast else float(self.take(raw, point)))
+            out.append(number(raw) if type(raw) in fast else number(self.take(raw, point)))
         self.nfev += len(block)
         for callback in self.callbacks:
             callback(len(block))

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from ._bounds import run_planned
 from ._engine import Estimate, Layout, estimate_values
 from ._error_model import tables
-from ._error_scalar import Unsupported, combine_axes, supports
+from ._error_scalar import Unsupported, combine_axes, combine_complex_axes, supports
 from ._evaluate import Evaluator
 from .stencils import Stencil
 from .steps import relative_step
@@ -68,18 +68,24 @@ def tiny_axes(
         h = step.ravel().tolist()
     offsets = _offsets(stencil)
     K = len(offsets)
-    block = np.empty((n * K, n))
-    block[...] = flat
+    imaginary = stencil.is_complex
+    block = np.empty((n * K, n), dtype=complex if imaginary else float)
+    block[...] = x.ravel()
     for j in range(n):
         for k, o in enumerate(offsets):
-            block[j * K + k, j] = flat[j] + h[j] * o
+            block[j * K + k, j] = flat[j] + 1j * (h[j] * o) if imaginary else flat[j] + h[j] * o
     listed = ev.scalars(block.reshape((n * K, *x.shape)))
     f0 = float(ev.f0)
     rows = [listed[j * K : (j + 1) * K] for j in range(n)]
     # A sum is finite only if every term is (or it overflows: then the general way).
-    if math.isfinite(f0 + sum(listed)):
+    total = f0 + sum(listed)
+    if math.isfinite(total.real) and math.isfinite(total.imag):
         try:
-            value, error, modelled = combine_axes(stencil, rows, f0, h, reach, eps)
+            if imaginary:
+                imag = [[v.imag for v in row] for row in rows]
+                value, error, modelled = combine_complex_axes(stencil, imag, h, reach, eps)
+            else:
+                value, error, modelled = combine_axes(stencil, rows, f0, h, reach, eps)
         except (Unsupported, ZeroDivisionError):  # where NumPy makes inf or NaN: its way
             pass
         else:
