@@ -481,3 +481,21 @@ def test_random_command_lines_end_with_an_exit_code(capsys, target, at, command)
     assert code in (0, 1, 2)
     if code == 2:
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    """``dfdx ... | head``: the closed pipe ends the command quietly, as SIGPIPE would."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath("src"), *sys.path]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dfdx", "gradient", "x**2 + y", "--at", "x=3,y=0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before dfdx has written anything
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""

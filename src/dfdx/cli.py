@@ -11,6 +11,7 @@ in parallel despite the GIL (the function and its module must be importable).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import traceback
@@ -259,6 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dfdx: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (``dfdx ... | head``): not an error to report
+        # Point stdout at /dev/null so that flushing it at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as if killed by SIGPIPE, like other command-line tools
     except Exception as exc:  # a user mistake or an error raised by the user's f
         if args.debug:
             traceback.print_exc()
