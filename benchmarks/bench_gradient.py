@@ -127,6 +127,8 @@ def overhead_table() -> None:
         "dfdx default (central, order 4)": lambda f: dfdx.gradient(f, x),
         "dfdx central order 2": lambda f: dfdx.gradient(f, x, accuracy=2),
         "dfdx forward": lambda f: dfdx.gradient(f, x, method="forward"),
+        "scipy approx_derivative cs": lambda f: approx_derivative(f, x, method="cs"),
+        "dfdx complex step": lambda f: dfdx.gradient(f, x, method="complex"),
         "numdifftools.Gradient": lambda f: nd.Gradient(f)(x),
     }
     points = {}
