@@ -50,9 +50,11 @@ def ten_variable_problems() -> list[Problem]:
     point = tuple(0.1 * (i + 1) * (-1) ** i for i in range(10))
     lse = sp.log(sum(sp.exp((i % 3 + 1) * x[i] - x[(i + 1) % 10] / 2) for i in range(10)))
     quartic = sum((i + 1) * x[i] ** 4 for i in range(10)) + sum(x[i] * x[i + 1] for i in range(9))
+    trig = sum(sp.sin(x[i]) * sp.cos(x[(i + 1) % 10]) for i in range(10)) + sp.exp(sum(x) / 10)
     rosen = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(9))
     return [
         Problem("logsumexp_10", lse, point),
+        Problem("trig_10", trig, point),
         Problem("quartic_10", quartic, point),
         Problem("rosenbrock_10", rosen, point),
     ]
@@ -65,8 +67,11 @@ def test_ten_variables_within_300_evaluations(p: Problem) -> None:
     exact = p.exact_hessian
     assert np.all(np.abs(res.value - exact) <= res.error)
     error = np.max(np.abs(res.value - exact)) / np.max(np.abs(exact))
-    if p.name == "logsumexp_10":
-        assert error < 2e-10
+    if p.name in ("logsumexp_10", "trig_10"):
+        # The order-4 rule's floor at the best step of each entry is 3.7e-11 and
+        # 5.3e-11 (benchmarks/bench_hessian_floor.py); with the pairs' lines at the
+        # axes' steps trig's worst entry was 1.2e-10, at half of them 8.0e-11.
+        assert error < 1e-10
     else:
         # Polynomials of degree four: the long steps leave rounding alone (numdifftools
         # reaches 2e-15 and 1.3e-15 here with 3001 evaluations), and the error
