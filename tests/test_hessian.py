@@ -118,9 +118,15 @@ def test_scout_outside_the_domain_falls_back_to_short_steps(raises: bool) -> Non
 def test_hessian_with_user_steps_uses_them() -> None:
     x0, x1 = sp.symbols("x0 x1")
     p = Problem("user_steps", sp.exp(x0) * sp.cos(x1) + x0**4, (0.3, 0.2))
-    res = dfdx.hessian(p.f, p.x, step=[1e-3, 2e-3])
+    seen = []
+    res = dfdx.hessian(lambda x: seen.append(np.array(x)) or p.f(x), p.x, step=[1e-3, 2e-3])
     assert np.allclose(res.step, [1e-3, 2e-3])
     assert res.nfev == 1 + 4 * 2 + 4
+    # The pair's line goes through x + k (h0, h1), k = +-1, +-2, at the user's steps.
+    moves = np.array(seen) - p.x
+    on_line = moves[np.all(moves != 0, axis=1)]
+    assert np.allclose(np.sort(on_line[:, 0]), [-2e-3, -1e-3, 1e-3, 2e-3])
+    assert np.allclose(on_line[:, 1], 2 * on_line[:, 0])
     assert np.all(np.abs(res.value - p.exact_hessian) <= res.error)
 
 

@@ -97,20 +97,23 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
         flat = scout[2] >= scout[1]
     # The pairs take the steps the diagonal ended with: where a bound or a domain hole
     # shrank a step, f varies on that shorter scale along the pair's diagonal too.
-    return _assemble(s, h, flat, small, (d_value, d_error, d_status))
+    # Only steps the scout sized for the order-4 rule are halved on the pairs' lines.
+    scale = 1.0 if scout is None else LINE_SCALE
+    return _assemble(s, h, flat, small, (d_value, d_error, d_status), scale)
 
 
 def _assemble(
-    s: Any, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array]
+    s: Any, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array], scale: float
 ) -> tuple[Array, Array, Array, Array]:
     """The full matrix: the diagonal given, each pair from its second difference.
 
     A pair of two axes along which f looked polynomial keeps their long steps, checked
     by one more point on its line; a pair of one such axis and another shares the
     finer of their two steps (relative to x), since a long step along a polynomial axis
-    says nothing about how f varies across the other; the other pairs take half the
-    steps the diagonal ended with. Why half: each axis step balances rounding ``a / h^2``
-    against truncation ``b h^4`` (so ``a = 2 b``). Along ``t (h_i e_i + h_j e_j)`` the
+    says nothing about how f varies across the other; the other pairs take the steps
+    the diagonal ended with, times `scale`: one half where the scout sized them for
+    the order-4 rule. Why half: each axis step balances rounding ``a / h^2`` against
+    truncation ``b h^4`` (so ``a = 2 b``). Along ``t (h_i e_i + h_j e_j)`` the
     sixth derivative may reach ``2^6`` times the axes' (a ridge ``phi(w . x)`` with
     ``w_i h_i = w_j h_j`` does), while rounding enters ``H_ij`` halved (divided by
     ``2 h_i h_j``): ``a / (2 t^2) + 64 b t^4`` is least at ``t = 128^(-1/6) ~ 0.45``.
@@ -130,7 +133,7 @@ def _assemble(
         both = flat[i] & flat[j]
         mixed = flat[i] != flat[j]
         fine = np.minimum(h[i] / reach[i], h[j] / reach[j])
-        line = np.where(flat[i] | flat[j], 1.0, LINE_SCALE)
+        line = np.where(flat[i] | flat[j], 1.0, scale)
         hi = np.where(mixed, absolute_steps(fine * reach[i], 1.0), line * h[i])
         hj = np.where(mixed, absolute_steps(fine * reach[j], 1.0), line * h[j])
         g, g_err = np.empty(len(i)), np.empty(len(i))
