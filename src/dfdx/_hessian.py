@@ -24,7 +24,8 @@ keep the order-4 rule (offsets +-1, +-2) and accuracy comes from the steps:
 3. A pair of two such polynomial axes is differenced at their long steps with one more
    point on its line (offset 3), whose fifth difference sees a term of degree five or
    six across the two axes (``x_i^3 x_j^3``); if it does, the pair is done again at
-   the default steps. Other pairs take the finer of their two steps.
+   the default steps. A pair of a polynomial axis and another takes the finer of
+   their two steps; a pair of two other axes, half their steps (see ``_assemble``).
 
 For n = 10 this is 281 to 286 evaluations (``1 + 10 n + 2 n (n - 1)`` less four per
 polynomial axis plus one per pair of them), and four more for each pair whose check
@@ -65,6 +66,9 @@ CHECK_OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0, 3.0])
 _CHECK_D2 = np.array([-1 / 12, 4 / 3, 4 / 3, -1 / 12, 0.0])
 _CHECK_D5 = np.array([float(w) for k, w in enumerate(fornberg_weights([-2, -1, 0, 1, 2, 3], 5)[5]) if k != 2])
 _CHECK_RATIO = abs(float(_CHECK_D2 @ CHECK_OFFSETS**6) / float(_CHECK_D5 @ CHECK_OFFSETS**6))
+#: A pair's line between two non-polynomial axes is differenced at this fraction of the
+#: axes' steps (see `_assemble`).
+LINE_SCALE = 0.5
 #: The measured sixth derivative is taken this much larger when sizing the steps.
 STEP_SAFETY = 2.0
 
@@ -93,11 +97,13 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
         flat = scout[2] >= scout[1]
     # The pairs take the steps the diagonal ended with: where a bound or a domain hole
     # shrank a step, f varies on that shorter scale along the pair's diagonal too.
-    return _assemble(s, h, flat, small, (d_value, d_error, d_status))
+    # Only steps the scout sized for the order-4 rule are halved on the pairs' lines.
+    scale = 1.0 if scout is None else LINE_SCALE
+    return _assemble(s, h, flat, small, (d_value, d_error, d_status), scale)
 
 
 def _assemble(
-    s: Any, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array]
+    s: Any, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array], scale: float
 ) -> tuple[Array, Array, Array, Array]:
     """The full matrix: the diagonal given, each pair from its second difference.
 
@@ -105,7 +111,12 @@ def _assemble(
     by one more point on its line; a pair of one such axis and another shares the
     finer of their two steps (relative to x), since a long step along a polynomial axis
     says nothing about how f varies across the other; the other pairs take the steps
-    the diagonal ended with.
+    the diagonal ended with, times `scale`: one half where the scout sized them for
+    the order-4 rule. Why half: each axis step balances rounding ``a / h^2`` against
+    truncation ``b h^4`` (so ``a = 2 b``). Along ``t (h_i e_i + h_j e_j)`` the
+    sixth derivative may reach ``2^6`` times the axes' (a ridge ``phi(w . x)`` with
+    ``w_i h_i = w_j h_j`` does), while rounding enters ``H_ij`` halved (divided by
+    ``2 h_i h_j``): ``a / (2 t^2) + 64 b t^4`` is least at ``t = 128^(-1/6) ~ 0.45``.
     """
     d_value, d_error, d_status = diag
     n = s.x.size
@@ -122,8 +133,9 @@ def _assemble(
         both = flat[i] & flat[j]
         mixed = flat[i] != flat[j]
         fine = np.minimum(h[i] / reach[i], h[j] / reach[j])
-        hi = np.where(mixed, absolute_steps(fine * reach[i], 1.0), h[i])
-        hj = np.where(mixed, absolute_steps(fine * reach[j], 1.0), h[j])
+        line = np.where(flat[i] | flat[j], 1.0, scale)
+        hi = np.where(mixed, absolute_steps(fine * reach[i], 1.0), line * h[i])
+        hj = np.where(mixed, absolute_steps(fine * reach[j], 1.0), line * h[j])
         g, g_err = np.empty(len(i)), np.empty(len(i))
         sign, p_status = np.ones(len(i)), np.empty(len(i), dtype=object)
         if both.any():
