@@ -245,7 +245,7 @@ def section_vectorized() -> bool:
     )
     print("   (glibc returns f's freed temporaries to the system until some large array has been freed,")
     print("   and every later call of f faults their pages in again: dfdx frees one 8 MiB array before")
-    print("   its first vectorized batch, which lifts that; without it this figure was 8 to 10 times larger.)")
+    print("   its first vectorized batch, which lifts that; without it this was 8 to 10 times slower.)")
     print("   f ~ 1e5 here and is a quartic in each variable: central stencils of accuracy >= 4 have")
     print("   no truncation error on it, so the error is f's rounding over the step, and the larger")
     print("   steps of higher accuracies win. The equal-accuracy comparison is with accuracy=8;")
