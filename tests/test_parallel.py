@@ -342,7 +342,5 @@ def blocks_kept_where_called(x, parent):
 def test_worker_processes_keep_block_sized_temporaries_too():
     # A fresh pool: its processes have run nothing yet, as in a user's first call.
     with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        res = dfdx.gradient(
-            blocks_kept_where_called, X, vectorized=True, workers=pool, args=(os.getpid(),)
-        )
+        res = dfdx.gradient(blocks_kept_where_called, X, vectorized=True, workers=pool, args=(os.getpid(),))
     np.testing.assert_allclose(res.value, 2 * X, rtol=1e-9)
