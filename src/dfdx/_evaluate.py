@@ -346,7 +346,9 @@ def _keep_freed_blocks() -> None:
     glibc's thresholds above the block size, for this process, as any larger NumPy
     array freed by the user would; the heap then keeps up to 8 blocks of freed memory
     (glibc's trim threshold, twice the array). Other allocators are not affected, and
-    ``np.empty`` touches no page: it costs microseconds.
+    ``np.empty`` touches no page: it costs microseconds. A process started with glibc's
+    thresholds set (``MALLOC_TRIM_THRESHOLD_``, as Dask's nannies set for their workers)
+    keeps them.
     """
     global _BLOCKS_KEPT
     if not _BLOCKS_KEPT:
