@@ -3,6 +3,7 @@ validation of f's values and exceptions that carry the point."""
 
 from __future__ import annotations
 
+import os
 import sys
 import tracemalloc
 
@@ -483,3 +484,47 @@ def test_exception_without_a_message_gets_a_note():
 def test_complex_values_at_x_are_refused():
     with pytest.raises(TypeError, match="f returned complex values at a real point x"):
         dfdx.gradient(lambda x: x[0] + 1j, [1.0, 2.0])
+
+
+MMAP_PROBE = """
+import ctypes, sys
+import numpy as np
+import dfdx
+import dfdx._evaluate as evaluate
+
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+
+def mapped_by(size):
+    before = libc.mallinfo2().hblkhd
+    block = np.ones(size, dtype=np.uint8)
+    return libc.mallinfo2().hblkhd - before
+
+size = evaluate.BLOCK_BYTES
+first = mapped_by(size)
+dfdx.gradient(lambda x: np.sum(x * x, axis=0), np.ones(3), vectorized=True)
+after = mapped_by(size)
+print(first >= size, after == 0, evaluate._BLOCKS_KEPT, first, after, libc.mallinfo2().arena)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_vectorized_run_lets_the_heap_keep_block_sized_temporaries():
+    import ctypes
+    import subprocess
+
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("not glibc >= 2.33")
+    # A fresh interpreter: the thresholds are per process and only ever rise. Without the
+    # settings that fix them (a Dask LocalCluster leaves MALLOC_TRIM_THRESHOLD_ in os.environ).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    command = [sys.executable, "-c", MMAP_PROBE]
+    run = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    # Before: a block-sized array is served by mmap (fresh pages on every call of f);
+    # after one vectorized gradient: from the heap, which keeps it when freed.
+    assert run.stdout.split()[:3] == ["True", "True", "True"], run.stdout

@@ -329,3 +329,18 @@ def polynomial_any(x):
 def test_a_function_processes_cannot_receive_is_named(processes):
     with pytest.raises(TypeError, match=r"could not be sent to the workers: .*define it at module level"):
         dfdx.gradient(lambda x: float(x @ x), X, workers=processes)
+
+
+def blocks_kept_where_called(x, parent):
+    import dfdx._evaluate
+
+    if os.getpid() != parent and not dfdx._evaluate._BLOCKS_KEPT:
+        raise RuntimeError("a vectorized batch reached f before the heap was set to keep blocks")
+    return np.sum(x * x, axis=0)
+
+
+def test_worker_processes_keep_block_sized_temporaries_too():
+    # A fresh pool: its processes have run nothing yet, as in a user's first call.
+    with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        res = dfdx.gradient(blocks_kept_where_called, X, vectorized=True, workers=pool, args=(os.getpid(),))
+    np.testing.assert_allclose(res.value, 2 * X, rtol=1e-9)

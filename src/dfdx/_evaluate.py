@@ -31,6 +31,10 @@ __all__ = ["Evaluator", "PointSet", "format_point", "BLOCK_BYTES"]
 #: variables, large enough that a vectorized f sees batches of thousands of points.
 BLOCK_BYTES = 2 * 2**20
 
+#: Set once a large array has been allocated and freed in this process (see
+#: :func:`_keep_freed_blocks`).
+_BLOCKS_KEPT = False
+
 _REAL_SCALARS = (float, np.float64, np.float32)
 _COMPLEX_SCALARS = (complex, np.complex128, np.complex64)
 
@@ -201,6 +205,8 @@ class Evaluator:
         if total == 0:
             return out
         self._grow(total)
+        if self.vectorized:
+            _keep_freed_blocks()
         try:
             if self.pool is not None:
                 self.pool.run(self, points, out)
@@ -351,6 +357,28 @@ class Evaluator:
                 "with complex-safe operations (no abs, np.real, float(), math.*); "
                 "otherwise use method='central'."
             )
+
+
+def _keep_freed_blocks() -> None:
+    """Allocate and free one array of a few blocks, once per process.
+
+    A vectorized f makes temporaries of about a block each. glibc serves such
+    sizes with fresh pages (mmap) and hands freed memory back to the system until
+    the process has freed a larger mmap-served array: in a new process every call
+    of f would fault its temporaries in again, which made the default 2,000-variable
+    Rosenbrock gradient 8 times slower than after any large free (measured in
+    ``benchmarks/bench_scale.py``). Freeing one array of ``4 * BLOCK_BYTES`` raises
+    glibc's thresholds above the block size, for this process, as any larger NumPy
+    array freed by the user would; the heap then keeps up to 8 blocks of freed memory
+    (glibc's trim threshold, twice the array). Other allocators are not affected, and
+    ``np.empty`` touches no page: it costs microseconds. A process started with glibc's
+    thresholds set (``MALLOC_TRIM_THRESHOLD_``, as Dask's nannies set for their workers)
+    keeps them.
+    """
+    global _BLOCKS_KEPT
+    if not _BLOCKS_KEPT:
+        _BLOCKS_KEPT = True
+        np.empty(4 * BLOCK_BYTES, dtype=np.uint8)  # freed at once: only the free matters
 
 
 def batch_of(

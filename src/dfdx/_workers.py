@@ -161,6 +161,9 @@ class _Batch(_Call):
     def __call__(self, block: NDArray[Any]) -> Any:
         if not self.vectorized:
             return [np.asarray(_Call.__call__(self, point)) for point in block]
+        from ._evaluate import _keep_freed_blocks
+
+        _keep_freed_blocks()  # a worker process is a new process: see its docstring
         try:
             return np.asarray(self.f(block, *self.args))
         except Exception as exc:
