@@ -41,13 +41,13 @@ Status.NOT_DIFFERENTIABLE
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import AxisPoints, Estimate, Layout, VectorPoints
+from ._adaptive_points import LevelPoints, as_bytes, stencil_data
+from ._engine import Estimate, Layout
 from ._evaluate import Evaluator
 from ._result import Status
 from .richardson import abs_coefficients, expansion_spacing, next_row, row_errors
@@ -93,37 +93,6 @@ _STATUSES = np.array(
     [Status.SUCCESS, Status.ROUNDOFF, Status.NOT_CONVERGED, Status.NOT_DIFFERENTIABLE, Status.NONFINITE],
     dtype=object,
 )
-
-
-class _StencilData(NamedTuple):
-    offsets: Array  # the nonzero offsets
-    w: Array  # their weights
-    absw: Array
-    w0: float  # the weight of f(x)
-    two_sided: bool
-    reuses: bool  # some offset is a power-of-two multiple of another: points recur
-    plus: int  # the smallest positive offset
-    minus: int  # the negative offset nearest zero (on one-sided stencils: unused)
-    amplification: float  # Stencil.amplification
-
-
-@lru_cache(maxsize=64)
-def _stencil_data(offsets: bytes, weights: bytes) -> _StencilData:
-    """What a run needs of a stencil, once per stencil (stencils are rebuilt per call)."""
-    all_offsets, all_weights = np.frombuffer(offsets), np.frombuffer(weights)
-    o = all_offsets[all_offsets != 0]
-    ratios = np.abs(o[:, None] / o[None, :])
-    return _StencilData(
-        offsets=o,
-        w=all_weights[all_offsets != 0],
-        absw=np.abs(all_weights[all_offsets != 0]),
-        w0=float(all_weights[all_offsets == 0].sum()),
-        two_sided=bool(np.any(o > 0) and np.any(o < 0)),
-        reuses=bool(np.any((ratios > 1) & (np.log2(ratios) == np.round(np.log2(ratios))))),
-        plus=int(np.argmin(np.where(o > 0, o, np.inf))),
-        minus=int(np.argmax(np.where(o < 0, o, -np.inf))),
-        amplification=float(np.abs(all_weights).sum()),
-    )
 
 
 def initial_steps(reach: Array, stencil: Stencil) -> Array:
@@ -212,10 +181,9 @@ class _Run:
         self.all = np.arange(ncols)
         self.cells = np.arange(ncols * math.prod(self.out))
         shape = (ncols, *self.out)
-        sd = _stencil_data(_bytes(stencil.offsets), _bytes(stencil.weights))
+        sd = stencil_data(as_bytes(stencil.offsets), as_bytes(stencil.weights))
         self.offsets, self.w, self.absw, self.w0 = sd.offsets, sd.w, sd.absw, sd.w0
-        self.two_sided, self.reuses, self.plus, self.minus = sd.two_sided, sd.reuses, sd.plus, sd.minus
-        self.levels = 0  # levels evaluated so far
+        self.two_sided, self.plus, self.minus = sd.two_sided, sd.plus, sd.minus
         self.start = np.zeros(ncols, dtype=int)  # first level of each column's current run
         self.next_mult = np.ones(ncols)
         self.done_cols = np.zeros(ncols, dtype=bool)
@@ -229,19 +197,17 @@ class _Run:
         self.dtype = np.result_type(
             ev.f0.dtype, np.float64, np.complex128 if stencil.is_complex else np.float64
         )
-        L, K = max_steps, len(self.offsets)
-        self.mult = np.full((L, ncols), np.nan)  # step multiplier of each column, NaN if idle
-        self.values = np.full((L, ncols, K, *self.out), np.nan, dtype=self.dtype)
+        L = max_steps
+        self.points = LevelPoints(ev, layout, stencil, h0, sd, self.dtype, L)
+        # The same arrays, filled in place by the evaluations: values, multipliers, steps.
+        self.values, self.mult, self.hstep = self.points.values, self.points.mult, self.points.hstep
         self.quotient = np.full((L, *shape), np.nan)  # D(h_l)
         self.rounding = np.full((L, *shape), np.nan)  # rounding error of D(h_l)
-        hshape = (1, *self.out) if layout.kind == "elementwise" else (ncols,) + (1,) * len(self.out)
-        self.hstep = np.full((L, *hshape), np.nan)  # the steps, broadcast against (ncols, *out)
         # The last three tableau rows T[l, 0..l] (padded with NaN), in turn: slot l % 3.
         self.rows = np.full((3, L, *shape), np.nan)
         # The last row's changes from the row before (see richardson.row_errors).
         self.changes = np.full((L, *shape), np.nan)
         self.weight = ROUNDING_WEIGHT if self.spacing == 2 else ONE_SIDED_WEIGHT
-        self.keys: dict[Any, tuple[Any, ...]] = {}
         self.floor = (COMPLEX_FLOOR if stencil.is_complex else FLOOR) * eps
         self.f0 = np.empty(shape, dtype=self.dtype)
         self.f0[...] = ev.f0
@@ -260,7 +226,7 @@ class _Run:
 
     def advance(self, plan: list[tuple[int, Array, Array]], rtol: float, atol: float) -> None:
         """Evaluate the levels of `plan`, then update the estimates level by level."""
-        self.evaluate(plan)  # f runs under the caller's floating-point settings, not ours
+        self.points.evaluate(plan)  # f runs under the caller's floating-point settings, not ours
         with np.errstate(all="ignore"):
             self._quotients(plan[0][0], plan[-1][0] + 1)
             for level, active, _ in plan:
@@ -268,110 +234,6 @@ class _Run:
                     self._start_tableau()
                 else:
                     self._choose(level, active, rtol, atol)
-
-    # -- evaluation -------------------------------------------------------------------
-    def evaluate(self, plan: list[tuple[int, Array, Array]]) -> None:
-        """Evaluate the levels of `plan` ``(level, active columns, multipliers)`` in one call.
-
-        Each level reuses the points of earlier ones (those of the same call included).
-        """
-        if len(plan) == 1 and not self.reuses:
-            self._evaluate_level(*plan[0])
-            return
-        groups = []
-        for level, active, mult in plan:
-            self.mult[level] = mult
-            groups.append(self._groups(level, active, mult))
-        parts = [g[3] for gs in groups for g in gs if g[3] is not None]
-        out = self.ev(_joined(self.layout.x, parts)) if parts else None
-        start = 0
-        for (level, _, mult), gs in zip(plan, groups, strict=True):
-            values = self.values[level]
-            for cols, key, fresh, pts in gs:
-                for k, hit in enumerate(key):
-                    if hit is not None:
-                        values[cols, k] = self.values[hit[0]][cols, hit[1]]
-                if pts is not None:
-                    assert out is not None
-                    block = out[start : start + len(pts)].reshape(len(cols), len(fresh), *self.out)
-                    start += len(pts)
-                    if len(fresh) == len(key) and len(cols) == self.ncols:
-                        values[...] = block
-                    else:
-                        values[cols[:, None], np.array(fresh)[None, :]] = block
-            self._record_step(level, mult)
-        self.levels = plan[-1][0] + 1
-
-    def _evaluate_level(self, level: int, active: Array, mult: Array) -> None:
-        """:meth:`evaluate` for one level of a stencil whose points never recur."""
-        self.mult[level] = mult
-        every = active.size == self.ncols
-        layout = self.layout if every else self.layout.subset(active)
-        pts = layout.points(self._h(active, mult), self.offsets, self.stencil.is_complex)
-        block = self.ev(pts).reshape(active.size, len(self.offsets), *self.out)
-        if every:
-            self.values[level] = block
-        else:
-            self.values[level][active] = block
-        self._record_step(level, mult)
-        self.levels = level + 1
-
-    def _record_step(self, level: int, mult: Array) -> None:
-        h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
-        self.hstep[level] = h.reshape(self.hstep.shape[1:])
-
-    def _groups(self, level: int, active: Array, mult: Array) -> list[tuple[Array, Any, list[int], Any]]:
-        """Columns with the same history of step ratios, which reuse the same offsets."""
-        K = len(self.offsets)
-        if not self.reuses or level == 0:
-            groups, kinds, back = [active], np.zeros((0, 1)), []
-        else:
-            back = list(range(level - 1, max(-1, level - 4), -1))
-            history = self.mult[back][:, active] / mult[active]
-            history = np.where(np.isnan(history), 0.0, history)
-            if (history == history[:, :1]).all():
-                kinds, groups = history[:, :1], [active]
-            else:
-                kinds, which = np.unique(history, axis=1, return_inverse=True)
-                groups = [active[np.ravel(which) == g] for g in range(kinds.shape[1])]
-        out = []
-        for g, cols in enumerate(groups):
-            key = self._reuse_key(level, back, kinds[:, g]) if back else (None,) * K
-            fresh = [k for k, hit in enumerate(key) if hit is None]
-            pts = None
-            if fresh:
-                layout = self.layout if len(cols) == self.ncols else self.layout.subset(cols)
-                offsets = self.offsets if len(fresh) == K else self.offsets[fresh]
-                pts = layout.points(self._h(cols, mult), offsets, self.stencil.is_complex)
-            out.append((cols, key, fresh, pts))
-        return out
-
-    def _h(self, idx: Array, mult: Array) -> Array:
-        h: Array = self.h0 * mult[0] if self.layout.kind == "elementwise" else self.h0[idx] * mult[idx]
-        return h
-
-    def _reuse_key(self, level: int, back: list[int], ratios: Array) -> tuple[Any, ...]:
-        """For each offset, the (level, offset index) where its point was evaluated, or None.
-
-        `ratios` holds ``mult_level' / mult_level`` for the earlier levels in `back` (0 where
-        the column did not run): offset o now is offset ``o / ratio`` then.
-        """
-        memo = (tuple(back), tuple(ratios.tolist()))
-        if memo in self.keys:
-            return self.keys[memo]
-        key: list[Any] = []
-        for o in self.offsets.tolist():
-            hit = None
-            for lv, ratio in zip(back, ratios.tolist(), strict=True):
-                if ratio == 0:
-                    continue
-                match = np.flatnonzero(self.offsets == o / ratio)
-                if match.size:
-                    hit = (lv, int(match[0]))
-                    break
-            key.append(hit)
-        self.keys[memo] = tuple(key)
-        return self.keys[memo]
 
     def _quotients(self, first: int, stop: int) -> None:
         """D(h) and its rounding error for levels ``first`` to ``stop - 1`` (consecutive)."""
@@ -596,10 +458,10 @@ class _Run:
         there a differentiable f has both indicators halving with h. A jump of f at x
         keeps ``|f(x + h) - f(x - h)|`` at the size of the jump however small h gets.
         """
-        if not self.two_sided or self.stencil.n != 1 or self.levels < 2:
+        if not self.two_sided or self.stencil.n != 1 or self.points.levels < 2:
             return np.zeros(self.best.shape, dtype=bool)
         # Columns run from the first level until they stop: the last is where mult is finite.
-        last = np.add.reduce(np.isfinite(self.mult[: self.levels]), axis=0) - 1
+        last = np.add.reduce(np.isfinite(self.mult[: self.points.levels]), axis=0) - 1
         settled = np.logical_and.reduce(self.done.reshape(self.ncols, -1), axis=1)
         # A column that never settled is judged on its last three steps, whatever their
         # ratio; one that settled, on the (up to three) steps of its final run.
@@ -642,52 +504,8 @@ def _combine(w: Array, values: Array) -> Array:
     return total
 
 
-def _bytes(a: Array) -> bytes:
-    return np.asarray(a, dtype=np.float64).tobytes()
-
-
 def _expand(a: Array, ncols: int, out_shape: tuple[int, ...]) -> Array:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
         return a.reshape((ncols,) + (1,) * len(out_shape))
     return a.reshape((ncols, *out_shape))
-
-
-def _joined(x: Array, parts: list[Any]) -> Any:
-    """Point sets as one: one set when they differ only in their columns, else a _Concat."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    same = all(
-        type(p) is type(first)
-        and p.imaginary == first.imaginary
-        and (p.offsets is first.offsets or np.array_equal(p.offsets, first.offsets))
-        for p in parts
-    )
-    if same and isinstance(first, AxisPoints):
-        columns = np.concatenate([p.columns for p in parts])
-        steps = np.concatenate([p.steps for p in parts])
-        return AxisPoints(x, columns, steps, first.offsets, first.imaginary)
-    if same and isinstance(first, VectorPoints):
-        vectors = np.concatenate([p.vectors for p in parts])
-        return VectorPoints(x, vectors, first.offsets, first.imaginary)
-    return _Concat(parts)
-
-
-class _Concat:
-    """Several point sets evaluated as one, so that one level is one call of the evaluator."""
-
-    def __init__(self, parts: list[Any]):
-        self.parts = parts
-        self.bounds = np.cumsum([0] + [len(p) for p in parts])
-
-    def __len__(self) -> int:
-        return int(self.bounds[-1])
-
-    def block(self, start: int, stop: int) -> Array:
-        chunks = []
-        for p, lo, hi in zip(self.parts, self.bounds[:-1], self.bounds[1:], strict=True):
-            a, b = max(start, lo), min(stop, hi)
-            if a < b:
-                chunks.append(p.block(int(a - lo), int(b - lo)))
-        return np.concatenate(chunks)
