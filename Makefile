@@ -25,6 +25,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff check docs examples
+	$(BIN)/ruff format --check src tests benchmarks docs examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

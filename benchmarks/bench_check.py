@@ -128,8 +128,9 @@ def torch_check(f_torch, wrong, x, fast, jacobian=False):
     t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ok = torch.autograd.gradcheck(torch_planted(f_torch, wrong, jacobian), (t,), fast_mode=fast,
-                                      raise_exception=False)
+        ok = torch.autograd.gradcheck(
+            torch_planted(f_torch, wrong, jacobian), (t,), fast_mode=fast, raise_exception=False
+        )
     return not ok
 
 
@@ -219,8 +220,9 @@ def false_failures(points=6, n=8):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for fast, key in ((False, "gradcheck"), (True, "gradcheck fast")):
-                    ok = torch.autograd.gradcheck(lambda t, fn=fn: fn(t, torch), (t,), fast_mode=fast,
-                                                  raise_exception=False)
+                    ok = torch.autograd.gradcheck(
+                        lambda t, fn=fn: fn(t, torch), (t,), fast_mode=fast, raise_exception=False
+                    )
                     counts[key] += not ok
             if jax is not None:
                 counts["check_grads"] += jax_check(lambda z, fn=fn: fn(z, jnp), x, np.float32)
@@ -241,8 +243,10 @@ def timing(n=100, repeats=7):
         out[label] = statistics.median(times)
 
     run("dfdx full", lambda: dfdx.check_gradient(lambda z: smooth(z, np), smooth_grad, x))
-    run("dfdx directional", lambda: dfdx.check_gradient(lambda z: smooth(z, np), smooth_grad, x,
-                                                        mode="directional", seed=0))
+    run(
+        "dfdx directional",
+        lambda: dfdx.check_gradient(lambda z: smooth(z, np), smooth_grad, x, mode="directional", seed=0),
+    )
     t = torch.tensor(x, requires_grad=True)
     run("gradcheck", lambda: torch.autograd.gradcheck(lambda z: smooth(z, torch), (t,)))
     run("gradcheck fast", lambda: torch.autograd.gradcheck(lambda z: smooth(z, torch), (t,), fast_mode=True))
@@ -275,8 +279,14 @@ def sweep(points=25):
                         total += 1
                         for mode in fails:
                             fails[mode] += not dfdx.check_gradient(f, grad, x, mode=mode, seed=seed).passed
-            rows.append((np.dtype(dtype).name, f"{1.5 * scale:g}", f"{fails['full']} / {total}",
-                         f"{fails['directional']} / {total}"))
+            rows.append(
+                (
+                    np.dtype(dtype).name,
+                    f"{1.5 * scale:g}",
+                    f"{fails['full']} / {total}",
+                    f"{fails['directional']} / {total}",
+                )
+            )
     return rows
 
 
@@ -289,21 +299,30 @@ def _print_table(head, rows):
 def main():
     if torch is None or jax is None:
         print("this benchmark needs torch and jax (pip install 'dfdx[bench]' torch)")
-    head = ["planted bug (float64)", "dfdx full", "dfdx directional", "gradcheck", "gradcheck fast",
-            "check_grads"]
+    head = [
+        "planted bug (float64)",
+        "dfdx full",
+        "dfdx directional",
+        "gradcheck",
+        "gradcheck fast",
+        "check_grads",
+    ]
     print("Planted bugs: caught or missed, each checker with its defaults")
     _print_table(head, bug_rows())
     print()
     counts, total = false_failures()
-    print(f"False failures on correct float32 code ({total} checks: {len(CORRECT)} functions x "
-          f"{total // len(CORRECT)} random points, n = 8, autograd gradients)")
+    print(
+        f"False failures on correct float32 code ({total} checks: {len(CORRECT)} functions x "
+        f"{total // len(CORRECT)} random points, n = 8, autograd gradients)"
+    )
     _print_table(["checker", "false failures"], [(k, f"{v} / {total}") for k, v in counts.items()])
     print()
     times = timing()
     base = times["dfdx full"]
     print("Median time of one check of a correct gradient, n = 100, float64 (ratio to dfdx full)")
-    _print_table(["checker", "time", "ratio"], [(k, f"{v * 1e3:.2f} ms", f"{v / base:.2f}")
-                                               for k, v in times.items()])
+    _print_table(
+        ["checker", "time", "ratio"], [(k, f"{v * 1e3:.2f} ms", f"{v / base:.2f}") for k, v in times.items()]
+    )
 
 
 if __name__ == "__main__":

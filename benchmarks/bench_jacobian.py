@@ -58,6 +58,7 @@ def dfdx_run(**options):
     def run(f, x):
         res = dfdx.jacobian(f, x, **options)
         return res.value, res.error
+
     return run
 
 
@@ -98,19 +99,33 @@ def main() -> None:
             if error is not None:
                 covered += int(np.sum(np.abs(value - exact) <= np.asarray(error).reshape(exact.shape)))
                 total += exact.size
-        rows.append((name, float(np.median(errors)), max(errors), covered / total if total else None,
-                     float(np.median(per_column)), float(np.median(times))))
+        rows.append(
+            (
+                name,
+                float(np.median(errors)),
+                max(errors),
+                covered / total if total else None,
+                float(np.median(per_column)),
+                float(np.median(times)),
+            )
+        )
     base = rows[0]
-    head = (f"{'method':26s} {'median err':>10s} {'worst err':>9s} {'covered':>8s} {'nfev/col':>8s} "
-            f"{'time us':>8s} {'err/dfdx':>8s} {'time/dfdx':>9s}")
+    head = (
+        f"{'method':26s} {'median err':>10s} {'worst err':>9s} {'covered':>8s} {'nfev/col':>8s} "
+        f"{'time us':>8s} {'err/dfdx':>8s} {'time/dfdx':>9s}"
+    )
     print(head)
     print("-" * len(head))
     for name, med, worst, cov, per, t in rows:
         shown = "-" if cov is None else f"{100 * cov:.0f}%"
-        print(f"{name:26s} {med:10.1e} {worst:9.1e} {shown:>8s} {per:8.1f} {1e6 * t:8.0f} "
-              f"{med / base[1]:8.2g} {t / base[5]:9.1f}")
-    print(f"\n({len(problems)} bank problems; nfev/col = median evaluations per column, f(x) "
-          f"included; times are medians of {REPEATS} calls, then the median over problems)")
+        print(
+            f"{name:26s} {med:10.1e} {worst:9.1e} {shown:>8s} {per:8.1f} {1e6 * t:8.0f} "
+            f"{med / base[1]:8.2g} {t / base[5]:9.1f}"
+        )
+    print(
+        f"\n({len(problems)} bank problems; nfev/col = median evaluations per column, f(x) "
+        f"included; times are medians of {REPEATS} calls, then the median over problems)"
+    )
 
 
 if __name__ == "__main__":

@@ -73,8 +73,7 @@ def methods(n, pattern):
         ("dfdx sparse", lambda f, x: dfdx.jacobian(f, x, sparsity=pattern).value),
         ("dfdx sparse, cold", cold),
         ("dfdx sparse acc=2", lambda f, x: dfdx.jacobian(f, x, sparsity=pattern, accuracy=2).value),
-        ("scipy 3-point sparse", lambda f, x: approx_derivative(f, x, method="3-point",
-                                                                sparsity=pattern)),
+        ("scipy 3-point sparse", lambda f, x: approx_derivative(f, x, method="3-point", sparsity=pattern)),
     ]
     if n <= 1000:
         out += [
@@ -85,8 +84,10 @@ def methods(n, pattern):
 
 
 def main() -> None:
-    head = (f"{'n':>5s} {'method':22s} {'groups':>6s} {'nfev':>6s} {'max abs error':>13s} "
-            f"{'time ms':>9s} {'time/sparse':>11s}")
+    head = (
+        f"{'n':>5s} {'method':22s} {'groups':>6s} {'nfev':>6s} {'max abs error':>13s} "
+        f"{'time ms':>9s} {'time/sparse':>11s}"
+    )
     print(head)
     print("-" * len(head))
     for n in (200, 1000, 4000):
@@ -99,10 +100,14 @@ def main() -> None:
             value, nfev, t = timed(lambda f, m=method, x=x: m(f, x))
             base = base or t
             shown = groups if "sparse" in name else n
-            print(f"{n:5d} {name:22s} {shown:6d} {nfev:6d} {np.max(np.abs(value - truth)):13.1e} "
-                  f"{1e3 * t:9.2f} {t / base:11.1f}")
-    print(f"\n(times are medians of {REPEATS} calls; 'cold' includes grouping the columns, which "
-          "dfdx remembers per pattern; scipy = scipy.optimize._numdiff.approx_derivative)")
+            print(
+                f"{n:5d} {name:22s} {shown:6d} {nfev:6d} {np.max(np.abs(value - truth)):13.1e} "
+                f"{1e3 * t:9.2f} {t / base:11.1f}"
+            )
+    print(
+        f"\n(times are medians of {REPEATS} calls; 'cold' includes grouping the columns, which "
+        "dfdx remembers per pattern; scipy = scipy.optimize._numdiff.approx_derivative)"
+    )
 
 
 if __name__ == "__main__":

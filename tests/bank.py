@@ -89,28 +89,63 @@ def _build() -> list[Problem]:
     add("power", (x0**2 + 1) ** sp.Rational(5, 2), (1.2,))
     # Optimisation test functions (Moré, Garbow and Hillstrom style) at their starts.
     add("rosenbrock", (1 - x0) ** 2 + 100 * (x1 - x0**2) ** 2, (-1.2, 1.0), "mgh")
-    add("beale", (1.5 - x0 + x0 * x1) ** 2 + (2.25 - x0 + x0 * x1**2) ** 2
-        + (2.625 - x0 + x0 * x1**3) ** 2, (1.0, 1.0), "mgh")
-    add("powell_singular", (x0 + 10 * x1) ** 2 + 5 * (x2 - x3) ** 2 + (x1 - 2 * x2) ** 4
-        + 10 * (x0 - x3) ** 4, (3.0, -1.0, 0.0, 1.0), "mgh")
-    add("wood", 100 * (x1 - x0**2) ** 2 + (1 - x0) ** 2 + 90 * (x3 - x2**2) ** 2 + (1 - x2) ** 2
-        + 10 * (x1 + x3 - 2) ** 2 + (x1 - x3) ** 2 / 10, (-3.0, -1.0, -3.0, -1.0), "mgh")
+    add(
+        "beale",
+        (1.5 - x0 + x0 * x1) ** 2 + (2.25 - x0 + x0 * x1**2) ** 2 + (2.625 - x0 + x0 * x1**3) ** 2,
+        (1.0, 1.0),
+        "mgh",
+    )
+    add(
+        "powell_singular",
+        (x0 + 10 * x1) ** 2 + 5 * (x2 - x3) ** 2 + (x1 - 2 * x2) ** 4 + 10 * (x0 - x3) ** 4,
+        (3.0, -1.0, 0.0, 1.0),
+        "mgh",
+    )
+    add(
+        "wood",
+        100 * (x1 - x0**2) ** 2
+        + (1 - x0) ** 2
+        + 90 * (x3 - x2**2) ** 2
+        + (1 - x2) ** 2
+        + 10 * (x1 + x3 - 2) ** 2
+        + (x1 - x3) ** 2 / 10,
+        (-3.0, -1.0, -3.0, -1.0),
+        "mgh",
+    )
     add("helical_like", (x0 - 1) ** 2 + sp.atan(x1 / x0) ** 2 + x2**2, (-1.0, 0.5, 0.0), "mgh")
-    add("brown_badly_scaled", (x0 - 1e6) ** 2 + (x1 - 2e-6) ** 2 + (x0 * x1 - 2) ** 2,
-        (1.0, 1.0), "mgh", "scaled")
-    add("freudenstein_roth", (-13 + x0 + ((5 - x1) * x1 - 2) * x1) ** 2
-        + (-29 + x0 + ((x1 + 1) * x1 - 14) * x1) ** 2, (0.5, -2.0), "mgh")
-    add("trigonometric", sum((3 - sum(sp.cos(xj) for xj in x[:5]) + (i + 1) * (1 - sp.cos(xi))
-        - sp.sin(xi)) ** 2 for i, xi in enumerate(x[:5])), (0.2,) * 5, "mgh")
-    add("extended_rosenbrock", sum(100 * (x[2 * i + 1] - x[2 * i] ** 2) ** 2 + (1 - x[2 * i]) ** 2
-        for i in range(4)), (-1.2, 1.0) * 4, "mgh")
+    add(
+        "brown_badly_scaled",
+        (x0 - 1e6) ** 2 + (x1 - 2e-6) ** 2 + (x0 * x1 - 2) ** 2,
+        (1.0, 1.0),
+        "mgh",
+        "scaled",
+    )
+    add(
+        "freudenstein_roth",
+        (-13 + x0 + ((5 - x1) * x1 - 2) * x1) ** 2 + (-29 + x0 + ((x1 + 1) * x1 - 14) * x1) ** 2,
+        (0.5, -2.0),
+        "mgh",
+    )
+    add(
+        "trigonometric",
+        sum(
+            (3 - sum(sp.cos(xj) for xj in x[:5]) + (i + 1) * (1 - sp.cos(xi)) - sp.sin(xi)) ** 2
+            for i, xi in enumerate(x[:5])
+        ),
+        (0.2,) * 5,
+        "mgh",
+    )
+    add(
+        "extended_rosenbrock",
+        sum(100 * (x[2 * i + 1] - x[2 * i] ** 2) ** 2 + (1 - x[2 * i]) ** 2 for i in range(4)),
+        (-1.2, 1.0) * 4,
+        "mgh",
+    )
     # Larger |x| and small scales.
     add("sin_large_x", sp.sin(x0), (1e6,), "scaled")
     add("exp_scaled", sp.exp(x0 / 100) + x1**2 / 1e4, (250.0, -300.0), "scaled")
-    add("softplus_sum", sum(sp.log(1 + sp.exp(xi)) for xi in x[:6]),
-        (-2.0, -1.0, 0.0, 0.5, 1.0, 3.0))
-    add("quartic_mix", sum((i + 1) * xi**4 for i, xi in enumerate(x[:4])) + x0 * x3,
-        (0.5, -0.5, 1.5, 2.0))
+    add("softplus_sum", sum(sp.log(1 + sp.exp(xi)) for xi in x[:6]), (-2.0, -1.0, 0.0, 0.5, 1.0, 3.0))
+    add("quartic_mix", sum((i + 1) * xi**4 for i, xi in enumerate(x[:4])) + x0 * x3, (0.5, -0.5, 1.5, 2.0))
     return p
 
 
@@ -133,11 +168,20 @@ def _extend(base: list[Problem]) -> list[Problem]:
 def _more_mgh(add: Callable[..., None], x: list[sp.Symbol]) -> None:
     """More sums of squares from Moré, Garbow and Hillstrom (1981), at their standard starts."""
     x0, x1, x2, x3 = x[:4]
-    add("jennrich_sampson", sum((2 + 2 * i - (sp.exp(i * x0) + sp.exp(i * x1))) ** 2
-        for i in range(1, 11)), (0.3, 0.4), "mgh", "scaled")
+    add(
+        "jennrich_sampson",
+        sum((2 + 2 * i - (sp.exp(i * x0) + sp.exp(i * x1))) ** 2 for i in range(1, 11)),
+        (0.3, 0.4),
+        "mgh",
+        "scaled",
+    )
     t = [sp.Rational(i, 10) for i in range(1, 11)]
-    add("box_3d", sum((sp.exp(-ti * x0) - sp.exp(-ti * x1) - x2 * (sp.exp(-ti) - sp.exp(-10 * ti))) ** 2
-        for ti in t), (0.0, 10.0, 20.0), "mgh")
+    add(
+        "box_3d",
+        sum((sp.exp(-ti * x0) - sp.exp(-ti * x1) - x2 * (sp.exp(-ti) - sp.exp(-10 * ti))) ** 2 for ti in t),
+        (0.0, 10.0, 20.0),
+        "mgh",
+    )
     y = [0.14, 0.18, 0.22, 0.25, 0.29, 0.32, 0.35, 0.39, 0.37, 0.58, 0.73, 0.96, 1.34, 2.10, 4.39]
     bard = 0
     for i, yi in enumerate(y, start=1):
@@ -146,15 +190,32 @@ def _more_mgh(add: Callable[..., None], x: list[sp.Symbol]) -> None:
         bard += (sp.Float(yi) - (x0 + u / (v * x1 + w * x2))) ** 2
     add("bard", bard, (1.0, 1.0, 1.0), "mgh")
     ts = [sp.Rational(i, 10) for i in range(1, 14)]
-    biggs = sum((x2 * sp.exp(-ti * x0) - x3 * sp.exp(-ti * x1) + x[5] * sp.exp(-ti * x[4])
-                 - (sp.exp(-ti) - 5 * sp.exp(-10 * ti) + 3 * sp.exp(-4 * ti))) ** 2 for ti in ts)
+    biggs = sum(
+        (
+            x2 * sp.exp(-ti * x0)
+            - x3 * sp.exp(-ti * x1)
+            + x[5] * sp.exp(-ti * x[4])
+            - (sp.exp(-ti) - 5 * sp.exp(-10 * ti) + 3 * sp.exp(-4 * ti))
+        )
+        ** 2
+        for ti in ts
+    )
     add("biggs_exp6", biggs, (1.0, 2.0, 1.0, 1.0, 1.0, 1.0), "mgh")
-    add("penalty_1", sp.Rational(1, 10**5) * sum((xi - 1) ** 2 for xi in x[:4])
-        + (sum(xi**2 for xi in x[:4]) - sp.Rational(1, 4)) ** 2, (1.0, 2.0, 3.0, 4.0), "mgh")
+    add(
+        "penalty_1",
+        sp.Rational(1, 10**5) * sum((xi - 1) ** 2 for xi in x[:4])
+        + (sum(xi**2 for xi in x[:4]) - sp.Rational(1, 4)) ** 2,
+        (1.0, 2.0, 3.0, 4.0),
+        "mgh",
+    )
     n = 5
     r = sum((j + 1) * (x[j] - 1) for j in range(n))
-    add("variably_dimensioned", sum((xj - 1) ** 2 for xj in x[:n]) + r**2 + r**4,
-        tuple(1 - (j + 1) / n for j in range(n)), "mgh")
+    add(
+        "variably_dimensioned",
+        sum((xj - 1) ** 2 for xj in x[:n]) + r**2 + r**4,
+        tuple(1 - (j + 1) / n for j in range(n)),
+        "mgh",
+    )
     xs = x[:6]
     bt = 0
     for i in range(6):
@@ -169,8 +230,14 @@ def _more_mgh(add: Callable[..., None], x: list[sp.Symbol]) -> None:
     add("brown_dennis", bd, (25.0, 5.0, -5.0, -1.0), "mgh")
     yk = [0.1957, 0.1947, 0.1735, 0.1600, 0.0844, 0.0627, 0.0456, 0.0342, 0.0323, 0.0235, 0.0246]
     uk = [4, 2, 1, 0.5, 0.25, 0.167, 0.125, 0.1, 0.0833, 0.0714, 0.0625]
-    ko = sum((sp.Float(yi) - x0 * (sp.Float(ui) ** 2 + sp.Float(ui) * x1)
-              / (sp.Float(ui) ** 2 + sp.Float(ui) * x2 + x3)) ** 2 for yi, ui in zip(yk, uk, strict=True))
+    ko = sum(
+        (
+            sp.Float(yi)
+            - x0 * (sp.Float(ui) ** 2 + sp.Float(ui) * x1) / (sp.Float(ui) ** 2 + sp.Float(ui) * x2 + x3)
+        )
+        ** 2
+        for yi, ui in zip(yk, uk, strict=True)
+    )
     add("kowalik_osborne", ko, (0.25, 0.39, 0.415, 0.39), "mgh", "scaled")
 
 

@@ -33,11 +33,13 @@ def smooth(x):
 
 
 def smooth_gradient(x):
-    return np.array([
-        np.exp(x[0]) * np.sin(x[1] + 2 * x[2]) + x[2] ** 3,
-        np.exp(x[0]) * np.cos(x[1] + 2 * x[2]),
-        2 * np.exp(x[0]) * np.cos(x[1] + 2 * x[2]) + 3 * x[0] * x[2] ** 2,
-    ])
+    return np.array(
+        [
+            np.exp(x[0]) * np.sin(x[1] + 2 * x[2]) + x[2] ** 3,
+            np.exp(x[0]) * np.cos(x[1] + 2 * x[2]),
+            2 * np.exp(x[0]) * np.cos(x[1] + 2 * x[2]) + 3 * x[0] * x[2] ** 2,
+        ]
+    )
 
 
 # -- the plan -------------------------------------------------------------------------
@@ -70,7 +72,9 @@ def test_plan_prefers_central_in_a_tight_symmetric_box() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    minus=st.floats(0, 1), plus=st.floats(0, 1), accuracy=st.sampled_from([2, 4, 6]),
+    minus=st.floats(0, 1),
+    plus=st.floats(0, 1),
+    accuracy=st.sampled_from([2, 4, 6]),
     n=st.integers(1, 3),
 )
 def test_plan_never_leaves_the_room(minus: float, plus: float, accuracy: int, n: int) -> None:
@@ -91,9 +95,16 @@ def test_plan_never_leaves_the_room(minus: float, plus: float, accuracy: int, n:
 
 
 @pytest.mark.parametrize("x", [[0.0, 1.0, 0.5], [1.0, -1.0, 2.0], [1e-4, 0.99999, 1.9999], [0.5, 0.0, 1.0]])
-@pytest.mark.parametrize(("method", "accuracy", "tol"),
-                         [("central", 4, 1e-9), ("central", 2, 1e-6), ("forward", 1, 1e-6),
-                          ("backward", 2, 1e-8), ("central", 6, 1e-9)])
+@pytest.mark.parametrize(
+    ("method", "accuracy", "tol"),
+    [
+        ("central", 4, 1e-9),
+        ("central", 2, 1e-6),
+        ("forward", 1, 1e-6),
+        ("backward", 2, 1e-8),
+        ("central", 6, 1e-9),
+    ],
+)
 def test_gradient_in_a_box_never_crosses_it(x, method: str, accuracy: int, tol: float) -> None:
     f = guarded(smooth, LOWER, UPPER)
     res = dfdx.gradient(f, x, bounds=(LOWER, UPPER), method=method, accuracy=accuracy)
@@ -118,16 +129,18 @@ def test_one_sided_stencils_keep_the_order_of_accuracy(accuracy: int) -> None:
     # the step divides the error by 2**accuracy.
     errors = []
     for h in (2.0**-3, 2.0**-4):
-        res = dfdx.derivative(np.exp, 0.0, step=h, method="backward", accuracy=accuracy,
-                              bounds=(0.0, np.inf))
+        res = dfdx.derivative(np.exp, 0.0, step=h, method="backward", accuracy=accuracy, bounds=(0.0, np.inf))
         errors.append(abs(float(res.value) - 1.0))
     slope = np.log2(errors[0] / errors[1])
     assert abs(slope - accuracy) < 0.35
 
 
 def test_jacobian_directional_derivative_and_hessian_in_a_box() -> None:
-    f = guarded(lambda x: np.array([np.sqrt(x[0]) + x[1], np.log(x[0]) * x[1] ** 2]),
-                np.array([0.25, -np.inf]), np.array([4.0, 1.0]))
+    f = guarded(
+        lambda x: np.array([np.sqrt(x[0]) + x[1], np.log(x[0]) * x[1] ** 2]),
+        np.array([0.25, -np.inf]),
+        np.array([4.0, 1.0]),
+    )
     x = np.array([0.25, 1.0])
     jac = dfdx.jacobian(f, x, bounds=([0.25, -np.inf], [4.0, 1.0]))
     exact = np.array([[1.0, 1.0], [4.0, 2 * np.log(0.25)]])
@@ -156,8 +169,9 @@ def test_elementwise_derivative_in_a_box() -> None:
 
 
 def test_complex_step_ignores_bounds_except_for_x() -> None:
-    res = dfdx.gradient(guarded(smooth, LOWER, UPPER), [0.0, 1.0, 2.0], method="complex",
-                        bounds=(LOWER, UPPER))
+    res = dfdx.gradient(
+        guarded(smooth, LOWER, UPPER), [0.0, 1.0, 2.0], method="complex", bounds=(LOWER, UPPER)
+    )
     assert np.allclose(res.value, smooth_gradient(np.array([0.0, 1.0, 2.0])), rtol=1e-14)
 
 
@@ -191,8 +205,14 @@ def test_bounds_errors() -> None:
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 @pytest.mark.parametrize("x", [1e-8, 1e-6, 1e-4, 1e-3])
-@pytest.mark.parametrize(("f", "df"), [(np.log, lambda x: 1 / x), (np.sqrt, lambda x: 0.5 / np.sqrt(x)),
-                                       (lambda x: x * np.log(x), lambda x: np.log(x) + 1)])
+@pytest.mark.parametrize(
+    ("f", "df"),
+    [
+        (np.log, lambda x: 1 / x),
+        (np.sqrt, lambda x: 0.5 / np.sqrt(x)),
+        (lambda x: x * np.log(x), lambda x: np.log(x) + 1),
+    ],
+)
 def test_domain_hole_goes_one_sided_with_an_honest_error(f, df, x: float) -> None:
     res = dfdx.derivative(f, x)
     assert res.status is Status.ONE_SIDED

@@ -72,15 +72,20 @@ def test_no_false_failures_on_jacobians(dtype, mode):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.integers(0, 2),
-       st.sampled_from([1e-3, -0.5, 2.0]))
+@given(
+    st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.integers(0, 2), st.sampled_from([1e-3, -0.5, 2.0])
+)
 def test_random_points_correct_passes_and_planted_bug_is_caught(point, k, factor):
     f = lambda x: np.exp(0.3 * x[0]) * np.sin(x[1]) + x[2] ** 3 * x[0] - np.log1p(x[1] ** 2)  # noqa: E731
 
     def grad(x):
-        return np.array([0.3 * np.exp(0.3 * x[0]) * np.sin(x[1]) + x[2] ** 3,
-                         np.exp(0.3 * x[0]) * np.cos(x[1]) - 2 * x[1] / (1 + x[1] ** 2),
-                         3 * x[2] ** 2 * x[0]])
+        return np.array(
+            [
+                0.3 * np.exp(0.3 * x[0]) * np.sin(x[1]) + x[2] ** 3,
+                np.exp(0.3 * x[0]) * np.cos(x[1]) - 2 * x[1] / (1 + x[1] ** 2),
+                3 * x[2] ** 2 * x[0],
+            ]
+        )
 
     x = np.array(point)
     assert dfdx.check_gradient(f, grad, x).passed
@@ -101,8 +106,18 @@ def test_report_text_and_dict():
     report = dfdx.check_gradient(loss, lambda w: loss_grad(w) * [1, 1.001], [1.0, 1.0])
     text = str(report)
     assert text.startswith("Gradient check FAILED: 1 of 2 entries disagree")
-    for label in ("analytic", "numerical", "abs error", "rel error", "tolerance", "digits",
-                  "MISMATCH", "error estimate", "eps = 2.2e-16 for float64", "a full check takes 9"):
+    for label in (
+        "analytic",
+        "numerical",
+        "abs error",
+        "rel error",
+        "tolerance",
+        "digits",
+        "MISMATCH",
+        "error estimate",
+        "eps = 2.2e-16 for float64",
+        "a full check takes 9",
+    ):
         assert label in text
     worst = report.entries[0]
     assert worst.index == (1,) and worst.status == "mismatch"
@@ -119,8 +134,9 @@ def test_report_text_and_dict():
 
 def test_report_lists_at_most_show_entries_but_keeps_all_failures():
     n = 50
-    report = dfdx.check_gradient(lambda x: np.sum(x**2), lambda x: 2 * x + (np.arange(n) < 12), np.ones(n),
-                                 show=3)
+    report = dfdx.check_gradient(
+        lambda x: np.sum(x**2), lambda x: 2 * x + (np.arange(n) < 12), np.ones(n), show=3
+    )
     assert len(report.mismatches) == 12 and len(report.entries) == 12 + 3
     assert str(report).count("MISMATCH") == 3
     quiet = dfdx.check_gradient(lambda x: np.sum(x**2), lambda x: 2 * x, np.ones(n), show=4)
@@ -160,8 +176,9 @@ def test_args_vectorized_and_scalar_x():
     g = lambda x, a: 2 * a * x  # noqa: E731
     assert dfdx.check_gradient(f, g, [1.0, 2.0], args=(3.0,)).passed
     assert dfdx.check_gradient(f, g, [1.0, 2.0], args=(3.0,), vectorized=True).passed
-    vec = dfdx.check_gradient(f, g, np.linspace(0, 1, 40), args=(3.0,), vectorized=True, mode="directional",
-                              seed=2)
+    vec = dfdx.check_gradient(
+        f, g, np.linspace(0, 1, 40), args=(3.0,), vectorized=True, mode="directional", seed=2
+    )
     assert vec.passed
     assert dfdx.check_gradient(np.sin, np.cos, 0.5).passed
     assert dfdx.check_gradient(np.sin, np.sin, 0.5).mismatches == ((),)
@@ -271,8 +288,9 @@ def test_directional_correct_costs_two_evaluations_per_direction_and_reports_see
 def test_directional_gradient_wrong_everywhere_falls_back_to_checking_coordinates():
     n = 64
     f = lambda x: np.sum(np.sin(x))  # noqa: E731
-    report = dfdx.check_gradient(f, lambda x: np.cos(x + 1e-3), np.linspace(0, 1, n), mode="directional",
-                                 seed=0)
+    report = dfdx.check_gradient(
+        f, lambda x: np.cos(x + 1e-3), np.linspace(0, 1, n), mode="directional", seed=0
+    )
     assert report.verdict == "fail" and len(report.mismatches) == n
     full = dfdx.check_gradient(f, lambda x: np.cos(x + 1e-3), np.linspace(0, 1, n))
     assert full.mismatches == report.mismatches
@@ -355,8 +373,11 @@ def test_bad_outputs_of_f_and_grad():
         def __array__(self, *args, **kwargs):
             raise RuntimeError("cannot leave the graph")
 
-    with pytest.raises(TypeError, match="`grad` must return an array of numbers; converting its result "
-                                        r"\(Unconvertible\) failed: cannot leave the graph"):
+    with pytest.raises(
+        TypeError,
+        match="`grad` must return an array of numbers; converting its result "
+        r"\(Unconvertible\) failed: cannot leave the graph",
+    ):
         dfdx.check_gradient(loss, lambda w: Unconvertible(), [1.0, 1.0])
 
 
@@ -374,8 +395,11 @@ def test_transposed_jacobian_of_non_square_f_is_named():
     f3 = lambda x: np.array([x[0], x[1], x[0] * x[1]])  # noqa: E731
     j3 = lambda x: np.array([[1.0, 0.0], [0.0, 1.0], [x[1], x[0]]])  # noqa: E731
     assert dfdx.check_jacobian(f3, j3, q.x).passed
-    with pytest.raises(ValueError, match=r"`jac` returned shape \(2, 3\), expected .* \(3, 2\)\. It looks "
-                                         "transposed"):
+    with pytest.raises(
+        ValueError,
+        match=r"`jac` returned shape \(2, 3\), expected .* \(3, 2\)\. It looks "
+        "transposed",
+    ):
         dfdx.check_jacobian(f3, lambda x: j3(x).T, q.x)
 
 

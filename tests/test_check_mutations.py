@@ -56,8 +56,13 @@ def other_point(grad, x):
     return g, set(np.flatnonzero(g != g0).tolist())
 
 
-MUTATIONS = {"off_by_1e-6": off_by_1e6, "sign_flip": sign_flip, "swapped": swapped,
-             "missing_factor_2": factor_two, "other_point": other_point}
+MUTATIONS = {
+    "off_by_1e-6": off_by_1e6,
+    "sign_flip": sign_flip,
+    "swapped": swapped,
+    "missing_factor_2": factor_two,
+    "other_point": other_point,
+}
 
 
 def _planted(mutation, p, dtype):

@@ -80,9 +80,16 @@ def test_cost_does_not_depend_on_the_size_of_x() -> None:
         assert res.value == pytest.approx(np.sum(np.cos(x)), rel=1e-10)
 
 
-@pytest.mark.parametrize(("method", "accuracy", "tol"),
-                         [("forward", 1, 1e-6), ("backward", 2, 1e-8), ("central", 2, 1e-8),
-                          ("central", 6, 1e-11), ("complex", 2, 1e-15)])
+@pytest.mark.parametrize(
+    ("method", "accuracy", "tol"),
+    [
+        ("forward", 1, 1e-6),
+        ("backward", 2, 1e-8),
+        ("central", 2, 1e-8),
+        ("central", 6, 1e-11),
+        ("complex", 2, 1e-15),
+    ],
+)
 def test_methods_and_orders(method: str, accuracy: int, tol: float) -> None:
     p = problem("extended_rosenbrock")
     v = direction(8, 3)

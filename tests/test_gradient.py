@@ -60,8 +60,15 @@ def test_seed_answer_function(method):
 @pytest.mark.parametrize("p", SMOOTH, ids=lambda p: p.name)
 @pytest.mark.parametrize(
     "method, accuracy, digits",
-    [("central", 4, 10), ("central", 2, 7.5), ("central", 6, 10), ("forward", 1, 5), ("forward", 2, 7),
-     ("backward", 3, 8), ("complex", 2, 13)],
+    [
+        ("central", 4, 10),
+        ("central", 2, 7.5),
+        ("central", 6, 10),
+        ("forward", 1, 5),
+        ("forward", 2, 7),
+        ("backward", 3, 8),
+        ("complex", 2, 13),
+    ],
 )
 def test_bank_gradients_are_accurate_and_covered(p, method, accuracy, digits):
     res = dfdx.gradient(p.f, p.x, method=method, accuracy=accuracy)
@@ -144,8 +151,10 @@ def test_derivative_of_scalar_gives_numpy_scalar():
 def test_observed_order_matches_theory(method, accuracy):
     """Fit the log-log slope of the error against the step in the truncation regime."""
     steps = 2.0 ** -np.arange(3, 7)
-    errors = [abs(dfdx.derivative(np.exp, 0.3, method=method, accuracy=accuracy, step=h).value - np.exp(0.3))
-              for h in steps]
+    errors = [
+        abs(dfdx.derivative(np.exp, 0.3, method=method, accuracy=accuracy, step=h).value - np.exp(0.3))
+        for h in steps
+    ]
     slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
     assert slope == pytest.approx(accuracy, abs=0.15)
 

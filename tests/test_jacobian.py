@@ -26,16 +26,24 @@ def relative_error(value, exact):
     return float(np.max(np.abs(value - exact)) / max(1.0, float(np.max(np.abs(exact)))))
 
 
-TOLERANCES = [("central", 2, 1e-8), ("central", 4, 1e-10), ("central", 6, 1e-10), ("central", 8, 5e-9),
-              ("forward", 1, 1e-6), ("forward", 2, 1e-8), ("forward", 4, 1e-9),
-              ("backward", 1, 1e-6), ("backward", 3, 1e-9), ("complex", 2, 1e-14),
-              ("complex", 4, 1e-14)]
+TOLERANCES = [
+    ("central", 2, 1e-8),
+    ("central", 4, 1e-10),
+    ("central", 6, 1e-10),
+    ("central", 8, 5e-9),
+    ("forward", 1, 1e-6),
+    ("forward", 2, 1e-8),
+    ("forward", 4, 1e-9),
+    ("backward", 1, 1e-6),
+    ("backward", 3, 1e-9),
+    ("complex", 2, 1e-14),
+    ("complex", 4, 1e-14),
+]
 
 
 @pytest.mark.parametrize(("method", "accuracy", "tol"), TOLERANCES)
 @pytest.mark.parametrize("p", SMOOTH, ids=lambda p: p.name)
-def test_jacobian_of_the_gradient_is_the_hessian(p: Problem, method: str, accuracy: int,
-                                                 tol: float) -> None:
+def test_jacobian_of_the_gradient_is_the_hessian(p: Problem, method: str, accuracy: int, tol: float) -> None:
     res = dfdx.jacobian(gradient_function(p), p.x, method=method, accuracy=accuracy)
     exact = p.exact_hessian
     assert res.value.shape == (p.x.size, p.x.size)

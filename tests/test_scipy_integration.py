@@ -81,8 +81,7 @@ def test_jac_passes_args_and_options() -> None:
         return p[0] * t + p[1] - y
 
     t = np.linspace(0, 1, 5)
-    sol = least_squares(residuals, [0.0, 0.0], jac=dfdx.jac(residuals, method="complex"),
-                        args=(t, 3 * t + 1))
+    sol = least_squares(residuals, [0.0, 0.0], jac=dfdx.jac(residuals, method="complex"), args=(t, 3 * t + 1))
     assert np.allclose(sol.x, [3.0, 1.0], atol=1e-12)
 
 
@@ -100,7 +99,13 @@ def test_minimize_with_bounds_never_leaves_them(bounded: bool) -> None:
         with pytest.raises(AssertionError, match="outside"):
             minimize(f, x0, jac=dfdx.jac(f, **options), bounds=bounds, method="L-BFGS-B")
         return
-    sol = minimize(f, x0, jac=dfdx.jac(f, **options), bounds=bounds, method="L-BFGS-B",
-                   options={"gtol": 1e-12, "ftol": 1e-15})
+    sol = minimize(
+        f,
+        x0,
+        jac=dfdx.jac(f, **options),
+        bounds=bounds,
+        method="L-BFGS-B",
+        options={"gtol": 1e-12, "ftol": 1e-15},
+    )
     # Stationary: 2 (x - 0.5) + 1 / (2 sqrt(x + 1)) = 0.
     assert np.allclose(2 * (sol.x - 0.5) + 0.5 / np.sqrt(sol.x + 1), 0, atol=1e-7)

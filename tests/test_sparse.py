@@ -87,14 +87,15 @@ def test_sparse_equals_dense_and_exact(n: int) -> None:
 
 
 def test_central_order_two_costs_six_evaluations_beyond_f0() -> None:
-    res = dfdx.jacobian(chain, np.linspace(0.1, 1.0, 1000), sparsity=tridiagonal_pattern(1000),
-                        accuracy=2)
+    res = dfdx.jacobian(chain, np.linspace(0.1, 1.0, 1000), sparsity=tridiagonal_pattern(1000), accuracy=2)
     assert res.nfev == 1 + 6
     assert np.allclose(res.value.toarray(), chain_jacobian(np.linspace(0.1, 1.0, 1000)), rtol=1e-8)
 
 
-@pytest.mark.parametrize(("method", "accuracy"), [("central", 4), ("forward", 1), ("forward", 2),
-                                                  ("backward", 3), ("complex", 2), ("central", 6)])
+@pytest.mark.parametrize(
+    ("method", "accuracy"),
+    [("central", 4), ("forward", 1), ("forward", 2), ("backward", 3), ("complex", 2), ("central", 6)],
+)
 def test_every_method(method: str, accuracy: int) -> None:
     x = np.linspace(0.1, 1.0, 30)
     res = dfdx.jacobian(chain, x, sparsity=tridiagonal_pattern(30), method=method, accuracy=accuracy)

@@ -318,10 +318,26 @@ def jacobian(
     >>> np.allclose(res.value, [[2.0, 1.0], [np.cos(1.0), 0.0]], rtol=1e-12, atol=1e-12)
     True
     """
-    s = _Setup(f, x, n=1, method=method, accuracy=accuracy, step=step, throw=throw,
-               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
-               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
-               f0=f0, args=args)
+    s = _Setup(
+        f,
+        x,
+        n=1,
+        method=method,
+        accuracy=accuracy,
+        step=step,
+        throw=throw,
+        adaptive=adaptive,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        noise=noise,
+        bounds=bounds,
+        vectorized=vectorized,
+        workers=workers,
+        progress=progress,
+        f0=f0,
+        args=args,
+    )
     if sparsity is not None:
         return _sparse_result(s, sparsity)
     est, h = _axes(s)
@@ -402,10 +418,26 @@ def gradient(
     >>> bool(np.all(np.abs(res.value - [-2, 2]) <= res.error))
     True
     """
-    s = _Setup(f, x, n=1, method=method, accuracy=accuracy, step=step, throw=throw,
-               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
-               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
-               f0=f0, args=args)
+    s = _Setup(
+        f,
+        x,
+        n=1,
+        method=method,
+        accuracy=accuracy,
+        step=step,
+        throw=throw,
+        adaptive=adaptive,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        noise=noise,
+        bounds=bounds,
+        vectorized=vectorized,
+        workers=workers,
+        progress=progress,
+        f0=f0,
+        args=args,
+    )
     if s.ev.out_shape != ():
         raise ValueError(
             f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape}; "
@@ -414,8 +446,12 @@ def gradient(
     est, h = _axes(s)
     shape = s.x.shape
     status = clean_or_status(est)
-    return s.finish(est.value.reshape(shape), est.error.reshape(shape),
-                    None if status is None else status.reshape(shape), h.reshape(shape))
+    return s.finish(
+        est.value.reshape(shape),
+        est.error.reshape(shape),
+        None if status is None else status.reshape(shape),
+        h.reshape(shape),
+    )
 
 
 @_doc
@@ -474,10 +510,26 @@ def derivative(
     True
     """
     order = v.as_order(n)
-    s = _Setup(f, x, n=order, method=method, accuracy=accuracy, step=step, throw=throw,
-               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
-               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
-               f0=f0, args=args)
+    s = _Setup(
+        f,
+        x,
+        n=order,
+        method=method,
+        accuracy=accuracy,
+        step=step,
+        throw=throw,
+        adaptive=adaptive,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        noise=noise,
+        bounds=bounds,
+        vectorized=vectorized,
+        workers=workers,
+        progress=progress,
+        f0=f0,
+        args=args,
+    )
     if s.ev.out_shape != s.x.shape:
         raise ValueError(
             f"`f` must be elementwise for derivative: f(x) has shape {s.ev.out_shape} but x has "
@@ -485,8 +537,9 @@ def derivative(
         )
     est, h = s.run(Layout(s.x, "elementwise"))
     shape = s.x.shape
-    return s.finish(est.value.reshape(shape), est.error.reshape(shape),
-                    entry_status(est).reshape(shape), h.reshape(shape))
+    return s.finish(
+        est.value.reshape(shape), est.error.reshape(shape), entry_status(est).reshape(shape), h.reshape(shape)
+    )
 
 
 @_doc
@@ -538,10 +591,26 @@ def directional(
     >>> bool(abs(res.value - (2 + np.cos(2.0))) < 1e-12)
     True
     """
-    s = _Setup(f, x, n=1, method=method, accuracy=accuracy, step=step, throw=throw,
-               adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps, noise=noise,
-               bounds=bounds, vectorized=vectorized, workers=workers, progress=progress,
-               f0=f0, args=args)
+    s = _Setup(
+        f,
+        x,
+        n=1,
+        method=method,
+        accuracy=accuracy,
+        step=step,
+        throw=throw,
+        adaptive=adaptive,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        noise=noise,
+        bounds=bounds,
+        vectorized=vectorized,
+        workers=workers,
+        progress=progress,
+        f0=f0,
+        args=args,
+    )
     direction = v_as_direction(v, s.x)
     # Along v / max|v|, then scaled back: the derivative is linear in v, and a tiny or
     # huge v would otherwise put the step out of range.
@@ -635,9 +704,23 @@ def hessian(
     array([[ 802., -400.],
            [-400.,  200.]])
     """
-    options = dict(method=method, accuracy=accuracy, step=step, throw=throw, adaptive=adaptive,
-                   rtol=rtol, atol=atol, max_steps=max_steps, noise=noise, bounds=bounds,
-                   vectorized=vectorized, workers=workers, progress=progress, f0=f0, args=args)
+    options = dict(
+        method=method,
+        accuracy=accuracy,
+        step=step,
+        throw=throw,
+        adaptive=adaptive,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        noise=noise,
+        bounds=bounds,
+        vectorized=vectorized,
+        workers=workers,
+        progress=progress,
+        f0=f0,
+        args=args,
+    )
     v.as_function(f)
     if grad is not None:
         s = _Setup(v.as_function(grad, "grad"), x, n=1, **options)
@@ -656,8 +739,7 @@ def hessian(
             )
         value, error, status, h = hessian_from_f(s)
     shape = s.x.shape + s.x.shape
-    return s.finish(value.reshape(shape), error.reshape(shape), status.reshape(shape),
-                    h.reshape(s.x.shape))
+    return s.finish(value.reshape(shape), error.reshape(shape), status.reshape(shape), h.reshape(s.x.shape))
 
 
 def jac(f: Callable[..., Any], **options: Any) -> Callable[..., Any]:

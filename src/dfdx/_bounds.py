@@ -198,8 +198,15 @@ def _empty(layout: Layout, ev: Evaluator) -> Estimate:
 _FIELDS = ("value", "error", "nonfinite", "modelled", "not_differentiable")
 
 
-def _merge(layout: Layout, into: Estimate, part: Estimate, index: Array, one_sided: bool,
-           only: Array | None = None, rows: Array | None = None) -> None:
+def _merge(
+    layout: Layout,
+    into: Estimate,
+    part: Estimate,
+    index: Array,
+    one_sided: bool,
+    only: Array | None = None,
+    rows: Array | None = None,
+) -> None:
     """Copy `part`'s entries for the units `index` into `into` (where `only`, if given).
 
     `rows` are the rows of `part`'s per-unit view holding those units (by default as
@@ -273,8 +280,17 @@ def run_planned(
     return result, used.reshape(np.shape(h))
 
 
-def _mend_holes(ev: Evaluator, layout: Layout, stencil: Stencil, result: Estimate, used: Array,
-                eps: float, minus: Array, plus: Array, estimate: Estimator) -> None:
+def _mend_holes(
+    ev: Evaluator,
+    layout: Layout,
+    stencil: Stencil,
+    result: Estimate,
+    used: Array,
+    eps: float,
+    minus: Array,
+    plus: Array,
+    estimate: Estimator,
+) -> None:
     """Redo one-sided the units where f was not finite at stencil points.
 
     For each unit the first stencil (one-sided first, then the requested one) and step
@@ -294,22 +310,40 @@ def _mend_holes(ev: Evaluator, layout: Layout, stencil: Stencil, result: Estimat
             if index.size == 0:
                 continue
             # A probe first: refining costs a dozen stencils, worth it only where it helps.
-            probe = estimate(ev, layout.subset(index), alternative,
-                             _steps_for(layout, used, index, trial), eps)
-            helps = (_view(layout, result.nonfinite)[index]
-                     & ~_view(layout, probe.nonfinite)[_rows(layout, index)]).any(axis=1)
+            probe = estimate(
+                ev, layout.subset(index), alternative, _steps_for(layout, used, index, trial), eps
+            )
+            helps = (
+                _view(layout, result.nonfinite)[index] & ~_view(layout, probe.nonfinite)[_rows(layout, index)]
+            ).any(axis=1)
             index, trial = index[helps], trial[helps]
             if index.size == 0:
                 continue
             part, steps = _refine(ev, layout, alternative, used, index, trial, eps, estimate)
             mended = _view(layout, result.nonfinite)[index] & ~_view(layout, part.nonfinite)
-            _merge(layout, result, part, index, alternative.kind != stencil.kind, only=mended,
-                   rows=np.arange(len(index)))
+            _merge(
+                layout,
+                result,
+                part,
+                index,
+                alternative.kind != stencil.kind,
+                only=mended,
+                rows=np.arange(len(index)),
+            )
             used[index] = np.where(mended.any(axis=1), steps, used[index])
 
 
-def _refine(ev: Evaluator, layout: Layout, stencil: Stencil, used: Array, index: Array, steps: Array,
-            eps: float, estimate: Estimator, levels: int = 12) -> tuple[Estimate, Array]:
+def _refine(
+    ev: Evaluator,
+    layout: Layout,
+    stencil: Stencil,
+    used: Array,
+    index: Array,
+    steps: Array,
+    eps: float,
+    estimate: Estimator,
+    levels: int = 12,
+) -> tuple[Estimate, Array]:
     """Estimates of units `index` at steps shrinking by 4, the best level of each unit kept.
 
     Near a hole the Taylor series of f may converge only on a scale smaller than the
@@ -322,10 +356,14 @@ def _refine(ev: Evaluator, layout: Layout, stencil: Stencil, used: Array, index:
         h = _steps_for(layout, used, index, steps * 4.0**-k)
         part = estimate(ev, layout.subset(index), stencil, h, eps)
         rows = _rows(layout, index)
-        parts.append([_view(layout, getattr(part, a))[rows] for a in ("value", "error", "nonfinite",
-                                                                       "modelled")])
-        if k >= 3 and np.all(_gaps(parts)[-1] > _gaps(parts)[-2]) and np.all(
-                _gaps(parts)[-2] > _gaps(parts)[-3]):
+        parts.append(
+            [_view(layout, getattr(part, a))[rows] for a in ("value", "error", "nonfinite", "modelled")]
+        )
+        if (
+            k >= 3
+            and np.all(_gaps(parts)[-1] > _gaps(parts)[-2])
+            and np.all(_gaps(parts)[-2] > _gaps(parts)[-3])
+        ):
             break
     value = np.stack([p[0] for p in parts])
     gaps = _gaps(parts)
@@ -334,12 +372,19 @@ def _refine(ev: Evaluator, layout: Layout, stencil: Stencil, used: Array, index:
     with np.errstate(invalid="ignore"):
         best = np.argmin(np.nan_to_num(error, nan=np.inf).max(axis=2), axis=0)
     cols = np.arange(len(index))
-    pick = [a[best, cols] for a in (value, error, np.stack([p[2] for p in parts]),
-                                     np.stack([p[3] for p in parts]))]
+    pick = [
+        a[best, cols]
+        for a in (value, error, np.stack([p[2] for p in parts]), np.stack([p[3] for p in parts]))
+    ]
     diverging = (best == 0) & (len(parts) >= 4) & np.all(gaps[2:4] > 1.5 * gaps[1:3], axis=(0, 2))
     diverging &= np.all(gaps[1] > 1e-2 * np.abs(value[1]), axis=1)
-    out = Estimate(value=pick[0], error=pick[1], nonfinite=pick[2], modelled=pick[3],
-                   not_differentiable=np.broadcast_to(diverging[:, None], pick[0].shape).copy())
+    out = Estimate(
+        value=pick[0],
+        error=pick[1],
+        nonfinite=pick[2],
+        modelled=pick[3],
+        not_differentiable=np.broadcast_to(diverging[:, None], pick[0].shape).copy(),
+    )
     return out, steps * 4.0 ** -best.astype(float)
 
 

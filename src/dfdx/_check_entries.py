@@ -152,8 +152,9 @@ def _noise(p: Problem, j: int, h: float, points: int = 8) -> tuple[Array, int]:
     return np.where(np.isfinite(sigma), sigma, 0.0), points
 
 
-def _settle(p: Problem, opts: Any, i: int, j: int, a: float, probe: dict[str, Estimate],
-            sigma: float | None) -> EntryCheck:
+def _settle(
+    p: Problem, opts: Any, i: int, j: int, a: float, probe: dict[str, Estimate], sigma: float | None
+) -> EntryCheck:
     """One doubtful entry, judged on every numerical estimate of it.
 
     Each estimate's error is widened to the noise of f (``3 sigma sum|w| / h``, where
@@ -208,8 +209,10 @@ def _settle(p: Problem, opts: Any, i: int, j: int, a: float, probe: dict[str, Es
         # Rounding errors of f at nearby points can be correlated, so that the tight
         # estimates share a bias a little beyond their bounds; a disagreement within
         # a few tolerances that a looser estimate does not confirm is not a verdict.
-        if status == "mismatch" and abs(a - value) <= MARGIN * tol(err) and any(
-            abs(a - v) <= tol(e) for v, e in candidates
+        if (
+            status == "mismatch"
+            and abs(a - value) <= MARGIN * tol(err)
+            and any(abs(a - v) <= tol(e) for v, e in candidates)
         ):
             status = "weak"
     else:
@@ -219,14 +222,32 @@ def _settle(p: Problem, opts: Any, i: int, j: int, a: float, probe: dict[str, Es
     return _entry(p, i, j, a, value, err, tol(err), status, slopes)
 
 
-def _entry(p: Problem, i: int, j: int, a: float, value: float, err: float, tol: float, status: str,
-           slopes: tuple[float, float] | None = None) -> EntryCheck:
+def _entry(
+    p: Problem,
+    i: int,
+    j: int,
+    a: float,
+    value: float,
+    err: float,
+    tol: float,
+    status: str,
+    slopes: tuple[float, float] | None = None,
+) -> EntryCheck:
     diff = abs(float(a) - float(value))
     size = max(abs(float(a)), abs(float(value)))
     rel = diff / size if diff else 0.0
     best = -math.log10(p.eps)
     digits = best if rel == 0 else min(best, max(0.0, -math.log10(rel)))
     index = tuple(int(k) for k in np.unravel_index(i * p.n + j, p.f0.shape + p.x.shape))
-    return EntryCheck(index=index, analytic=float(a), numerical=float(value), numerical_error=float(err),
-                      tolerance=float(tol), abs_error=diff, rel_error=rel, digits=round(digits, 2),
-                      status=status, slopes=slopes)
+    return EntryCheck(
+        index=index,
+        analytic=float(a),
+        numerical=float(value),
+        numerical_error=float(err),
+        tolerance=float(tol),
+        abs_error=diff,
+        rel_error=rel,
+        digits=round(digits, 2),
+        status=status,
+        slopes=slopes,
+    )

@@ -243,32 +243,47 @@ def _lines(r: CheckReport) -> list[str]:
             "(the forward and backward slopes differ beyond their error estimates)"
         )
     if r.entries:
-        lines.append(f"  worst entries (of {len(r.entries)} listed):" if len(r.entries) > r.show
-                     else "  worst entries:")
+        lines.append(
+            f"  worst entries (of {len(r.entries)} listed):"
+            if len(r.entries) > r.show
+            else "  worst entries:"
+        )
         lines.extend("    " + row for row in _table(r.entries[: r.show]))
     lines.extend(f"  note: {n}" for n in r.notes)
     return lines
 
 
 def _table(entries: tuple[EntryCheck, ...]) -> list[str]:
-    head = ("index", "analytic", "numerical", "± num. error", "abs error", "rel error",
-            "tolerance", "digits", "status")
+    head = (
+        "index",
+        "analytic",
+        "numerical",
+        "± num. error",
+        "abs error",
+        "rel error",
+        "tolerance",
+        "digits",
+        "status",
+    )
     rows = [head]
     for e in entries:
         status = e.status.upper() if e.status == "mismatch" else e.status
         if e.slopes is not None and e.status in ("not differentiable", "kink accepted"):
             status += f" (slopes {e.slopes[0]:.6g} fwd, {e.slopes[1]:.6g} bwd)"
-        rows.append((
-            str(e.index if len(e.index) != 1 else e.index[0]),
-            f"{e.analytic:.12g}",
-            f"{e.numerical:.12g}",
-            f"{e.numerical_error:.1e}",
-            f"{e.abs_error:.2e}",
-            f"{e.rel_error:.2e}",
-            f"{e.tolerance:.1e}",
-            f"{e.digits:.1f}",
-            status,
-        ))
+        rows.append(
+            (
+                str(e.index if len(e.index) != 1 else e.index[0]),
+                f"{e.analytic:.12g}",
+                f"{e.numerical:.12g}",
+                f"{e.numerical_error:.1e}",
+                f"{e.abs_error:.2e}",
+                f"{e.rel_error:.2e}",
+                f"{e.tolerance:.1e}",
+                f"{e.digits:.1f}",
+                status,
+            )
+        )
     widths = [max(len(row[k]) for row in rows) for k in range(len(head) - 1)]
-    return ["  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
-            for row in rows]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows
+    ]

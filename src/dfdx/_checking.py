@@ -103,8 +103,9 @@ class Problem:
         return np.asarray(ROUNDOFF * self.eps * (np.abs(analytic) + self.rowmax.reshape(-1, 1)))
 
     def tolerance(self, analytic: Array, error: Array, opts: Any) -> Array:
-        return np.asarray(opts.tolerance_factor * (error + self.floor(analytic))
-                          + opts.atol + opts.rtol * np.abs(analytic))
+        return np.asarray(
+            opts.tolerance_factor * (error + self.floor(analytic)) + opts.atol + opts.rtol * np.abs(analytic)
+        )
 
     def loose(self, analytic: Array, error: Array) -> Array:
         """Entries whose numerical error exceeds sqrt(eps) of their size: only a weak check."""
@@ -133,9 +134,16 @@ class Problem:
         stencil = make_stencil(self.method, 1, self.accuracy)
         return 1 + self.n * int(np.count_nonzero(stencil.offsets))
 
-    def report(self, opts: Any, entries: list[EntryCheck], nondiff: tuple[int, ...], nfev: int,
-               directions: tuple[DirectionCheck, ...], seed: int | None,
-               notes: list[str]) -> CheckReport:
+    def report(
+        self,
+        opts: Any,
+        entries: list[EntryCheck],
+        nondiff: tuple[int, ...],
+        nfev: int,
+        directions: tuple[DirectionCheck, ...],
+        seed: int | None,
+        notes: list[str],
+    ) -> CheckReport:
         """Assemble the :class:`CheckReport` (`nfev` excludes f(x), counted here)."""
         ranked = sorted(entries, key=lambda e: (_RANK[e.status], -e.ratio))
         shown = [e for e in ranked if e.status != "ok"]
@@ -152,11 +160,23 @@ class Problem:
         if undecided and opts.kinks == "report":
             notes = notes + ["pass kinks='accept' to accept any value between the one-sided slopes."]
         return CheckReport(
-            passed=verdict == "pass", verdict=verdict, kind=self.kind, mode=opts.mode,
-            shape=self.f0.shape + self.x.shape, dtype=str(self.dtype), entries=tuple(shown),
-            mismatches=mismatches, nondifferentiable=nondiff, directions=directions, seed=seed,
-            nfev=nfev + 1, nfev_full=self.nfev_full(), ngrad=1, tolerance=self.describe(opts),
-            notes=tuple(notes), show=opts.show,
+            passed=verdict == "pass",
+            verdict=verdict,
+            kind=self.kind,
+            mode=opts.mode,
+            shape=self.f0.shape + self.x.shape,
+            dtype=str(self.dtype),
+            entries=tuple(shown),
+            mismatches=mismatches,
+            nondifferentiable=nondiff,
+            directions=directions,
+            seed=seed,
+            nfev=nfev + 1,
+            nfev_full=self.nfev_full(),
+            ngrad=1,
+            tolerance=self.describe(opts),
+            notes=tuple(notes),
+            show=opts.show,
         )
 
     def describe(self, opts: Any) -> str:
@@ -170,8 +190,10 @@ class Problem:
         if opts.rtol:
             text += f" + rtol {opts.rtol:g} x |g_i|"
         if opts.mode == "directional":
-            text += ("; along a random direction v, the same summed over the entries with weights "
-                     "|v_j|, against dfdx's derivative along v (central, accuracy 2)")
+            text += (
+                "; along a random direction v, the same summed over the entries with weights "
+                "|v_j|, against dfdx's derivative along v (central, accuracy 2)"
+            )
         return text
 
 
@@ -190,19 +212,32 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
             "use dfdx.check_jacobian for vector-valued f."
         )
     if not np.all(np.isfinite(raw)):
-        raise ValueError(f"`f` is not finite at x (f(x) = {raw}): x is outside f's domain; "
-                         "check the derivative at a point where f is defined.")
+        raise ValueError(
+            f"`f` is not finite at x (f(x) = {raw}): x is outside f's domain; "
+            "check the derivative at a point where f is defined."
+        )
     analytic = _analytic(deriv, name, point, args, raw.shape)
     dtypes = [point.dtype, raw.dtype, analytic.dtype] + ([opts.dtype] if opts.dtype is not None else [])
-    working = max((np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"),
-                  key=lambda d: np.finfo(d).eps, default=np.dtype(np.float64))
+    working = max(
+        (np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"),
+        key=lambda d: np.finfo(d).eps,
+        default=np.dtype(np.float64),
+    )
     cast = working if raw.dtype.kind != "f" or np.finfo(raw.dtype).eps < np.finfo(working).eps else None
     f0 = raw.astype(working) if cast is not None else raw
     return Problem(
-        kind=kind, f=_Prepared(f, args, cast), x=point, f0=f0,
+        kind=kind,
+        f=_Prepared(f, args, cast),
+        x=point,
+        f0=f0,
         A=analytic.astype(np.float64).reshape(max(1, raw.size), point.size),
-        eps=float(np.finfo(working).eps), dtype=working, method=opts.method,
-        accuracy=opts.accuracy, step=opts.step, vectorized=opts.vectorized, workers=opts.workers,
+        eps=float(np.finfo(working).eps),
+        dtype=working,
+        method=opts.method,
+        accuracy=opts.accuracy,
+        step=opts.step,
+        vectorized=opts.vectorized,
+        workers=opts.workers,
     )
 
 
@@ -210,8 +245,10 @@ def _evaluate(f: Any, x: Array, args: tuple[Any, ...], vectorized: bool) -> Arra
     if vectorized:
         out = np.asarray(f(x[..., None], *args))
         if out.ndim == 0 or out.shape[-1] != 1:
-            raise ValueError(f"vectorized `f` returned shape {out.shape} for a batch of one point; "
-                             "expected f(x).shape + (1,).")
+            raise ValueError(
+                f"vectorized `f` returned shape {out.shape} for a batch of one point; "
+                "expected f(x).shape + (1,)."
+            )
         out = out[..., 0]
     else:
         out = np.asarray(f(x, *args))
@@ -225,8 +262,10 @@ def _analytic(deriv: Any, name: str, x: Array, args: tuple[Any, ...], out_shape:
     try:
         value = np.asarray(raw)
     except Exception as exc:
-        raise TypeError(f"`{name}` must return an array of numbers; converting its result "
-                        f"({type(raw).__name__}) failed: {exc}") from None
+        raise TypeError(
+            f"`{name}` must return an array of numbers; converting its result "
+            f"({type(raw).__name__}) failed: {exc}"
+        ) from None
     if value.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must return real numbers, but {name}(x) has dtype {value.dtype}.")
     expected = out_shape + x.shape
@@ -239,8 +278,10 @@ def _analytic(deriv: Any, name: str, x: Array, args: tuple[Any, ...], out_shape:
     bad = ~np.isfinite(value)
     if bad.any():
         where = [tuple(int(i) for i in ix) for ix in np.argwhere(bad)[:5]]
-        raise ValueError(f"`{name}` returned NaN or inf at x, at entries {where}: the analytic "
-                         "derivative must be finite where it is checked.")
+        raise ValueError(
+            f"`{name}` returned NaN or inf at x, at entries {where}: the analytic "
+            "derivative must be finite where it is checked."
+        )
     return value
 
 
@@ -254,8 +295,17 @@ def column_estimates(p: Problem, cols: Array) -> tuple[Array, Array, Array, int]
         step = p.step
         if step is not None and np.ndim(step):
             step = np.broadcast_to(np.asarray(step, dtype=np.float64), p.x.shape).ravel()[cols]
-    res = jacobian(func, point, method=p.method, accuracy=p.accuracy, step=step, f0=p.f0,
-                   throw=False, vectorized=p.vectorized, workers=p.workers)
+    res = jacobian(
+        func,
+        point,
+        method=p.method,
+        accuracy=p.accuracy,
+        step=step,
+        f0=p.f0,
+        throw=False,
+        vectorized=p.vectorized,
+        workers=p.workers,
+    )
     value = np.asarray(res.value, dtype=np.float64).reshape(p.m, len(cols))
     error = np.asarray(res.error, dtype=np.float64).reshape(p.m, len(cols))
     bad = ~np.all(np.isfinite(value), axis=0)

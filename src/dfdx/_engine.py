@@ -23,8 +23,15 @@ from ._result import DifferentiationError, Result, Status
 from .stencils import Stencil
 
 __all__ = [
-    "Layout", "AxisPoints", "VectorPoints", "Estimate", "fixed_step", "estimate_values", "entry_status",
-    "clean_or_status", "assemble"
+    "Layout",
+    "AxisPoints",
+    "VectorPoints",
+    "Estimate",
+    "fixed_step",
+    "estimate_values",
+    "entry_status",
+    "clean_or_status",
+    "assemble",
 ]
 
 Array = NDArray[Any]

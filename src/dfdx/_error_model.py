@@ -363,9 +363,7 @@ def _truncation(
         # Long stencils: oscillating derivatives make the median lag behind the
         # top orders; the growth over two orders of each parity bounds it too.
         lo, hi = t.parity_ends
-        pair = np.where(
-            significant[:, lo] & significant[:, hi], np.sqrt(mags[:, hi] / mags[:, lo]), np.nan
-        )
+        pair = np.where(significant[:, lo] & significant[:, hi], np.sqrt(mags[:, hi] / mags[:, lo]), np.nan)
         rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
     measured = np.isfinite(rate) & (rate > 0)
     rate = np.where(measured, rate, 1.0 / reach)

@@ -155,7 +155,11 @@ def _compile(stencil: Stencil) -> _Code:
         f"    return truncation, {'not measured' if L == 1 else 'False'}",
     ]
     namespace: dict[str, Any] = {
-        "INF": _INF, "nan": math.nan, "sqrt": math.sqrt, "frexp": math.frexp, "Unsupported": Unsupported
+        "INF": _INF,
+        "nan": math.nan,
+        "sqrt": math.sqrt,
+        "frexp": math.frexp,
+        "Unsupported": Unsupported,
     }
     source = head + tail + finish + _shrink_source(t, v) + _powers_source(t, stencil.accuracy)
     exec("\n".join(source), namespace)  # noqa: S102  (source built above from our own floats)

@@ -264,7 +264,9 @@ def _reference(
             )
             # Only estimates dfdx vouches for: not one that rounding or a step sequence
             # that never settled left unsure of.
-            if r is not None and np.isfinite(r.value) and np.isfinite(r.error)
+            if r is not None
+            and np.isfinite(r.value)
+            and np.isfinite(r.error)
             and r.status.severity < dfdx.Status.NOT_CONVERGED.severity
         ]
         if not candidates:

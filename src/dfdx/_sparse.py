@@ -78,7 +78,7 @@ def group_columns(pattern: sps.csc_array) -> NDArray[np.intp]:
     group = np.empty(n, dtype=np.intp)
     rows_taken: list[Array] = []
     for c in range(n):
-        rows = indices[indptr[c]:indptr[c + 1]]
+        rows = indices[indptr[c] : indptr[c + 1]]
         for g, taken in enumerate(rows_taken):
             if not taken[rows].any():
                 taken[rows] = True

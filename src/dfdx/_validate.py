@@ -11,7 +11,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
-    "as_function", "as_point", "as_method", "as_accuracy", "as_step", "as_flag", "as_bounds", "METHODS",
+    "as_function",
+    "as_point",
+    "as_method",
+    "as_accuracy",
+    "as_step",
+    "as_flag",
+    "as_bounds",
+    "METHODS",
 ]
 
 METHODS = ("central", "forward", "backward", "complex")
@@ -20,9 +27,7 @@ DEFAULT_ACCURACY = {"central": 4, "forward": 1, "backward": 1, "complex": 2}
 
 def as_function(f: Any, name: str = "f") -> Callable[..., Any]:
     if not callable(f):
-        raise TypeError(
-            f"`{name}` must be a callable (a function of x), got {type(f).__name__}: {f!r:.60}."
-        )
+        raise TypeError(f"`{name}` must be a callable (a function of x), got {type(f).__name__}: {f!r:.60}.")
     return f  # type: ignore[no-any-return]
 
 
@@ -57,9 +62,7 @@ def as_point(x: Any, name: str = "x") -> NDArray[np.floating[Any]]:
     if not np.isfinite(arr).all():
         bad = ~np.isfinite(arr)
         where = [tuple(int(i) for i in ix) for ix in np.argwhere(bad)[:5]]
-        raise ValueError(
-            f"`{name}` must be finite; it has NaN or inf at {where if arr.ndim else 'x'}."
-        )
+        raise ValueError(f"`{name}` must be finite; it has NaN or inf at {where if arr.ndim else 'x'}.")
     return np.array(arr, copy=True)
 
 
@@ -147,8 +150,7 @@ def as_bounds(bounds: Any, x: NDArray[Any]) -> tuple[NDArray[np.float64], NDArra
             arr = np.broadcast_to(arr, x.shape)
         except ValueError:
             raise ValueError(
-                f"`bounds` {name} must be a float or an array of x's shape {x.shape}, "
-                f"got shape {arr.shape}."
+                f"`bounds` {name} must be a float or an array of x's shape {x.shape}, got shape {arr.shape}."
             ) from None
         if np.isnan(arr).any():
             raise ValueError(f"`bounds` {name} has NaN; use -np.inf / np.inf for no bound.")
@@ -168,6 +170,8 @@ def as_bounds(bounds: Any, x: NDArray[Any]) -> tuple[NDArray[np.float64], NDArra
             f"[{lower.ravel()[k]!r}, {upper.ravel()[k]!r}]. Move x into the box."
         )
     return lower, upper
+
+
 #: Defaults of the adaptive mode: as accurate as the arithmetic allows, and enough
 #: steps for the scale search to come down from a step of |x| to one of 1e-7 |x|.
 DEFAULT_RTOL = 2.0**-50
@@ -196,9 +200,7 @@ def as_tolerances(rtol: Any, atol: Any, max_steps: Any, adaptive: bool) -> tuple
             raise ValueError(f"`{name}` must be finite and >= 0, got {value!r}.")
         values.append(number)
     if rtol is not None and 0 < values[0] < 2.0**-52:
-        raise ValueError(
-            f"`rtol`={rtol!r} is below the float64 resolution 2**-52; use rtol >= 2.2e-16 or 0."
-        )
+        raise ValueError(f"`rtol`={rtol!r} is below the float64 resolution 2**-52; use rtol >= 2.2e-16 or 0.")
     if max_steps is None:
         steps = DEFAULT_MAX_STEPS
     elif isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
@@ -222,8 +224,9 @@ def as_noise(noise: Any) -> float | str | None:
     if isinstance(noise, str):
         raise ValueError(f"`noise` must be None, a float or 'auto', got {noise!r}.")
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"`noise` must be None, a float (the absolute noise level of f) or 'auto', "
-                        f"got {noise!r:.60}.")
+        raise TypeError(
+            f"`noise` must be None, a float (the absolute noise level of f) or 'auto', got {noise!r:.60}."
+        )
     level = float(noise)
     if not np.isfinite(level) or level < 0:
         raise ValueError(

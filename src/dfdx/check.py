@@ -61,8 +61,12 @@ def _options(**o: Any) -> _Options:
         o["seed"] = _count(o["seed"], "seed", 0)
     for name in ("tolerance_factor", "rtol", "atol"):
         value = o[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or not math.isfinite(float(value)) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(float(value))
+            or value < 0
+        ):
             raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
         o[name] = float(value)
     if o["tolerance_factor"] == 0 and o["rtol"] == 0 and o["atol"] == 0:
@@ -185,9 +189,22 @@ def check_gradient(
     >>> report.passed, report.mismatches
     (False, ((0,), (1,)))
     """
-    opts = _options(mode=mode, directions=directions, seed=seed, tolerance_factor=tolerance_factor,
-                    rtol=rtol, atol=atol, kinks=kinks, dtype=dtype, method=method, accuracy=accuracy,
-                    step=step, vectorized=vectorized, workers=workers, show=show)
+    opts = _options(
+        mode=mode,
+        directions=directions,
+        seed=seed,
+        tolerance_factor=tolerance_factor,
+        rtol=rtol,
+        atol=atol,
+        kinks=kinks,
+        dtype=dtype,
+        method=method,
+        accuracy=accuracy,
+        step=step,
+        vectorized=vectorized,
+        workers=workers,
+        show=show,
+    )
     return _check("gradient", f, grad, x, opts, args)
 
 
@@ -249,14 +266,28 @@ def check_jacobian(
     >>> dfdx.check_jacobian(f, lambda x: jac(x) * [[1, 1], [1, 1], [1, -1]], [1.0, 2.0]).mismatches
     ((2, 1),)
     """
-    opts = _options(mode=mode, directions=directions, seed=seed, tolerance_factor=tolerance_factor,
-                    rtol=rtol, atol=atol, kinks=kinks, dtype=dtype, method=method, accuracy=accuracy,
-                    step=step, vectorized=vectorized, workers=workers, show=show)
+    opts = _options(
+        mode=mode,
+        directions=directions,
+        seed=seed,
+        tolerance_factor=tolerance_factor,
+        rtol=rtol,
+        atol=atol,
+        kinks=kinks,
+        dtype=dtype,
+        method=method,
+        accuracy=accuracy,
+        step=step,
+        vectorized=vectorized,
+        workers=workers,
+        show=show,
+    )
     return _check("jacobian", f, jac, x, opts, args)
 
 
-def assert_gradient(f: Callable[..., Any], grad: Callable[..., Any], x: ArrayLike,
-                    **options: Any) -> CheckReport:
+def assert_gradient(
+    f: Callable[..., Any], grad: Callable[..., Any], x: ArrayLike, **options: Any
+) -> CheckReport:
     """:func:`check_gradient` for test suites: raise ``AssertionError`` with the report unless it passes.
 
     Takes the options of :func:`check_gradient` and returns the report when it passes.
@@ -289,8 +320,17 @@ def _check(kind: str, f: Any, deriv: Any, x: Any, opts: _Options, args: Any) -> 
 def _along(p: Problem, v: Array) -> tuple[Array, Array, int]:
     """Numerical derivative along `v` (flat), its error estimate and the evaluations it took."""
     method = "complex" if p.method == "complex" else "central"
-    res = directional(p.f, p.x, v.reshape(p.x.shape), method=method, accuracy=2, f0=p.f0,
-                      throw=False, vectorized=p.vectorized, workers=p.workers)
+    res = directional(
+        p.f,
+        p.x,
+        v.reshape(p.x.shape),
+        method=method,
+        accuracy=2,
+        f0=p.f0,
+        throw=False,
+        vectorized=p.vectorized,
+        workers=p.workers,
+    )
     value = np.asarray(res.value, dtype=np.float64).reshape(p.m)
     error = np.asarray(res.error, dtype=np.float64).reshape(p.m)
     if not np.all(np.isfinite(value)):
@@ -318,8 +358,11 @@ def _directional_check(p: Problem, opts: _Options) -> CheckReport:
         nfev += used
         ratio = np.abs(a - d) / np.where(t > 0, t, np.inf)
         i = int(np.argmax(ratio))
-        checks.append(DirectionCheck(k, float(a[i]), float(d[i]), float(e[i]), float(t[i]),
-                                     bool(np.all(np.abs(a - d) <= t))))
+        checks.append(
+            DirectionCheck(
+                k, float(a[i]), float(d[i]), float(e[i]), float(t[i]), bool(np.all(np.abs(a - d) <= t))
+            )
+        )
         if suspicious and float(ratio[i]) > worst_ratio:
             worst, worst_ratio = v, float(ratio[i])
     notes: list[str] = []
