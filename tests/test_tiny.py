@@ -218,7 +218,7 @@ def test_an_exception_in_f_names_the_point() -> None:
 def test_the_route_is_not_taken_where_it_does_not_apply(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     taken = []
     real = _tiny.tiny_axes
-    monkeypatch.setattr("dfdx._api.tiny_axes", lambda *a: taken.append(1) or real(*a))
+    monkeypatch.setattr("dfdx._call.tiny_axes", lambda *a: taken.append(1) or real(*a))
 
     def f(w):  # type: ignore[no-untyped-def]
         return w @ w  # complex-safe

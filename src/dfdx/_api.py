@@ -6,7 +6,6 @@ lays out the columns and hands them to the engine. They hold no numerics of thei
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,25 +13,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as v
-from ._adaptive import adaptive, initial_steps
-from ._bounds import run_planned
-from ._engine import Estimate, Layout, assemble, clean_or_status, entry_status
-from ._evaluate import Evaluator
+from ._call import Setup, along_axes, columns_last
+from ._engine import Layout, clean_or_status, entry_status
 from ._hessian import hessian_from_f, hessian_from_gradient
 from ._result import Result, Status
 from ._sparse import sparse_jacobian
-from ._tiny import applies, tiny_axes
-from .noise import estimate_noise, noise_error, noisy_steps
-from .stencils import Stencil, make_stencil
-from .steps import absolute_steps, relative_step, unit_roundoff
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: Base stencil of the adaptive mode when `accuracy` is not given: the lowest order, since
-#: the extrapolation raises it.
-ADAPTIVE_ACCURACY = {"central": 2, "forward": 1, "backward": 1, "complex": 2}
 
 _COMMON = """\
     method : {'central', 'forward', 'backward', 'complex'}, optional
@@ -121,151 +110,6 @@ def _doc(func: F) -> F:
     return func
 
 
-class _Setup:
-    """Validated common options and the evaluator for one call."""
-
-    def __init__(
-        self,
-        f: Any,
-        x: Any,
-        *,
-        n: int,
-        method: Any,
-        accuracy: Any,
-        step: Any,
-        throw: Any,
-        adaptive: Any = False,
-        rtol: Any = None,
-        atol: Any = None,
-        max_steps: Any = None,
-        noise: Any = None,
-        bounds: Any = None,
-        vectorized: Any = False,
-        workers: Any = None,
-        progress: Any = False,
-        f0: Any = None,
-        args: Any = (),
-    ) -> None:
-        self.f = v.as_function(f)
-        self.x = v.as_point(x)
-        self.method = v.as_method(method)
-        self.adaptive = v.as_flag(adaptive, "adaptive")
-        if self.adaptive and accuracy is None:
-            accuracy = ADAPTIVE_ACCURACY[self.method]
-        self.accuracy = v.as_accuracy(accuracy, self.method, n)
-        self.stencil: Stencil = make_stencil(self.method, n, self.accuracy)
-        self.step = v.as_step(step, self.x.shape)
-        self.throw = v.as_flag(throw, "throw")
-        self.rtol, self.atol, self.max_steps = v.as_tolerances(rtol, atol, max_steps, self.adaptive)
-        self.strict = rtol is not None or atol is not None
-        self.noise = v.as_noise(noise)
-        self.progress = v.as_flag(progress, "progress")
-        vectorized = v.as_flag(vectorized, "vectorized")
-        self.bounds = v.as_bounds(bounds, self.x)
-        if not isinstance(args, tuple):
-            args = (args,)
-        self.ev = Evaluator(
-            self.f,
-            self.x,
-            complex_points=self.stencil.is_complex,
-            vectorized=vectorized,
-            workers=workers,
-            f0=f0,
-            args=args,
-            progress=self.progress,
-        )
-        self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
-        self.noise_used: float | None = None
-        #: One fixed stencil at fixed steps, no box: what :mod:`dfdx._tiny` covers.
-        self.plain = self.noise is None and not self.adaptive and self.bounds is None
-
-    def steps(self, layout: Layout, stencil: Stencil | None = None) -> NDArray[np.float64]:
-        """Automatic or user steps for the columns of `layout` (shape of ``layout.reach``)."""
-        if self.step is not None:
-            return self.step_of(layout)
-        return absolute_steps(layout.reach, relative_step(stencil or self.stencil, self.eps))
-
-    def step_of(self, layout: Layout) -> NDArray[np.float64]:
-        """The user's `step` for the columns of `layout`."""
-        assert self.step is not None
-        if layout.kind == "axes":
-            return self.step.ravel()[layout.columns]
-        if layout.kind == "directions":
-            return np.full(layout.ncols, float(self.step.ravel()[0]))
-        return self.step.reshape(1, -1)
-
-    def run(
-        self, layout: Layout, stencil: Stencil | None = None, h: NDArray[np.float64] | None = None
-    ) -> tuple[Estimate, NDArray[np.float64]]:
-        """The one dispatch point from front-ends to the engine.
-
-        Columns are planned against the bounds (one-sided stencils next to a bound) and
-        redone one-sided where f has a domain hole, in every mode; returns the
-        estimate and the steps used (for the adaptive mode, the final ones).
-        """
-        stencil = stencil or self.stencil
-        if self.noise is not None:
-            if self.adaptive:
-                raise ValueError(
-                    "`noise` and `adaptive=True` do not combine: noise-optimal steps are fixed "
-                    "steps. Drop one of them."
-                )
-            return self._run_noisy(layout, stencil)
-        if self.adaptive:
-            h0 = self.step_of(layout) if self.step is not None else initial_steps(layout.reach, stencil)
-            estimator = functools.partial(
-                adaptive, rtol=self.rtol, atol=self.atol, max_steps=self.max_steps, strict=self.strict
-            )
-            est, used = run_planned(self.ev, layout, stencil, h0, self.eps, self.bounds, estimate=estimator)
-            return est, (est.step if est.step is not None else used)
-        h = self.steps(layout, stencil) if h is None else h
-        return run_planned(self.ev, layout, stencil, h, self.eps, self.bounds)
-
-    def _run_noisy(self, layout: Layout, stencil: Stencil) -> tuple[Estimate, NDArray[np.float64]]:
-        """Steps for a noisy f: the noise level (given or estimated) replaces the round-off."""
-        level = self.noise
-        if level == "auto":
-            found = estimate_noise(self.ev, layout, self.eps)
-            self.noise_used = found.level
-        else:
-            self.noise_used = float(level)  # type: ignore[arg-type]
-        h, drive = noisy_steps(self.ev, layout, stencil, self.noise_used, self.eps)
-        if self.step is not None:
-            h = self.step_of(layout)
-        est, h = run_planned(self.ev, layout, stencil, h, self.eps, self.bounds)
-        hh = h.reshape((layout.ncols,) + (1,) * len(self.ev.out_shape)) if h.ndim == 1 else h
-        error = noise_error(stencil, hh, self.noise_used, drive, est.value, self.eps)
-        est.error = np.where(est.nonfinite, np.inf, error)
-        est.modelled = np.zeros_like(est.modelled)
-        return est, h
-
-    def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:
-        self.ev.close()  # the progress bar ends with the call, not with garbage collection
-        return assemble(
-            value,
-            error,
-            status,
-            step=step,
-            nfev=self.ev.nfev,
-            method=self.method,
-            accuracy=self.stencil.accuracy,
-            throw=self.throw,
-            noise=self.noise_used,
-        )
-
-
-def _axes(s: _Setup) -> tuple[Estimate, NDArray[np.float64]]:
-    """Stencils along every coordinate axis of x."""
-    if s.plain and applies(s.ev, s.x, s.stencil):
-        return tiny_axes(s.ev, s.x, s.stencil, s.step, s.eps)
-    return s.run(Layout(s.x, "axes", columns=np.arange(s.x.size)))
-
-
-def _columns_last(a: NDArray[Any], x_shape: tuple[int, ...]) -> NDArray[Any]:
-    """``(ncols, *out_shape)`` -> ``out_shape + x.shape``."""
-    return np.moveaxis(a, 0, -1).reshape(a.shape[1:] + x_shape)
-
-
 @_doc
 def jacobian(
     f: Callable[..., Any],
@@ -318,7 +162,7 @@ def jacobian(
     >>> np.allclose(res.value, [[2.0, 1.0], [np.cos(1.0), 0.0]], rtol=1e-12, atol=1e-12)
     True
     """
-    s = _Setup(
+    s = Setup(
         f,
         x,
         n=1,
@@ -340,17 +184,17 @@ def jacobian(
     )
     if sparsity is not None:
         return _sparse_result(s, sparsity)
-    est, h = _axes(s)
+    est, h = along_axes(s)
     shape = s.x.shape
     return s.finish(
-        _columns_last(est.value, shape),
-        _columns_last(est.error, shape),
-        _columns_last(entry_status(est), shape),
+        columns_last(est.value, shape),
+        columns_last(est.error, shape),
+        columns_last(entry_status(est), shape),
         h.reshape(shape),
     )
 
 
-def _sparse_result(s: _Setup, sparsity: Any) -> Result:
+def _sparse_result(s: Setup, sparsity: Any) -> Result:
     value, error, entries, h = sparse_jacobian(s, sparsity)
     if all(e is Status.SUCCESS for e in set(entries.tolist())):
         status = np.array([Status.SUCCESS], dtype=object)
@@ -418,7 +262,7 @@ def gradient(
     >>> bool(np.all(np.abs(res.value - [-2, 2]) <= res.error))
     True
     """
-    s = _Setup(
+    s = Setup(
         f,
         x,
         n=1,
@@ -443,7 +287,7 @@ def gradient(
             f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape}; "
             "use dfdx.jacobian for vector-valued f."
         )
-    est, h = _axes(s)
+    est, h = along_axes(s)
     shape = s.x.shape
     status = clean_or_status(est)
     return s.finish(
@@ -510,7 +354,7 @@ def derivative(
     True
     """
     order = v.as_order(n)
-    s = _Setup(
+    s = Setup(
         f,
         x,
         n=order,
@@ -591,7 +435,7 @@ def directional(
     >>> bool(abs(res.value - (2 + np.cos(2.0))) < 1e-12)
     True
     """
-    s = _Setup(
+    s = Setup(
         f,
         x,
         n=1,
@@ -723,7 +567,7 @@ def hessian(
     )
     v.as_function(f)
     if grad is not None:
-        s = _Setup(v.as_function(grad, "grad"), x, n=1, **options)
+        s = Setup(v.as_function(grad, "grad"), x, n=1, **options)
         value, error, status, h = hessian_from_gradient(s)
     else:
         if method == "complex":
@@ -731,7 +575,7 @@ def hessian(
                 "method='complex' needs the gradient for hessian: pass `grad=` (the complex step "
                 "then differentiates it), or use method='central' to difference f alone."
             )
-        s = _Setup(f, x, n=2, **options)
+        s = Setup(f, x, n=2, **options)
         if s.ev.out_shape != ():
             raise ValueError(
                 f"`f` must return a scalar for hessian, but f(x) has shape {s.ev.out_shape}; "

@@ -81,7 +81,7 @@ def _pair_index(n: int) -> tuple[Array, Array]:
 def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
     """Value, error, entry status ``(n, n)`` and steps ``(n,)`` of the Hessian of f.
 
-    `s` is the validated call (:class:`dfdx._api._Setup`) with a second-derivative stencil.
+    `s` is the validated call (:class:`dfdx._call.Setup`) with a second-derivative stencil.
     """
     n = s.x.size
     diag_layout = Layout(s.x, "axes", columns=np.arange(n))
