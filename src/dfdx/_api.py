@@ -6,6 +6,8 @@ lays out the columns and hands them to the engine. They hold no numerics of thei
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -101,12 +103,16 @@ _RAISES = """\
 
 
 def _doc(func: F) -> F:
+    """Fill in the shared sections of a front-end's docstring.
+
+    The docstring is cleaned first (as Python 3.13 does when compiling), so that the
+    result is the same text on every Python version.
+    """
     if func.__doc__:
-        func.__doc__ = (
-            func.__doc__.replace("    %(common)s", _COMMON)
-            .replace("    %(returns)s", _RETURNS)
-            .replace("    %(raises)s", _RAISES)
-        )
+        doc = inspect.cleandoc(func.__doc__)
+        for key, text in (("%(common)s", _COMMON), ("%(returns)s", _RETURNS), ("%(raises)s", _RAISES)):
+            doc = doc.replace(key, textwrap.dedent(text))
+        func.__doc__ = doc
     return func
 
 

@@ -339,8 +339,10 @@ def _unpicklable(exc: BaseException) -> bool:
     import pickle
 
     text = str(exc).lower()
+    # "Can't pickle local object" up to Python 3.12, "Can't get local object" from 3.13.
+    said = ("pickle", "local object", "can't get attribute")
     return isinstance(exc, pickle.PicklingError) or (
-        isinstance(exc, (TypeError, AttributeError)) and "pickle" in text
+        isinstance(exc, (TypeError, AttributeError)) and any(s in text for s in said)
     )
 
 
