@@ -117,6 +117,26 @@ def test_nonfinite_reported_in_status_without_throw():
     assert res.value[1] == pytest.approx(2.0)
 
 
+def test_nonfinite_f_at_x_itself_is_named():
+    def f(x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x[0] - 1.0) + x[1]
+
+    with pytest.raises(DifferentiationError, match=r"NONFINITE: f\(x\) itself is -inf\. "):
+        dfdx.gradient(f, [1.0, 2.0])
+    assert "itself" not in dfdx.gradient(isolated, [1.0, 1.0], throw=False).message
+
+
+def test_nonfinite_outputs_of_f_at_x_are_listed():
+    def f(x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.array([np.log(x[0] - 1.0), x[1], np.nan * x[1]])
+
+    res = dfdx.jacobian(f, [1.0, 2.0], throw=False)
+    assert res.status is Status.NONFINITE
+    assert "f(x) itself is not finite in 2 of its 3 outputs: (0,), (2,)." in res.message
+
+
 def test_domain_hole_on_one_side_switches_to_a_one_sided_stencil():
     def f(x):
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -163,6 +163,7 @@ class Setup:
             accuracy=self.stencil.accuracy,
             throw=self.throw,
             noise=self.noise_used,
+            f0=self.ev.f0,
         )
 
 

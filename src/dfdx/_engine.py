@@ -356,6 +356,16 @@ def entry_status(est: Estimate) -> Array:
     return status
 
 
+def _not_finite_at_x(f0: Array) -> str:
+    """What is wrong with f(x) itself, for the NONFINITE message."""
+    if f0.size == 1:
+        return f"f(x) itself is {f0.reshape(-1)[0]}."
+    bad = np.argwhere(~np.isfinite(f0))
+    shown = ", ".join(str(tuple(int(i) for i in ix)) for ix in bad[:6])
+    more = f" and {len(bad) - 6} more" if len(bad) > 6 else ""
+    return f"f(x) itself is not finite in {len(bad)} of its {f0.size} outputs: {shown}{more}."
+
+
 def assemble(
     value: Array,
     error: Array,
@@ -367,11 +377,13 @@ def assemble(
     accuracy: int,
     throw: bool,
     noise: float | None = None,
+    f0: Array | None = None,
 ) -> Result:
     """Build the :class:`Result` from arranged arrays, and raise if a failure must be thrown.
 
     `status` holds one :class:`Status` per entry of `value` (None: all SUCCESS); the
-    result carries the worst, and the message names the entries affected by it.
+    result carries the worst, and the message names the entries affected by it (and
+    f(x), `f0`, when it is f(x) itself that is not finite).
     """
     if status is None:
         worst = _SUCCESS
@@ -387,6 +399,8 @@ def assemble(
         more = f" and {len(where) - 6} more" if len(where) > 6 else ""
         if value.ndim:
             message = f"{message} Entries: {shown}{more}."
+        if worst is _NONFINITE and f0 is not None and not np.isfinite(f0).all():
+            message = f"{_not_finite_at_x(f0)} {message}"
     result = Result(
         value=_scalar(value),
         error=_scalar(error),
