@@ -192,7 +192,12 @@ def test_hessian(capsys):
 
 def test_a_failed_differentiation_exits_1_with_the_status(capsys):
     code, out, _ = run(capsys, "derivative", "sqrt(x) * log(x)", "--at", "x=-1")
-    assert code == 1 and "status NONFINITE" in out
+    assert code == 1 and "status NONFINITE: f(x) itself is nan." in out
+
+
+def test_the_status_line_names_the_entries_affected(capsys):
+    code, out, _ = run(capsys, "gradient", "log(x-1) + sqrt(y)", "--at", "x=2,y=0")
+    assert code == 1 and "status NOT_DIFFERENTIABLE" in out and out.rstrip().endswith("Entries: 1.")
 
 
 # --- errors: one line, exit code 2, no traceback unless --debug -----------------------------

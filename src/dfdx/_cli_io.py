@@ -239,7 +239,7 @@ def format_table(kind: str, target: Target, point: Point, res: Any, n: int = 1) 
     lines += [
         "",
         f"method {res.method}, accuracy {res.accuracy}, {res.nfev} evaluations of f; "
-        f"status {res.status.name}: {res.status.message}",
+        f"status {res.status.name}: {res.message}",
     ]
     return "\n".join(lines)
 
