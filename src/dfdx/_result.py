@@ -96,7 +96,8 @@ class Result:
     method : str
         The method, e.g. ``"central"`` or ``"complex"``.
     accuracy : int
-        Order of accuracy of the stencil (or of the final extrapolation).
+        Order of accuracy of the stencil; in the adaptive mode, of the base stencil
+        whose quotients were extrapolated (the answer is of higher order).
     noise : float or None
         The absolute noise level of f that the steps were chosen for, if any.
     """
