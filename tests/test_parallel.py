@@ -214,7 +214,9 @@ def test_cheap_f_gets_few_large_tasks():
             r"`workers` must be a map-like callable .* got int 4\. For 4 threads pass "
             r"concurrent\.futures\.ThreadPoolExecutor",
         ),
-        ("threads", r"got str 'threads'"),
+        ("threads", r"got str 'threads'\. Pass a pool: concurrent\.futures\.ThreadPoolExecutor"),
+        ("processes", r"got str 'processes'\. Pass a pool: concurrent\.futures\.ProcessPoolExecutor"),
+        ("dask", r"got str 'dask'\. Pass a dask\.distributed\.Client\(\.\.\.\)"),
         (cf.ThreadPoolExecutor, r"got the class ThreadPoolExecutor; create one first"),
         (
             object(),

@@ -91,6 +91,24 @@ def annotate(exc: BaseException, point: Any, batch: bool = False) -> None:
     exc._dfdx_point = True  # type: ignore[attr-defined]
 
 
+def _pool_hint(workers: Any) -> str:
+    """What to pass instead of a number or a name."""
+    name = str(workers).strip().lower() if isinstance(workers, str) else ""
+    if name.startswith("process"):
+        return "Pass a pool: concurrent.futures.ProcessPoolExecutor(...), and close it when done."
+    if "dask" in name or "cluster" in name:
+        return (
+            "Pass a dask.distributed.Client(...) (a LocalCluster's or a scheduler address's); "
+            "see docs/scaling.md."
+        )
+    if isinstance(workers, numbers.Integral) and not isinstance(workers, bool) and int(workers) > 0:
+        return (
+            f"For {workers!r:.40} threads pass concurrent.futures.ThreadPoolExecutor({workers!r:.40}) "
+            "(or a ProcessPoolExecutor), and close it when done."
+        )
+    return "Pass a pool: concurrent.futures.ThreadPoolExecutor(...), and close it when done."
+
+
 def as_pool(workers: Any) -> Pool | None:
     """Validate `workers` and wrap it; None stays serial."""
     if workers is None:
@@ -102,9 +120,9 @@ def as_pool(workers: Any) -> Pool | None:
         )
     if isinstance(workers, (numbers.Number, str, bytes)):
         raise TypeError(
-            f"`workers` must be a map-like callable (map, pool.map) or a concurrent.futures."
-            f"Executor, got {type(workers).__name__} {workers!r:.40}. For {workers!r:.40} threads "
-            "pass concurrent.futures.ThreadPoolExecutor(...) and close it when done."
+            "`workers` must be a map-like callable (map, pool.map), a concurrent.futures.Executor "
+            f"or a dask.distributed Client, got {type(workers).__name__} {workers!r:.40}. "
+            f"{_pool_hint(workers)}"
         )
     if _is_dask_client(workers):
         return ExecutorPool(workers.get_executor(), "dask")
