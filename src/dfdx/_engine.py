@@ -356,14 +356,19 @@ def entry_status(est: Estimate) -> Array:
     return status
 
 
+def _listed(mask: Array) -> str:
+    """The indices where `mask` holds, the first six of them: ``0, 2 and 3 more``."""
+    where = [tuple(int(i) for i in ix) for ix in np.argwhere(mask)]
+    shown = ", ".join(str(w) if len(w) != 1 else str(w[0]) for w in where[:6])
+    return shown + (f" and {len(where) - 6} more" if len(where) > 6 else "")
+
+
 def _not_finite_at_x(f0: Array) -> str:
     """What is wrong with f(x) itself, for the NONFINITE message."""
     if f0.size == 1:
         return f"f(x) itself is {f0.reshape(-1)[0]}."
-    bad = np.argwhere(~np.isfinite(f0))
-    shown = ", ".join(str(tuple(int(i) for i in ix)) for ix in bad[:6])
-    more = f" and {len(bad) - 6} more" if len(bad) > 6 else ""
-    return f"f(x) itself is not finite in {len(bad)} of its {f0.size} outputs: {shown}{more}."
+    bad = ~np.isfinite(f0)
+    return f"f(x) itself is not finite in {np.count_nonzero(bad)} of its {f0.size} outputs: {_listed(bad)}."
 
 
 def assemble(
@@ -394,11 +399,8 @@ def assemble(
         worst = Status.worst(*set(others.tolist())) if others.size else _SUCCESS
     message = worst.message
     if worst is not _SUCCESS:
-        where = [tuple(int(i) for i in ix) for ix in np.argwhere(entries == worst)]
-        shown = ", ".join(str(w) if len(w) != 1 else str(w[0]) for w in where[:6])
-        more = f" and {len(where) - 6} more" if len(where) > 6 else ""
         if value.ndim:
-            message = f"{message} Entries: {shown}{more}."
+            message = f"{message} Entries: {_listed(entries == worst)}."
         if worst is _NONFINITE and f0 is not None and not np.isfinite(f0).all():
             message = f"{_not_finite_at_x(f0)} {message}"
     result = Result(
