@@ -125,10 +125,3 @@ PERIPHERAL_MAY_USE = {"__init__", "_api", "stencils", "_validate", "_expr"}
 def test_peripherals_stand_on_the_public_api(module):
     below = {m for m in internal_imports(module) if LAYER_OF[m] != "peripherals"}
     assert below <= PERIPHERAL_MAY_USE, f"{module} reaches {sorted(below - PERIPHERAL_MAY_USE)}"
-
-
-def test_only_the_engine_and_above_hold_the_evaluator():
-    # The Evaluator is the one object that calls f; the base layer never sees it.
-    users = {m for m in LAYERED if internal_imports(m) & LAYERS["evaluation"]}
-    assert users <= LAYERS["evaluation"] | LAYERS["engine"] | LAYERS["front-ends"]
-    assert not users & LAYERS["base"]

@@ -26,7 +26,7 @@ from .noise import estimate_noise, noise_error, noisy_steps
 from .stencils import Stencil, make_stencil
 from .steps import absolute_steps, relative_step, unit_roundoff
 
-__all__ = ["Setup", "along_axes", "columns_last", "ADAPTIVE_ACCURACY"]
+__all__ = ["Setup", "along_axes", "columns_last"]
 
 #: Base stencil of the adaptive mode when `accuracy` is not given: the lowest order, since
 #: the extrapolation raises it.
