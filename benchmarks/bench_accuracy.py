@@ -130,17 +130,24 @@ def digits(value: Any, g: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(d, nan=0.0, posinf=16.0), 0, 16)
 
 
-def honesty(value: Any, error: Any, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    err = np.abs(np.asarray(value, dtype=float) - g)
+def honesty(value: Any, error: Any, g: np.ndarray) -> dict[str, np.ndarray]:
+    """Per component: true error, estimate, scale, whether covered, and the over-estimate."""
+    err = np.abs(np.asarray(value, dtype=float).ravel() - g)
     est = np.asarray(error, dtype=float).ravel()
+    scale = scales(g)
     covered = np.isinf(est) | (est >= err)
-    over = est / np.maximum(err, EPS * scales(g))
-    return covered, over
+    return {
+        "err": err,
+        "est": est,
+        "scale": scale,
+        "covered": covered,
+        "over": est / np.maximum(err, EPS * scale),
+    }
 
 
 def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> dict[str, Any]:
     """Accuracy, honesty and cost of one method over the bank (timing is separate)."""
-    dig, cov, over, evals, parts, misses = [], [], [], [], [], []
+    dig, evals, parts, misses = [], [], [], []
     for p in PROBLEMS:
         g = p.exact_gradient
         counted = Counted(p.f, p.x.size)
@@ -148,12 +155,9 @@ def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> di
         evals.append(counted.points / p.x.size)
         dig.append(digits(value, g))
         if error is not None:
-            c, o = honesty(value, error, g)
-            cov.append(c)
-            over.append(o)
-            err = np.abs(np.asarray(value, dtype=float).ravel() - g)
-            parts.append((err, np.asarray(error, dtype=float).ravel(), scales(g)))
-            misses += [f"{p.name}[{i}] {o[i]:.2g}" for i in np.flatnonzero(~c)]
+            h = honesty(value, error, g)
+            parts.append(h)
+            misses += [f"{p.name}[{i}] {h['over'][i]:.2g}" for i in np.flatnonzero(~h["covered"])]
     d = np.concatenate(dig)
     out = {
         "name": name,
@@ -161,16 +165,15 @@ def measure(name: str, run: Callable[[Problem, Counted], tuple[Any, Any]]) -> di
         "p10 digits": np.percentile(d, 10),
         "evals/coord": np.median(evals),
     }
-    if cov:
-        o = np.concatenate(over)
-        out["coverage %"] = 100 * np.concatenate(cov).mean()
-        out["median over"] = np.median(o[np.isfinite(o)])
-        err, est, scale = (np.concatenate(a) for a in zip(*parts, strict=True))
-        out["anatomy"] = anatomy(err, est, scale, misses)
+    if parts:
+        h = {key: np.concatenate([q[key] for q in parts]) for key in parts[0]}
+        out["coverage %"] = 100 * h["covered"].mean()
+        out["median over"] = np.median(h["over"][np.isfinite(h["over"])])
+        out["anatomy"] = anatomy(h, misses)
     return out
 
 
-def anatomy(err: np.ndarray, est: np.ndarray, scale: np.ndarray, misses: list[str]) -> str:
+def anatomy(h: dict[str, np.ndarray], misses: list[str]) -> str:
     """Where a method's coverage and over-estimate come from (see the README's honesty notes).
 
     "below an ulp": components whose true error is below an ulp of their scale, where the
@@ -178,9 +181,9 @@ def anatomy(err: np.ndarray, est: np.ndarray, scale: np.ndarray, misses: list[st
     estimate were multiplied by the one factor that brings the median over-estimate to
     10x -- what a uniformly tighter estimate of the same shape would give.
     """
-    over = est / np.maximum(err, EPS * scale)
+    err, est, over = h["err"], h["est"], h["over"]
     finite = np.isfinite(over)
-    lucky = err < EPS * scale
+    lucky = err < EPS * h["scale"]
     factor = 10.0 / np.median(over[finite])
     scaled = np.isinf(est) | (est * factor >= err)
     return (
