@@ -3,7 +3,7 @@
     python benchmarks/bench_expr.py
 
 The command line compiles an expression once into closures over NumPy
-(``dfdx._expr``) and never uses ``eval``. This script measures, in one process, the
+(``dfdx.cli.expressions``) and never uses ``eval``. This script measures, in one process, the
 time per evaluation of such an expression against the same function written in Python,
 and against SymPy's ``lambdify`` (which generates Python source and ``exec``-s it, the
 usual fast route that the command line must not take), and the time of a whole
@@ -23,7 +23,7 @@ import sympy as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import dfdx  # noqa: E402
-from dfdx._expr import compile_expression  # noqa: E402
+from dfdx.cli.expressions import compile_expression  # noqa: E402
 
 CASES = {
     "seed loss": (

@@ -154,8 +154,8 @@ def overhead_table() -> None:
 
 
 def crossover_table() -> None:
-    """Where the scalar route for small gradients stops paying (sets ``dfdx._tiny.TINY_COLUMNS``)."""
-    from dfdx import _tiny
+    """Where the scalar route for small gradients stops paying (sets ``dfdx.engine.tiny.TINY_COLUMNS``)."""
+    from dfdx.engine import tiny as _tiny
 
     def f(w: np.ndarray) -> float:
         return float(np.sum(np.sin(w)) + w[0] * w[-1])

@@ -153,7 +153,7 @@ def f_alone(x: np.ndarray, npoints: int) -> Callable[[], Any]:
 
     The floor for any vectorized gradient: what f itself costs on that many points.
     """
-    size = max(1, dfdx._evaluate.BLOCK_BYTES // (x.size * 8 + 8))
+    size = max(1, dfdx.evaluation.evaluator.BLOCK_BYTES // (x.size * 8 + 8))
     batch = np.repeat(x[:, None], size, axis=1)
 
     def run() -> None:
@@ -181,7 +181,7 @@ def batch_widths(x: np.ndarray, npoints: int, t_scipy: float) -> None:
     best = min(medians.values())
     print(
         f"   f alone on {npoints} points by batch size (median of 7; dfdx's block is "
-        f"{dfdx._evaluate.BLOCK_BYTES / 2**20:g} MiB):"
+        f"{dfdx.evaluation.evaluator.BLOCK_BYTES / 2**20:g} MiB):"
     )
     print(f"   {'MiB':>8s} {'points':>7s} {'ms':>8s} {'x scipy':>8s} {'x best':>7s}")
     for mib, t in medians.items():

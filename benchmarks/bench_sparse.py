@@ -19,7 +19,7 @@ import scipy.sparse as sps
 from scipy.optimize._numdiff import approx_derivative  # the engine behind least_squares' jac
 
 import dfdx
-from dfdx._sparse import _GROUPS, group_columns
+from dfdx.engine.sparse import _GROUPS, group_columns
 
 REPEATS = 5
 

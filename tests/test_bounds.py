@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import dfdx
 from dfdx import DifferentiationError, Status
-from dfdx._bounds import plan
+from dfdx.engine.bounds import plan
 from dfdx.stencils import backward, central, forward
 
 LOWER = np.array([0.0, -1.0, 0.5])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dfdx
-from dfdx._workers import WorkerError
+from dfdx.evaluation.pools import WorkerError
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")

@@ -1,10 +1,10 @@
-"""The fixed-step error model (dfdx._error_model): where it shrinks, where it must not."""
+"""The fixed-step error model (dfdx.numerics.error_model): where it shrinks, where it must not."""
 
 import numpy as np
 import pytest
 
 import dfdx
-from dfdx._error_model import combine
+from dfdx.numerics.error_model import combine
 from dfdx.stencils import central
 
 from .bank import problem

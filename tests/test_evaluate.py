@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dfdx
-import dfdx._evaluate as evaluate
-from dfdx._engine import AxisPoints, VectorPoints
-from dfdx._evaluate import Evaluator
+import dfdx.evaluation.evaluator as evaluate
+from dfdx.engine.fixed import AxisPoints, VectorPoints
+from dfdx.evaluation.evaluator import Evaluator
 
 from .bank import PROBLEMS, problem
 
@@ -490,7 +490,7 @@ MMAP_PROBE = """
 import ctypes, sys
 import numpy as np
 import dfdx
-import dfdx._evaluate as evaluate
+import dfdx.evaluation.evaluator as evaluate
 
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dfdx._expr import FUNCTIONS, MAX_LENGTH, ExpressionError, compile_expression
+from dfdx.cli.expressions import FUNCTIONS, MAX_LENGTH, ExpressionError, compile_expression
 from tests.bank import PROBLEMS
 
 # --- what it computes -------------------------------------------------------------------

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dfdx
-from dfdx._engine import AxisPoints
-from dfdx._evaluate import Evaluator
-from dfdx._workers import WorkerError
+from dfdx.engine.fixed import AxisPoints
+from dfdx.evaluation.evaluator import Evaluator
+from dfdx.evaluation.pools import WorkerError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -334,9 +334,9 @@ def test_a_function_processes_cannot_receive_is_named(processes):
 
 
 def blocks_kept_where_called(x, parent):
-    import dfdx._evaluate
+    import dfdx.evaluation.evaluator
 
-    if os.getpid() != parent and not dfdx._evaluate._BLOCKS_KEPT:
+    if os.getpid() != parent and not dfdx.evaluation.evaluator._BLOCKS_KEPT:
         raise RuntimeError("a vectorized batch reached f before the heap was set to keep blocks")
     return np.sum(x * x, axis=0)
 

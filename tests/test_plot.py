@@ -26,7 +26,7 @@ from matplotlib.contour import ContourSet  # noqa: E402
 from matplotlib.quiver import Quiver  # noqa: E402
 
 import dfdx.plot  # noqa: E402
-from dfdx._plot_check import FAIL_COLOR, PASS_COLOR, relative_error  # noqa: E402
+from dfdx.plot.report import FAIL_COLOR, PASS_COLOR, relative_error  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parents[1]

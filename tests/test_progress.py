@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import dfdx
-from dfdx._engine import AxisPoints
-from dfdx._evaluate import Evaluator
-from dfdx._progress import Progress
+from dfdx.engine.fixed import AxisPoints
+from dfdx.evaluation.evaluator import Evaluator
+from dfdx.evaluation.progress import Progress
 
 
 def slow(x):

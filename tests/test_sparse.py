@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import dfdx
 from dfdx import Status
-from dfdx._sparse import as_pattern, group_columns
+from dfdx.engine.sparse import as_pattern, group_columns
 
 
 def tridiagonal_pattern(n: int) -> sps.csc_array:

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dfdx
-from dfdx import _tiny
-from dfdx._error_model import combine, tables
-from dfdx._error_scalar import Unsupported, combine_axes, combine_complex_axes, supports
+from dfdx.engine import tiny as _tiny
+from dfdx.numerics.error_model import combine, tables
+from dfdx.numerics.error_scalar import Unsupported, combine_axes, combine_complex_axes, supports
 from dfdx.stencils import make_stencil
 
 from .bank import PROBLEMS
@@ -218,7 +218,7 @@ def test_an_exception_in_f_names_the_point() -> None:
 def test_the_route_is_not_taken_where_it_does_not_apply(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     taken = []
     real = _tiny.tiny_axes
-    monkeypatch.setattr("dfdx._call.tiny_axes", lambda *a: taken.append(1) or real(*a))
+    monkeypatch.setattr("dfdx.engine.dispatch.tiny_axes", lambda *a: taken.append(1) or real(*a))
 
     def f(w):  # type: ignore[no-untyped-def]
         return w @ w  # complex-safe

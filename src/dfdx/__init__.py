@@ -12,8 +12,8 @@ Front-ends take ``f`` and ``x`` first and options by keyword, and all return a
 
 from ._api import derivative, directional, gradient, hessian, jac, jacobian
 from ._result import DifferentiationError, Result, Status
-from ._workers import WorkerError
 from .check import CheckReport, assert_gradient, check_gradient, check_jacobian
+from .evaluation.pools import WorkerError
 from .noise import NoiseLevel, noise_level
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The front-ends: derivative, gradient, jacobian, directional, hessian.
 
-Each validates its arguments once, sets up the one :class:`~dfdx._evaluate.Evaluator`,
+Each validates its arguments once, sets up the one :class:`~dfdx.evaluation.evaluator.Evaluator`,
 lays out the columns and hands them to the engine. They hold no numerics of their own.
 """
 
@@ -15,11 +15,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as v
-from ._call import Setup, along_axes, columns_last
-from ._engine import Layout, clean_or_status, entry_status
-from ._hessian import hessian_from_f, hessian_from_gradient
 from ._result import Result, Status
-from ._sparse import sparse_jacobian
+from .engine.dispatch import Setup, along_axes, columns_last
+from .engine.fixed import Layout, clean_or_status, entry_status
+from .engine.hessian import hessian_from_f, hessian_from_gradient
+from .engine.sparse import sparse_jacobian
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac"]
 

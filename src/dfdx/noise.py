@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._engine import Layout
-from ._evaluate import Evaluator
-from .stencils import Stencil, central
-from .steps import noise_optimal_step
+from .engine.fixed import Layout
+from .evaluation.evaluator import Evaluator
+from .numerics.stencils import Stencil, central
+from .numerics.steps import noise_optimal_step
 
 __all__ = ["NoiseLevel", "noise_level", "ecnoise", "estimate_noise", "noisy_steps", "noise_error"]
 

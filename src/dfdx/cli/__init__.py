@@ -3,7 +3,7 @@
 ``main(argv=None) -> int`` is the entry point of both ``dfdx`` and ``python -m dfdx``.
 Exit codes: 0 success; 1 a failed check or a failed differentiation (the report says
 why); 2 a mistake in the input, shown as one line on stderr (``--debug`` shows the
-traceback). Expressions are compiled by :mod:`dfdx._expr`, never ``eval``-ed.
+traceback). Expressions are compiled by :mod:`dfdx.cli.expressions`, never ``eval``-ed.
 ``--workers N`` evaluates f in a pool of N processes, so that pure-Python functions run
 in parallel despite the GIL (the function and its module must be importable).
 """
@@ -18,10 +18,10 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import _cli_commands as commands
-from ._cli_commands import seed_loss, seed_loss_gradient
-from ._cli_io import UsageError
-from ._validate import METHODS
+from .._validate import METHODS
+from . import commands
+from .commands import seed_loss, seed_loss_gradient
+from .io import UsageError
 
 __all__ = ["main", "seed_loss", "seed_loss_gradient"]
 
@@ -198,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _validate as v
-from ._adaptive import adaptive, initial_steps
-from ._bounds import run_planned
-from ._engine import Estimate, Layout, assemble
-from ._evaluate import Evaluator
-from ._result import Result
-from ._tiny import applies, tiny_axes
-from .noise import estimate_noise, noise_error, noisy_steps
-from .stencils import Stencil, make_stencil
-from .steps import absolute_steps, relative_step, unit_roundoff
+from .. import _validate as v
+from .._result import Result
+from ..evaluation.evaluator import Evaluator
+from ..noise import estimate_noise, noise_error, noisy_steps
+from ..numerics.stencils import Stencil, make_stencil
+from ..numerics.steps import absolute_steps, relative_step, unit_roundoff
+from .adaptive import adaptive, initial_steps
+from .bounds import run_planned
+from .fixed import Estimate, Layout, assemble
+from .tiny import applies, tiny_axes
 
 __all__ = ["Setup", "along_axes", "columns_last"]
 
@@ -88,7 +88,7 @@ class Setup:
         )
         self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
         self.noise_used: float | None = None
-        #: One fixed stencil at fixed steps, no box: what :mod:`dfdx._tiny` covers.
+        #: One fixed stencil at fixed steps, no box: what :mod:`dfdx.engine.tiny` covers.
         self.plain = self.noise is None and not self.adaptive and self.bounds is None
 
     def steps(self, layout: Layout, stencil: Stencil | None = None) -> NDArray[np.float64]:

@@ -217,7 +217,7 @@ def _node_sum(weights: Array, values: Array) -> Array:
     `weights` is ``(K, 1)`` (one combination: result ``(ncols, m)``) or ``(L, K, 1)``
     (``L`` combinations: result ``(ncols, L, m)``). A sum in a fixed order, not BLAS: a
     column gives the same bits whatever other columns it is computed with, and the
-    same as the scalar model of :mod:`dfdx._error_scalar`.
+    same as the scalar model of :mod:`dfdx.numerics.error_scalar`.
     """
     if weights.ndim == 3:
         values = values[:, None]  # (ncols, 1, K, m) against (L, K, 1)

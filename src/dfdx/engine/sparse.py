@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sps  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
-from ._engine import Layout, entry_status
+from .fixed import Layout, entry_status
 
 __all__ = ["as_pattern", "group_columns", "sparse_jacobian"]
 
@@ -111,7 +111,7 @@ def _cached_groups(pattern: sps.csc_array) -> NDArray[np.intp]:
 def sparse_jacobian(s: Any, sparsity: Any) -> tuple[sps.csr_array, sps.csr_array, Array, Array]:
     """Value and error (CSR, shape ``(m, n)``), entry status (per stored entry) and steps.
 
-    `s` is the validated call (:class:`dfdx._call.Setup`).
+    `s` is the validated call (:class:`dfdx.engine.dispatch.Setup`).
     """
     m, n = int(np.prod(s.ev.out_shape, dtype=np.intp)), s.x.size
     pattern = as_pattern(sparsity, m, n)

@@ -1,7 +1,7 @@
 """The subcommands of the command line, one function each: ``args -> exit code``.
 
 They sit on the public API only; targets, points and output formats are in
-:mod:`dfdx._cli_io`, the parser and the error handling in :mod:`dfdx.cli`.
+:mod:`dfdx.cli.io`, the parser and the error handling in :mod:`dfdx.cli`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _api
-from ._cli_io import UsageError, format_table, load_target, parse_numbers, parse_point, to_json
+from .. import _api
+from .io import UsageError, format_table, load_target, parse_numbers, parse_point, to_json
 
 __all__ = [
     "seed_loss",

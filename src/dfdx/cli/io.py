@@ -1,7 +1,7 @@
 """Input and output of the command line: targets, points, tables and JSON.
 
 A *target* is either an arithmetic expression in named variables (compiled by
-:mod:`dfdx._expr`, never ``eval``-ed) or ``module:function``, imported from the
+:mod:`dfdx.cli.expressions`, never ``eval``-ed) or ``module:function``, imported from the
 current directory or ``sys.path``. A *point* is the text of ``--at``:
 ``w1=1,w2=pi/4`` (named) or ``1,2`` (positional).
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._expr import Expression, ExpressionError, compile_expression
+from .expressions import Expression, ExpressionError, compile_expression
 
 __all__ = [
     "UsageError",

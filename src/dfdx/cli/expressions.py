@@ -438,7 +438,7 @@ def compile_expression(text: str) -> Expression:
 
     Examples
     --------
-    >>> from dfdx._expr import compile_expression
+    >>> from dfdx.cli.expressions import compile_expression
     >>> loss = compile_expression("(2*w1 + 3*w2 - 5)**2 + (w1 - w2 - 1)**2")
     >>> loss.variables
     ('w1', 'w2')
@@ -447,7 +447,7 @@ def compile_expression(text: str) -> Expression:
     >>> compile_expression("x.__class__")
     Traceback (most recent call last):
       ...
-    dfdx._expr.ExpressionError: attribute access cannot be used in an expression: `x.__class__` at column 1
+    dfdx.cli.expressions.ExpressionError: attribute access cannot be used in an expression: `x.__class__` at column 1
     """
     body, offset = _parse(text)
     compiler = _Compiler(text, offset)

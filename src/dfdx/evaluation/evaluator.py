@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from ._progress import Progress
-from ._workers import Pool, annotate, as_pool, format_point
+from .pools import Pool, annotate, as_pool, format_point
+from .progress import Progress
 
 __all__ = ["Evaluator", "PointSet", "format_point", "BLOCK_BYTES"]
 
@@ -67,7 +67,7 @@ class Evaluator:
         `f` takes a batch ``x.shape + (k,)`` and returns ``out_shape + (k,)``. In
         serial runs the batch is read-only, its buffer being reused for the next one.
     workers : map-like, Executor or dask Client, optional
-        Where to run evaluations (see :func:`dfdx._workers.as_pool`). ``f(x)`` itself
+        Where to run evaluations (see :func:`dfdx.evaluation.pools.as_pool`). ``f(x)`` itself
         is always computed here, in the calling process.
     f0 : array_like, optional
         ``f(x)`` if the caller has it; otherwise it is computed once here.
@@ -92,7 +92,7 @@ class Evaluator:
     Examples
     --------
     >>> import numpy as np
-    >>> from dfdx._engine import AxisPoints
+    >>> from dfdx.engine.fixed import AxisPoints
     >>> ev = Evaluator(lambda x: x @ x, np.array([1.0, 2.0]))
     >>> pts = AxisPoints(ev.x, columns=[0, 1], steps=[0.5, 0.5], offsets=[-1.0, 1.0])
     >>> ev(pts), ev.nfev

@@ -7,7 +7,7 @@ history. All new points of a call (the first two levels go together) reach the
 evaluator as one set, so that they cost one call of f, or one batch.
 
 The values live in arrays preallocated for every level (leading axis: the level); the
-extrapolation in :mod:`dfdx._adaptive` reads them there.
+extrapolation in :mod:`dfdx.engine.adaptive` reads them there.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import AxisPoints, Layout, VectorPoints
-from ._evaluate import Evaluator
-from .stencils import Stencil
+from ..evaluation.evaluator import Evaluator
+from ..numerics.stencils import Stencil
+from .fixed import AxisPoints, Layout, VectorPoints
 
 __all__ = ["LevelPoints", "StencilData", "stencil_data", "as_bytes"]
 

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._api import directional
-from ._check_entries import judge_columns
-from ._check_report import CheckReport, DirectionCheck
-from ._checking import Problem, setup
-from ._validate import as_accuracy, as_method
+from .._api import directional
+from .._validate import as_accuracy, as_method
+from .problem import Problem, setup
+from .report import CheckReport, DirectionCheck
+from .verdicts import judge_columns
 
 __all__ = ["check_gradient", "check_jacobian", "assert_gradient", "CheckReport"]
 

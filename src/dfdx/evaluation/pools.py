@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._evaluate import Evaluator, PointSet
+    from .evaluator import Evaluator, PointSet
 
 __all__ = ["Pool", "MapPool", "ExecutorPool", "WorkerError", "as_pool", "annotate", "format_point"]
 
@@ -179,7 +179,7 @@ class _Batch(_Call):
     def __call__(self, block: NDArray[Any]) -> Any:
         if not self.vectorized:
             return [np.asarray(_Call.__call__(self, point)) for point in block]
-        from ._evaluate import _keep_freed_blocks
+        from .evaluator import _keep_freed_blocks
 
         _keep_freed_blocks()  # a worker process is a new process: see its docstring
         try:
@@ -203,7 +203,7 @@ class MapPool(Pool):
         self.map = map_
 
     def run(self, ev: Evaluator, points: PointSet, out: NDArray[Any]) -> None:
-        from ._evaluate import batch_of
+        from .evaluator import batch_of
 
         total = len(points)
         for start in range(0, total, ev.block_points):
@@ -283,7 +283,7 @@ class ExecutorPool(Pool):
         return self.executor.submit(task, block)
 
     def run(self, ev: Evaluator, points: PointSet, out: NDArray[Any]) -> None:
-        from ._evaluate import batch_of
+        from .evaluator import batch_of
 
         self.check_alive()
         total = len(points)

@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._bounds import longest_step, rooms
-from ._engine import Estimate, Layout, entry_status
-from ._error_model import SAFETY_MEASURED, SIGNIFICANCE, combine, tables
-from ._result import Status
-from .stencils import central, fornberg_weights
-from .steps import absolute_steps
+from .._result import Status
+from ..numerics.error_model import SAFETY_MEASURED, SIGNIFICANCE, combine, tables
+from ..numerics.stencils import central, fornberg_weights
+from ..numerics.steps import absolute_steps
+from .bounds import longest_step, rooms
+from .fixed import Estimate, Layout, entry_status
 
 __all__ = ["hessian_from_f", "hessian_from_gradient", "PAIR_CHUNK"]
 
@@ -81,7 +81,7 @@ def _pair_index(n: int) -> tuple[Array, Array]:
 def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
     """Value, error, entry status ``(n, n)`` and steps ``(n,)`` of the Hessian of f.
 
-    `s` is the validated call (:class:`dfdx._call.Setup`) with a second-derivative stencil.
+    `s` is the validated call (:class:`dfdx.engine.dispatch.Setup`) with a second-derivative stencil.
     """
     n = s.x.size
     diag_layout = Layout(s.x, "axes", columns=np.arange(n))

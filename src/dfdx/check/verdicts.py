@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._api import directional
-from ._check_report import EntryCheck
-from ._checking import ROUNDOFF, Problem, column_estimates
-from .stencils import make_stencil
+from .._api import directional
+from ..stencils import make_stencil
+from .problem import ROUNDOFF, Problem, column_estimates
+from .report import EntryCheck
 
 __all__ = ["judge_columns"]
 

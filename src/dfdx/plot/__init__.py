@@ -28,9 +28,9 @@ from numpy.typing import ArrayLike, NDArray
 
 import dfdx
 
-from ._plot_check import check
-from ._plot_common import fmt, function_name, new_axes, pyplot
-from ._plot_steps import step_error
+from .common import fmt, function_name, new_axes, pyplot
+from .report import check
+from .step_error import step_error
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._plot_common import new_axes, pyplot
+from .common import new_axes, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -4,7 +4,7 @@ A differentiation is a set of *columns*: for column ``j`` the stencil is laid al
 perturbation ``Delta_j`` (the step times a coordinate axis for gradients and
 Jacobians, the step times ``v`` for directional derivatives, the elementwise steps
 for elementwise derivatives). The engine builds the points ``x + o_k Delta_j``,
-has the :class:`~dfdx._evaluate.Evaluator` evaluate them, combines them with the
+has the :class:`~dfdx.evaluation.evaluator.Evaluator` evaluate them, combines them with the
 stencil's weights and estimates the error of every entry from the same values.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._error_model import combine, tables
-from ._evaluate import Evaluator
-from ._result import DifferentiationError, Result, Status
-from .stencils import Stencil
+from .._result import DifferentiationError, Result, Status
+from ..evaluation.evaluator import Evaluator
+from ..numerics.error_model import combine, tables
+from ..numerics.stencils import Stencil
 
 __all__ = [
     "Layout",

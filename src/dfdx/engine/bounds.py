@@ -6,7 +6,7 @@ elements, ``t`` for directions ``x + t d``). :func:`plan` splits the columns int
 groups, each with one stencil of the requested accuracy -- the requested one where it
 fits, otherwise the central, forward or backward stencil that fits with the largest
 step -- and steps that keep every point in the box. The plan is pure; any estimator
-with the signature of :func:`~dfdx._engine.fixed_step` can then be run per group
+with the signature of :func:`~dfdx.engine.fixed.fixed_step` can then be run per group
 (:func:`run_planned`).
 
 Domain holes are found after the fact: where f is NaN or inf at a stencil point but
@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import Estimate, Layout, fixed_step
-from ._evaluate import Evaluator
-from .stencils import Stencil, backward, forward
+from ..evaluation.evaluator import Evaluator
+from ..numerics.stencils import Stencil, backward, forward
+from .fixed import Estimate, Layout, fixed_step
 
 __all__ = ["Group", "rooms", "plan", "longest_step", "run_planned", "SHRINK_LIMIT"]
 

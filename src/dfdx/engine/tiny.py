@@ -3,7 +3,7 @@
 For a scalar f of a handful of variables NumPy's microsecond per operation, not f,
 is what a gradient costs: the fixed-step path makes some hundred array operations on
 arrays of a few numbers. Here the same steps, the same points and the same model
-(:mod:`dfdx._error_scalar`) run on Python floats and give the same bits. Whatever
+(:mod:`dfdx.numerics.error_scalar`) run on Python floats and give the same bits. Whatever
 this route does not cover -- other layouts, options or dtypes, f not finite at a
 point -- goes the general way, without evaluating any point twice.
 """
@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._bounds import run_planned
-from ._engine import Estimate, Layout, estimate_values
-from ._error_model import tables
-from ._error_scalar import Unsupported, combine_axes, combine_complex_axes, supports
-from ._evaluate import Evaluator
-from .stencils import Stencil
-from .steps import relative_step
+from ..evaluation.evaluator import Evaluator
+from ..numerics.error_model import tables
+from ..numerics.error_scalar import Unsupported, combine_axes, combine_complex_axes, supports
+from ..numerics.stencils import Stencil
+from ..numerics.steps import relative_step
+from .bounds import run_planned
+from .fixed import Estimate, Layout, estimate_values
 
 __all__ = ["TINY_COLUMNS", "applies", "tiny_axes"]
 

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._api import jacobian
-from ._check_report import CheckReport, DirectionCheck, EntryCheck
-from ._validate import as_function, as_point, as_step
-from .stencils import make_stencil
+from .._api import jacobian
+from .._validate import as_function, as_point, as_step
+from ..stencils import make_stencil
+from .report import CheckReport, DirectionCheck, EntryCheck
 
 __all__ = ["Problem", "setup", "column_estimates", "ROUNDOFF"]
 

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 
 import dfdx
 
-from ._plot_common import fmt, function_name, new_axes, pyplot
+from .common import fmt, function_name, new_axes, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -1,8 +1,8 @@
-"""The fixed-step error model of :mod:`dfdx._error_model` on Python floats, for tiny gradients.
+"""The fixed-step error model of :mod:`dfdx.numerics.error_model` on Python floats, for tiny gradients.
 
 A gradient in a few variables costs NumPy a microsecond per array operation whatever
 the size, and the model takes about ninety of them. This module computes, entry by
-entry, exactly what :func:`dfdx._error_model.combine` computes for a real
+entry, exactly what :func:`dfdx.numerics.error_model.combine` computes for a real
 first-derivative stencil along the coordinate axes of a scalar f: the same operations
 in the same order, so the same bits (the tests compare the two on random problems).
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._error_model import (
+from .error_model import (
     EXACT_BITS,
     NOISE_FACTOR,
     SAFETY_MEASURED,
@@ -264,7 +264,7 @@ def combine_axes(
 ) -> tuple[list[float], list[float], list[bool]]:
     """Derivative, error estimate and `modelled` flag of each column (finite inputs).
 
-    The arguments are those of :func:`dfdx._error_model.combine` for a scalar f with
+    The arguments are those of :func:`dfdx.numerics.error_model.combine` for a scalar f with
     ``sum_columns=True``, as lists: ``values[j][k]`` is f at node ``k`` of column ``j``.
 
     Raises
@@ -318,7 +318,7 @@ def combine_complex_axes(
 ) -> tuple[list[float], list[float], list[bool]]:
     """:func:`combine_axes` for the complex step: `values` are the imaginary parts.
 
-    ``_complex`` of :mod:`dfdx._error_model` for a scalar f: no subtraction, the
+    ``_complex`` of :mod:`dfdx.numerics.error_model` for a scalar f: no subtraction, the
     rounding of the terms of f as a floor, the truncation modelled.
     """
     t = tables(stencil)

@@ -46,13 +46,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._adaptive_points import LevelPoints, as_bytes, stencil_data
-from ._engine import Estimate, Layout
-from ._evaluate import Evaluator
-from ._result import Status
-from .richardson import abs_coefficients, expansion_spacing, next_row, row_errors
-from .stencils import Stencil
-from .steps import COMPLEX_STEP, absolute_steps
+from .._result import Status
+from ..evaluation.evaluator import Evaluator
+from ..numerics.richardson import abs_coefficients, expansion_spacing, next_row, row_errors
+from ..numerics.stencils import Stencil
+from ..numerics.steps import COMPLEX_STEP, absolute_steps
+from .adaptive_points import LevelPoints, as_bytes, stencil_data
+from .fixed import Estimate, Layout
 
 __all__ = ["adaptive", "initial_steps", "RATIO", "JUMP", "PRE_ASYMPTOTIC"]
 

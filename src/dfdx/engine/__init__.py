@@ -1,0 +1,1 @@
+"""Points, evaluations and their combination into estimates: every estimator of dfdx."""
