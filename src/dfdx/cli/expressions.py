@@ -444,10 +444,12 @@ def compile_expression(text: str) -> Expression:
     ('w1', 'w2')
     >>> float(loss(1.0, 1.0))
     1.0
-    >>> compile_expression("x.__class__")
-    Traceback (most recent call last):
-      ...
-    dfdx.cli.expressions.ExpressionError: attribute access cannot be used in an expression: `x.__class__` at column 1
+    >>> from dfdx.cli.expressions import ExpressionError
+    >>> try:
+    ...     compile_expression("x.__class__")
+    ... except ExpressionError as exc:
+    ...     print(exc)
+    attribute access cannot be used in an expression: `x.__class__` at column 1
     """
     body, offset = _parse(text)
     compiler = _Compiler(text, offset)
