@@ -38,7 +38,7 @@ MAX_FUNCTION_LINES = 60
 
 
 def module_name(path: Path) -> str:
-    """``src/dfdx/engine/fixed.py`` -> ``engine.fixed``; the root ``__init__`` stays ``__init__``."""
+    """``src/dfdx/engine/fixed.py`` -> ``engine.layouts``; the root ``__init__`` stays ``__init__``."""
     parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
     if parts[-1] == "__init__" and len(parts) > 1:
         parts.pop()
@@ -193,9 +193,9 @@ def test_functions_stay_short(module):
 def test_the_checks_see_a_planted_violation(tmp_path):
     # The rules above must be able to fail: an upward import is found by the same reader.
     module = "numerics.stencils"
-    tree = ast.parse("from ...engine.fixed import Layout\n")
+    tree = ast.parse("from ...engine.layouts import Layout\n")
     node = tree.body[0]
     assert isinstance(node, ast.ImportFrom)
-    node.level = 2  # from ..engine.fixed, as written in numerics/stencils.py
-    assert _resolve(module, node) == ["engine.fixed"]
-    assert layer_of("engine.fixed") == "engine"
+    node.level = 2  # from ..engine.layouts, as written in numerics/stencils.py
+    assert _resolve(module, node) == ["engine.layouts"]
+    assert layer_of("engine.layouts") == "engine"

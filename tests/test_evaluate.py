@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import dfdx
 import dfdx.evaluation.evaluator as evaluate
-from dfdx.engine.fixed import AxisPoints, VectorPoints
+from dfdx.engine.layouts import AxisPoints, VectorPoints
 from dfdx.evaluation.evaluator import Evaluator
 
 from .bank import PROBLEMS, problem

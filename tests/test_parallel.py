@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dfdx
-from dfdx.engine.fixed import AxisPoints
+from dfdx.engine.layouts import AxisPoints
 from dfdx.evaluation.evaluator import Evaluator
 from dfdx.evaluation.pools import WorkerError
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import dfdx
-from dfdx.engine.fixed import AxisPoints
+from dfdx.engine.layouts import AxisPoints
 from dfdx.evaluation.evaluator import Evaluator
 from dfdx.evaluation.progress import Progress
 

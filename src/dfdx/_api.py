@@ -17,8 +17,9 @@ from numpy.typing import ArrayLike, NDArray
 from . import _validate as v
 from ._result import Result, Status
 from .engine.dispatch import Setup, along_axes, columns_last
-from .engine.fixed import Layout, clean_or_status, entry_status
+from .engine.fixed import clean_or_status, entry_status
 from .engine.hessian import hessian_from_f, hessian_from_gradient
+from .engine.layouts import Directions, Elementwise
 from .engine.sparse import sparse_jacobian
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac"]
@@ -385,7 +386,7 @@ def derivative(
             f"`f` must be elementwise for derivative: f(x) has shape {s.ev.out_shape} but x has "
             f"shape {s.x.shape}. For f: R^n -> R use dfdx.gradient; for R^n -> R^m, dfdx.jacobian."
         )
-    est, h = s.run(Layout(s.x, "elementwise"))
+    est, h = s.run(Elementwise(s.x))
     shape = s.x.shape
     return s.finish(
         est.value.reshape(shape), est.error.reshape(shape), entry_status(est).reshape(shape), h.reshape(shape)
@@ -465,7 +466,7 @@ def directional(
     # Along v / max|v|, then scaled back: the derivative is linear in v, and a tiny or
     # huge v would otherwise put the step out of range.
     size = float(np.max(np.abs(direction)))
-    est, h = s.run(Layout(s.x, "directions", directions=direction.ravel()[None, :] / size))
+    est, h = s.run(Directions(s.x, direction.ravel()[None, :] / size))
     return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], h[0] / size)
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .engine.fixed import Layout
+from .engine.layouts import Directions, Layout
 from .evaluation.evaluator import Evaluator
 from .numerics.stencils import Stencil, central
 from .numerics.steps import noise_optimal_step
@@ -224,7 +224,7 @@ def noise_level(
     ev = Evaluator(func, x0, args=args if isinstance(args, tuple) else (args,))
     if ev.out_shape != ():
         raise ValueError(f"`f` must return a scalar for noise_level, got shape {ev.out_shape}.")
-    return _along(ev, Layout(x0, "directions", directions=d.ravel()[None, :]), step, points)
+    return _along(ev, Directions(x0, d.ravel()[None, :]), step, points)
 
 
 def _along(ev: Evaluator, layout: Layout, step: float | None, points: int) -> NoiseLevel:
@@ -260,9 +260,7 @@ def estimate_noise(ev: Evaluator, layout: Layout, eps: float) -> NoiseLevel:
         When no trustworthy level comes out: steps are never chosen for a made-up level.
     """
     d = np.random.default_rng(0).standard_normal(layout.x.size)
-    found = _along(
-        ev, Layout(layout.x, "directions", directions=(d / np.abs(d).max())[None, :]), None, POINTS
-    )
+    found = _along(ev, Directions(layout.x, (d / np.abs(d).max())[None, :]), None, POINTS)
     if not found.trustworthy:
         raise ValueError(
             f"noise='auto' could not estimate the noise of f: {found.message} "

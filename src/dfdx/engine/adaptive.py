@@ -52,7 +52,8 @@ from ..numerics.richardson import abs_coefficients, expansion_spacing, next_row,
 from ..numerics.stencils import Stencil
 from ..numerics.steps import COMPLEX_STEP, absolute_steps
 from .adaptive_points import LevelPoints, as_bytes, stencil_data
-from .fixed import Estimate, Layout
+from .fixed import Estimate
+from .layouts import Layout
 
 __all__ = ["adaptive", "initial_steps", "RATIO", "JUMP", "PRE_ASYMPTOTIC"]
 
@@ -216,13 +217,10 @@ class _Run:
         self.uses_f0 = self.w0 != 0 or not bool(np.isfinite(ev.f0).all())
         self.sensitivity = 2 * eps * sd.amplification
         absx = np.abs(layout.x.ravel())
-        if layout.kind == "axes":
-            self.xmag = _expand(absx[layout.columns], ncols, self.out)
-        elif layout.kind == "directions":
-            assert layout.directions is not None
-            self.xmag = _expand(np.abs(layout.directions) @ absx, ncols, self.out)
-        else:
+        if layout.one_column:
             self.xmag = absx.reshape(1, *self.out)
+        else:
+            self.xmag = _expand(layout.magnitude()[:, 0], ncols, self.out)
 
     def advance(self, plan: list[tuple[int, Array, Array]], rtol: float, atol: float) -> None:
         """Evaluate the levels of `plan`, then update the estimates level by level."""
@@ -480,7 +478,7 @@ class _Run:
         else:
             mult = bm.max(axis=1) if not np.isnan(bm).any() else np.nanmax(bm, axis=1)
         mult = np.where(np.isfinite(mult), mult, 1.0)
-        if self.layout.kind == "elementwise":
+        if self.layout.one_column:
             return self.h0 * np.nanmax(mult)
         return self.h0 * mult
 

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ..evaluation.evaluator import Evaluator
 from ..numerics.stencils import Stencil
-from .fixed import AxisPoints, Layout, VectorPoints
+from .layouts import AxisPoints, Layout, VectorPoints
 
 __all__ = ["LevelPoints", "StencilData", "stencil_data", "as_bytes"]
 
@@ -85,7 +85,7 @@ class LevelPoints:
         self.levels = 0  # levels evaluated so far
         self.mult = np.full((levels, ncols), np.nan)
         self.values = np.full((levels, ncols, len(self.offsets), *self.out), np.nan, dtype=dtype)
-        hshape = (1, *self.out) if layout.kind == "elementwise" else (ncols,) + (1,) * len(self.out)
+        hshape = (1, *self.out) if layout.one_column else (ncols,) + (1,) * len(self.out)
         self.hstep = np.full((levels, *hshape), np.nan)
         self.keys: dict[Any, tuple[Any, ...]] = {}
 
@@ -136,7 +136,7 @@ class LevelPoints:
         self.levels = level + 1
 
     def _record_step(self, level: int, mult: Array) -> None:
-        h = self.h0 * mult if self.layout.kind != "elementwise" else self.h0 * mult[0]
+        h = self.h0 * mult if not self.layout.one_column else self.h0 * mult[0]
         self.hstep[level] = h.reshape(self.hstep.shape[1:])
 
     def _groups(self, level: int, active: Array, mult: Array) -> list[tuple[Array, Any, list[int], Any]]:
@@ -166,7 +166,7 @@ class LevelPoints:
         return out
 
     def _h(self, idx: Array, mult: Array) -> Array:
-        h: Array = self.h0 * mult[0] if self.layout.kind == "elementwise" else self.h0[idx] * mult[idx]
+        h: Array = self.h0 * mult[0] if self.layout.one_column else self.h0[idx] * mult[idx]
         return h
 
     def _reuse_key(self, level: int, back: list[int], ratios: Array) -> tuple[Any, ...]:

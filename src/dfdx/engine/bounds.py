@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 
 from ..evaluation.evaluator import Evaluator
 from ..numerics.stencils import Stencil, backward, forward
-from .fixed import Estimate, Layout, fixed_step
+from .fixed import Estimate, fixed_step
+from .layouts import Layout
 
 __all__ = ["Group", "rooms", "plan", "longest_step", "run_planned", "SHRINK_LIMIT"]
 
@@ -63,17 +64,7 @@ def rooms(layout: Layout, lower: Array, upper: Array) -> tuple[Array, Array]:
         above = np.maximum(0.0, (hi - x) - tiny * np.maximum(np.abs(x), np.abs(hi)))
     below = np.where(np.isinf(lo), np.inf, below)
     above = np.where(np.isinf(hi), np.inf, above)
-    if layout.kind == "axes":
-        assert layout.columns is not None
-        return below[layout.columns], above[layout.columns]
-    if layout.kind == "elementwise":
-        return below, above
-    assert layout.directions is not None
-    d = np.asarray(layout.directions, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ahead = np.where(d > 0, above / d, np.where(d < 0, below / -d, np.inf))
-        behind = np.where(d > 0, below / d, np.where(d < 0, above / -d, np.inf))
-    return behind.min(axis=1), ahead.min(axis=1)
+    return layout.rooms(below, above)
 
 
 def _candidates(stencil: Stencil) -> list[Stencil]:
@@ -166,17 +157,17 @@ def _rows(layout: Layout, index: Array) -> Array:
     An elementwise part spans all of x (rows are elements); other parts hold only
     their own columns, in order.
     """
-    return np.asarray(index) if layout.kind == "elementwise" else np.arange(len(index))
+    return np.asarray(index) if layout.one_column else np.arange(len(index))
 
 
 def _view(layout: Layout, a: Array) -> Array:
     """View of an estimate array with one row per unit (column, or element of x)."""
-    return a.reshape(-1, 1) if layout.kind == "elementwise" else a.reshape(a.shape[0], -1)
+    return a.reshape(-1, 1) if layout.one_column else a.reshape(a.shape[0], -1)
 
 
 def _steps_for(layout: Layout, full: Array, index: Array, steps: Array) -> Array:
     """Steps in the engine's shape for the units `index` of `layout`."""
-    if layout.kind == "elementwise":
+    if layout.one_column:
         h = np.array(full, dtype=np.float64).ravel()
         h[index] = steps
         return h.reshape(1, -1)

@@ -23,7 +23,8 @@ from ..numerics.stencils import Stencil, make_stencil
 from ..numerics.steps import absolute_steps, relative_step, unit_roundoff
 from .adaptive import adaptive, initial_steps
 from .bounds import run_planned
-from .fixed import Estimate, Layout, assemble
+from .fixed import Estimate, assemble
+from .layouts import Axes, Layout
 from .tiny import applies, tiny_axes
 
 __all__ = ["Setup", "along_axes", "columns_last"]
@@ -100,11 +101,7 @@ class Setup:
     def step_of(self, layout: Layout) -> NDArray[np.float64]:
         """The user's `step` for the columns of `layout`."""
         assert self.step is not None
-        if layout.kind == "axes":
-            return self.step.ravel()[layout.columns]
-        if layout.kind == "directions":
-            return np.full(layout.ncols, float(self.step.ravel()[0]))
-        return self.step.reshape(1, -1)
+        return layout.user_steps(self.step)
 
     def run(
         self, layout: Layout, stencil: Stencil | None = None, h: NDArray[np.float64] | None = None
@@ -171,7 +168,7 @@ def along_axes(s: Setup) -> tuple[Estimate, NDArray[np.float64]]:
     """Stencils along every coordinate axis of x."""
     if s.plain and applies(s.ev, s.x, s.stencil):
         return tiny_axes(s.ev, s.x, s.stencil, s.step, s.eps)
-    return s.run(Layout(s.x, "axes", columns=np.arange(s.x.size)))
+    return s.run(Axes(s.x, np.arange(s.x.size)))
 
 
 def columns_last(a: NDArray[Any], x_shape: tuple[int, ...]) -> NDArray[Any]:

@@ -47,7 +47,8 @@ from ..numerics.error_model import SAFETY_MEASURED, SIGNIFICANCE, combine, table
 from ..numerics.stencils import central, fornberg_weights
 from ..numerics.steps import absolute_steps
 from .bounds import longest_step, rooms
-from .fixed import Estimate, Layout, entry_status
+from .fixed import Estimate, entry_status
+from .layouts import Axes, Directions, Layout
 
 __all__ = ["hessian_from_f", "hessian_from_gradient", "PAIR_CHUNK"]
 
@@ -84,7 +85,7 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
     `s` is the validated call (:class:`dfdx.engine.dispatch.Setup`) with a second-derivative stencil.
     """
     n = s.x.size
-    diag_layout = Layout(s.x, "axes", columns=np.arange(n))
+    diag_layout = Axes(s.x, np.arange(n))
     small = s.steps(diag_layout)
     scout = _scout(s, diag_layout, small) if _scouting_applies(s) else None
     if scout is None:
@@ -297,7 +298,7 @@ def _diagonals(x: Array, i: Array, j: Array, hi: Array, hj: Array, sign: Array) 
     rows = np.arange(len(i))
     directions[rows, i] = hi
     directions[rows, j] = sign * hj
-    return Layout(x, "directions", directions=directions)
+    return Directions(x, directions)
 
 
 def hessian_from_gradient(s: Any) -> tuple[Array, Array, Array, Array]:
@@ -312,7 +313,7 @@ def hessian_from_gradient(s: Any) -> tuple[Array, Array, Array, Array]:
             f"`grad` must return an array of x's shape {s.x.shape} (the gradient), but "
             f"grad(x) has shape {s.ev.out_shape}."
         )
-    est, h = s.run(Layout(s.x, "axes", columns=np.arange(n)))
+    est, h = s.run(Axes(s.x, np.arange(n)))
     # est rows are columns j (d/dx_j), entries the gradient components i.
     jac = est.value.reshape(n, n).T
     err = est.error.reshape(n, n).T

@@ -21,7 +21,8 @@ import numpy as np
 import scipy.sparse as sps  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
-from .fixed import Layout, entry_status
+from .fixed import entry_status
+from .layouts import Axes, Directions
 
 __all__ = ["as_pattern", "group_columns", "sparse_jacobian"]
 
@@ -115,12 +116,12 @@ def sparse_jacobian(s: Any, sparsity: Any) -> tuple[sps.csr_array, sps.csr_array
     """
     m, n = int(np.prod(s.ev.out_shape, dtype=np.intp)), s.x.size
     pattern = as_pattern(sparsity, m, n)
-    h = s.steps(Layout(s.x, "axes", columns=np.arange(n)))
+    h = s.steps(Axes(s.x, np.arange(n)))
     group = _cached_groups(pattern)
     ngroups = int(group.max()) + 1 if n else 0
     directions = np.zeros((ngroups, n))
     directions[group, np.arange(n)] = h
-    est, _ = s.run(Layout(s.x, "directions", directions=directions), h=np.ones(ngroups))
+    est, _ = s.run(Directions(s.x, directions), h=np.ones(ngroups))
     coo = pattern.tocoo()
     rows, cols = coo.row, coo.col
     along = est.value.reshape(ngroups, m)

@@ -23,7 +23,8 @@ from ..numerics.error_scalar import Unsupported, combine_axes, combine_complex_a
 from ..numerics.stencils import Stencil
 from ..numerics.steps import relative_step
 from .bounds import run_planned
-from .fixed import Estimate, Layout, estimate_values
+from .fixed import Estimate, estimate_values
+from .layouts import Axes
 
 __all__ = ["TINY_COLUMNS", "applies", "tiny_axes"]
 
@@ -97,7 +98,7 @@ def tiny_axes(
                 clean=not any(modelled),
             )
             return est, np.array(h)
-    layout = Layout(x, "axes", columns=np.arange(n))
+    layout = Axes(x, np.arange(n))
     steps = np.array(h)
     first = estimate_values(ev, layout, stencil, np.array(rows)[:, :, None], steps, eps)
     return run_planned(ev, layout, stencil, steps, eps, first=first)

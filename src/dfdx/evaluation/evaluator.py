@@ -92,7 +92,7 @@ class Evaluator:
     Examples
     --------
     >>> import numpy as np
-    >>> from dfdx.engine.fixed import AxisPoints
+    >>> from dfdx.engine.layouts import AxisPoints
     >>> ev = Evaluator(lambda x: x @ x, np.array([1.0, 2.0]))
     >>> pts = AxisPoints(ev.x, columns=[0, 1], steps=[0.5, 0.5], offsets=[-1.0, 1.0])
     >>> ev(pts), ev.nfev
