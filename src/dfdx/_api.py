@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as v
 from ._result import Result, Status
-from .engine.dispatch import Setup, along_axes, columns_last
+from .engine.dispatch import Call, along_axes, columns_last
 from .engine.fixed import clean_or_status, entry_status
 from .engine.hessian import hessian_from_f, hessian_from_gradient
 from .engine.layouts import Directions, Elementwise
@@ -169,7 +169,7 @@ def jacobian(
     >>> np.allclose(res.value, [[2.0, 1.0], [np.cos(1.0), 0.0]], rtol=1e-12, atol=1e-12)
     True
     """
-    s = Setup(
+    s = Call(
         f,
         x,
         n=1,
@@ -201,7 +201,7 @@ def jacobian(
     )
 
 
-def _sparse_result(s: Setup, sparsity: Any) -> Result:
+def _sparse_result(s: Call, sparsity: Any) -> Result:
     value, error, entries, h = sparse_jacobian(s, sparsity)
     if all(e is Status.SUCCESS for e in set(entries.tolist())):
         status = np.array([Status.SUCCESS], dtype=object)
@@ -269,7 +269,7 @@ def gradient(
     >>> bool(np.all(np.abs(res.value - [-2, 2]) <= res.error))
     True
     """
-    s = Setup(
+    s = Call(
         f,
         x,
         n=1,
@@ -361,7 +361,7 @@ def derivative(
     True
     """
     order = v.as_order(n)
-    s = Setup(
+    s = Call(
         f,
         x,
         n=order,
@@ -442,7 +442,7 @@ def directional(
     >>> bool(abs(res.value - (2 + np.cos(2.0))) < 1e-12)
     True
     """
-    s = Setup(
+    s = Call(
         f,
         x,
         n=1,
@@ -574,7 +574,7 @@ def hessian(
     )
     v.as_function(f)
     if grad is not None:
-        s = Setup(v.as_function(grad, "grad"), x, n=1, **options)
+        s = Call(v.as_function(grad, "grad"), x, n=1, **options)
         value, error, status, h = hessian_from_gradient(s)
     else:
         if method == "complex":
@@ -582,7 +582,7 @@ def hessian(
                 "method='complex' needs the gradient for hessian: pass `grad=` (the complex step "
                 "then differentiates it), or use method='central' to difference f alone."
             )
-        s = Setup(f, x, n=2, **options)
+        s = Call(f, x, n=2, **options)
         if s.ev.out_shape != ():
             raise ValueError(
                 f"`f` must return a scalar for hessian, but f(x) has shape {s.ev.out_shape}; "

@@ -1,8 +1,8 @@
 """One call of a front-end: validated options, the evaluator, and the dispatch to the engine.
 
 The public functions of :mod:`dfdx._api` are their signatures and documentation; each
-builds a :class:`Setup` (every option checked once, here at the boundary, and f(x)
-evaluated), lays out its columns and hands them to :meth:`Setup.run`, the one place that
+builds a :class:`Call` (every option checked once, here at the boundary, and f(x)
+evaluated), lays out its columns and hands them to :meth:`Call.run`, the one place that
 chooses between the fixed-step, adaptive and noisy engines, with bounds and domain holes
 planned in all of them.
 """
@@ -27,14 +27,14 @@ from .fixed import Estimate, assemble
 from .layouts import Axes, Layout
 from .tiny import applies, tiny_axes
 
-__all__ = ["Setup", "along_axes", "columns_last"]
+__all__ = ["Call", "along_axes", "columns_last"]
 
 #: Base stencil of the adaptive mode when `accuracy` is not given: the lowest order, since
 #: the extrapolation raises it.
 ADAPTIVE_ACCURACY = {"central": 2, "forward": 1, "backward": 1, "complex": 2}
 
 
-class Setup:
+class Call:
     """Validated common options and the evaluator for one call."""
 
     def __init__(
@@ -164,7 +164,7 @@ class Setup:
         )
 
 
-def along_axes(s: Setup) -> tuple[Estimate, NDArray[np.float64]]:
+def along_axes(s: Call) -> tuple[Estimate, NDArray[np.float64]]:
     """Stencils along every coordinate axis of x."""
     if s.plain and applies(s.ev, s.x, s.stencil):
         return tiny_axes(s.ev, s.x, s.stencil, s.step, s.eps)

@@ -47,6 +47,7 @@ from ..numerics.error_model import SAFETY_MEASURED, SIGNIFICANCE, combine, table
 from ..numerics.stencils import central, fornberg_weights
 from ..numerics.steps import absolute_steps
 from .bounds import longest_step, rooms
+from .dispatch import Call
 from .fixed import Estimate, entry_status
 from .layouts import Axes, Directions, Layout
 
@@ -79,10 +80,10 @@ def _pair_index(n: int) -> tuple[Array, Array]:
     return i.astype(np.intp), j.astype(np.intp)
 
 
-def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
+def hessian_from_f(s: Call) -> tuple[Array, Array, Array, Array]:
     """Value, error, entry status ``(n, n)`` and steps ``(n,)`` of the Hessian of f.
 
-    `s` is the validated call (:class:`dfdx.engine.dispatch.Setup`) with a second-derivative stencil.
+    `s` is the validated call (:class:`dfdx.engine.dispatch.Call`) with a second-derivative stencil.
     """
     n = s.x.size
     diag_layout = Axes(s.x, np.arange(n))
@@ -104,7 +105,7 @@ def hessian_from_f(s: Any) -> tuple[Array, Array, Array, Array]:
 
 
 def _assemble(
-    s: Any, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array], scale: float
+    s: Call, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array], scale: float
 ) -> tuple[Array, Array, Array, Array]:
     """The full matrix: the diagonal given, each pair from its second difference.
 
@@ -165,7 +166,7 @@ def _assemble(
     return value, error, status, np.asarray(h)
 
 
-def _checked_pairs(s: Any, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Array, Array, Array]:
+def _checked_pairs(s: Call, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Array, Array, Array]:
     """Second differences along ``h_i e_i + h_j e_j`` at long steps, and whether they hold.
 
     The order-4 rule on offsets -2 .. 2 is exact for polynomials of degree five; the
@@ -192,7 +193,7 @@ def _checked_pairs(s: Any, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Ar
     return g, rounding + truncation, ok
 
 
-def _scouting_applies(s: Any) -> bool:
+def _scouting_applies(s: Call) -> bool:
     """The scout runs for automatic fixed steps of the default central order-4 rule."""
     return (
         s.step is None
@@ -203,7 +204,7 @@ def _scouting_applies(s: Any) -> bool:
     )
 
 
-def _scout(s: Any, layout: Layout, small: Array) -> tuple[Estimate, Array, Array] | None:
+def _scout(s: Call, layout: Layout, small: Array) -> tuple[Estimate, Array, Array] | None:
     """Order-6 second differences along the axes at a long step ``H``, and the steps.
 
     The same seven values give the sixth derivative along each axis at the scale H.
@@ -259,7 +260,7 @@ def _scout(s: Any, layout: Layout, small: Array) -> tuple[Estimate, Array, Array
 
 
 def _diagonal_after_scout(
-    s: Any, layout: Layout, scout: tuple[Estimate, Array, Array]
+    s: Call, layout: Layout, scout: tuple[Estimate, Array, Array]
 ) -> tuple[Array, Array, Array, Array]:
     """The diagonal: the scout's where its step is kept, a second difference elsewhere."""
     est, big, h = scout
@@ -275,7 +276,7 @@ def _diagonal_after_scout(
     return value, error, status, h
 
 
-def _pairs(s: Any, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Estimate, Array]:
+def _pairs(s: Call, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Estimate, Array]:
     """Second derivatives along ``h_i e_i + sign h_j e_j`` with unit step in t.
 
     The sign is +1 unless a bounding box leaves more room along the other diagonal
@@ -301,7 +302,7 @@ def _diagonals(x: Array, i: Array, j: Array, hi: Array, hj: Array, sign: Array) 
     return Directions(x, directions)
 
 
-def hessian_from_gradient(s: Any) -> tuple[Array, Array, Array, Array]:
+def hessian_from_gradient(s: Call) -> tuple[Array, Array, Array, Array]:
     """Symmetrised Jacobian of the gradient ``s.f`` and its error.
 
     The error of ``(J + J^T) / 2`` is the mean of the two entries' errors, but never

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sps  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
+from .dispatch import Call
 from .fixed import entry_status
 from .layouts import Axes, Directions
 
@@ -109,10 +110,10 @@ def _cached_groups(pattern: sps.csc_array) -> NDArray[np.intp]:
     return _GROUPS[key]
 
 
-def sparse_jacobian(s: Any, sparsity: Any) -> tuple[sps.csr_array, sps.csr_array, Array, Array]:
+def sparse_jacobian(s: Call, sparsity: Any) -> tuple[sps.csr_array, sps.csr_array, Array, Array]:
     """Value and error (CSR, shape ``(m, n)``), entry status (per stored entry) and steps.
 
-    `s` is the validated call (:class:`dfdx.engine.dispatch.Setup`).
+    `s` is the validated call (:class:`dfdx.engine.dispatch.Call`).
     """
     m, n = int(np.prod(s.ev.out_shape, dtype=np.intp)), s.x.size
     pattern = as_pattern(sparsity, m, n)
