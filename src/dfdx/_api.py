@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as v
-from ._result import Result, Status
+from ._result import Result
 from .engine.dispatch import Call, along_axes, columns_last
 from .engine.fixed import clean_or_status, entry_status
 from .engine.hessian import hessian_from_f, hessian_from_gradient
@@ -203,10 +203,10 @@ def jacobian(
 
 def _sparse_result(s: Call, sparsity: Any) -> Result:
     value, error, entries, h = sparse_jacobian(s, sparsity)
-    if all(e is Status.SUCCESS for e in set(entries.tolist())):
-        status = np.array([Status.SUCCESS], dtype=object)
+    if not entries.any():
+        status = np.zeros(1, dtype=np.int8)
     else:
-        status = np.full(value.shape, Status.SUCCESS, dtype=object)
+        status = np.zeros(value.shape, dtype=np.int8)
         coo = value.tocoo()
         status[coo.row, coo.col] = entries
     return s.finish(value, error, status, h.reshape(s.x.shape))

@@ -74,6 +74,19 @@ class Status(enum.Enum):
         """The most severe of `statuses` (SUCCESS if none)."""
         return max(statuses, key=lambda s: s.severity, default=Status.SUCCESS)
 
+    @property
+    def code(self) -> int:
+        """The status as the engine stores it per entry: its severity, a small integer."""
+        return int(self.severity)
+
+    @staticmethod
+    def of_code(code: int) -> Status:
+        """The status whose :attr:`code` is `code`."""
+        return _BY_CODE[int(code)]
+
+
+_BY_CODE = {status.severity: status for status in Status}
+
 
 @dataclass(frozen=True, repr=False, eq=False)
 class Result:

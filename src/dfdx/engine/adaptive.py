@@ -90,10 +90,8 @@ FIRST_STEP = 2.0**-3
 #: Why an entry stopped (codes of ``_Run.reason``): its tolerance was met, or its
 #: truncation fell below its rounding.
 MET, ROUNDING = 1, 2
-_STATUSES = np.array(
-    [Status.SUCCESS, Status.ROUNDOFF, Status.NOT_CONVERGED, Status.NOT_DIFFERENTIABLE, Status.NONFINITE],
-    dtype=object,
-)
+_ROUNDOFF, _NOT_CONVERGED = Status.ROUNDOFF.code, Status.NOT_CONVERGED.code
+_NOT_DIFFERENTIABLE, _NONFINITE = Status.NOT_DIFFERENTIABLE.code, Status.NONFINITE.code
 
 
 def initial_steps(reach: Array, stencil: Stencil) -> Array:
@@ -427,18 +425,18 @@ class _Run:
             return self._estimate(rtol, atol, strict)
 
     def _estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
-        code = np.zeros(self.best.shape, dtype=np.int8)  # an index into _STATUSES
+        code = np.zeros(self.best.shape, dtype=np.int8)  # Status codes
         size = np.maximum(
             np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
         )
         large = self.best_err > self.eps ** (1 / 3) * size
         short = self.best_err > np.maximum(atol, rtol * np.abs(self.best))
-        code[(self.reason == ROUNDING) & (large | (strict & short))] = 1
-        code[~self.done] = 2
-        code[self._not_differentiable()] = 3
+        code[(self.reason == ROUNDING) & (large | (strict & short))] = _ROUNDOFF
+        code[~self.done] = _NOT_CONVERGED
+        code[self._not_differentiable()] = _NOT_DIFFERENTIABLE
         nonfinite = ~np.isfinite(self.best)
-        code[nonfinite] = 4
-        status = _STATUSES[code]
+        code[nonfinite] = _NONFINITE
+        status = code
         step = self._steps()
         return Estimate(
             value=self.best,

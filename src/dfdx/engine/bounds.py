@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from ..evaluation.evaluator import Evaluator
 from ..numerics.stencils import Stencil, backward, forward
-from .fixed import Estimate, fixed_step
+from .fixed import UNDECIDED, Estimate, fixed_step
 from .layouts import Layout
 
 __all__ = ["Group", "rooms", "plan", "longest_step", "run_planned", "SHRINK_LIMIT"]
@@ -217,7 +217,7 @@ def _merge(
     if part.status is not None:
         # Statuses decided by the scheme itself (the adaptive mode); None elsewhere.
         if into.status is None:
-            into.status = np.full(into.value.shape, None, dtype=object)
+            into.status = np.full(into.value.shape, UNDECIDED, dtype=np.int8)
         target = _view(layout, into.status)
         source = _view(layout, part.status)[rows]
         mask = np.ones(source.shape, dtype=bool) if only is None else only

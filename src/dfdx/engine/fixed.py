@@ -33,11 +33,12 @@ __all__ = [
 
 Array = NDArray[Any]
 
-# Members looked up once: an Enum class attribute costs a Python-level __getattr__ (3.11).
-_SUCCESS, _ESTIMATED_ERROR, _ONE_SIDED = Status.SUCCESS, Status.ESTIMATED_ERROR, Status.ONE_SIDED
-_NOT_DIFFERENTIABLE, _NONFINITE = Status.NOT_DIFFERENTIABLE, Status.NONFINITE
-# ... and as arrays: NumPy probes a bare member's class for array protocols at every use.
-_SUCCESS_0D, _ESTIMATED_ERROR_0D = np.array(_SUCCESS, dtype=object), np.array(_ESTIMATED_ERROR, dtype=object)
+#: The engine keeps one status per entry as an int8 code (:attr:`Status.code`, its
+#: severity); :func:`assemble` turns the codes into a :class:`Status` once.
+SUCCESS, ONE_SIDED, ESTIMATED_ERROR = Status.SUCCESS.code, Status.ONE_SIDED.code, Status.ESTIMATED_ERROR.code
+NOT_DIFFERENTIABLE, NONFINITE = Status.NOT_DIFFERENTIABLE.code, Status.NONFINITE.code
+#: In an estimate's own ``status``: no decision for this entry (the flags decide).
+UNDECIDED = -1
 
 
 @dataclass
@@ -123,24 +124,15 @@ def clean_or_status(est: Estimate) -> Array | None:
 
 
 def entry_status(est: Estimate) -> Array:
-    """Status of every entry (an object array of :class:`Status`), before arrangement."""
-    if est.status is None and est.one_sided is None and est.not_differentiable is None:
-        if not est.nonfinite.any():  # SUCCESS, or ESTIMATED_ERROR where modelled
-            return np.asarray(np.where(est.modelled, _ESTIMATED_ERROR_0D, _SUCCESS_0D))
-    status: Array = np.broadcast_to(_SUCCESS_0D, est.value.shape).copy()
-    flags = (est.modelled, est.nonfinite, est.one_sided, est.not_differentiable)
-    if est.status is None and not any(f is not None and f.any() for f in flags):
-        return status
-    status[est.modelled] = _ESTIMATED_ERROR
+    """Status code of every entry (int8, :attr:`Status.code`), before arrangement."""
+    status: Array = np.where(est.modelled, np.int8(ESTIMATED_ERROR), np.int8(SUCCESS))
     if est.status is not None:
-        decided = np.array([s is not None for s in np.ravel(est.status)]).reshape(status.shape)
-        status[decided] = np.asarray(est.status, dtype=object)[decided]
+        status = np.where(est.status != UNDECIDED, est.status, status).astype(np.int8)
     if est.one_sided is not None:
-        keep = np.vectorize(lambda st: st.severity < _ONE_SIDED.severity, otypes=[bool])(status)
-        status[est.one_sided & keep] = _ONE_SIDED
+        status[est.one_sided & (status < ONE_SIDED)] = ONE_SIDED
     if est.not_differentiable is not None:
-        status[est.not_differentiable] = _NOT_DIFFERENTIABLE
-    status[est.nonfinite] = _NONFINITE
+        status[est.not_differentiable] = NOT_DIFFERENTIABLE
+    status[est.nonfinite] = NONFINITE
     return status
 
 
@@ -174,22 +166,18 @@ def assemble(
 ) -> Result:
     """Build the :class:`Result` from arranged arrays, and raise if a failure must be thrown.
 
-    `status` holds one :class:`Status` per entry of `value` (None: all SUCCESS); the
+    `status` holds one status code per entry of `value` (None: all SUCCESS); the
     result carries the worst, and the message names the entries affected by it (and
     f(x), `f0`, when it is f(x) itself that is not finite).
     """
-    if status is None:
-        worst = _SUCCESS
-    else:
-        entries = np.asarray(status, dtype=object)
-        # Identity comparisons run in C; only the entries that are not SUCCESS are hashed.
-        others = entries[entries != _SUCCESS_0D]
-        worst = Status.worst(*set(others.tolist())) if others.size else _SUCCESS
+    codes = None if status is None else np.asarray(status)
+    worst = Status.SUCCESS if codes is None or not codes.size else Status.of_code(codes.max())
     message = worst.message
-    if worst is not _SUCCESS:
+    if worst is not Status.SUCCESS:
+        assert codes is not None
         if value.ndim:
-            message = f"{message} Entries: {_listed(entries == worst)}."
-        if worst is _NONFINITE and f0 is not None and not np.isfinite(f0).all():
+            message = f"{message} Entries: {_listed(codes == worst.code)}."
+        if worst is Status.NONFINITE and f0 is not None and not np.isfinite(f0).all():
             message = f"{_not_finite_at_x(f0)} {message}"
     result = Result(
         value=_scalar(value),

@@ -124,7 +124,7 @@ def _assemble(
     n = s.x.size
     value = np.zeros((n, n))
     error = np.zeros((n, n))
-    status = np.empty((n, n), dtype=object)
+    status = np.zeros((n, n), dtype=np.int8)
     value[np.diag_indices(n)] = d_value
     error[np.diag_indices(n)] = d_error
     status[np.diag_indices(n)] = d_status
@@ -139,11 +139,11 @@ def _assemble(
         hi = np.where(mixed, absolute_steps(fine * reach[i], 1.0), line * h[i])
         hj = np.where(mixed, absolute_steps(fine * reach[j], 1.0), line * h[j])
         g, g_err = np.empty(len(i)), np.empty(len(i))
-        sign, p_status = np.ones(len(i)), np.empty(len(i), dtype=object)
+        sign, p_status = np.ones(len(i)), np.zeros(len(i), dtype=np.int8)
         if both.any():
             k = np.flatnonzero(both)
             g[k], g_err[k], ok = _checked_pairs(s, i[k], j[k], hi[k], hj[k])
-            p_status[k] = Status.SUCCESS
+            p_status[k] = Status.SUCCESS.code
             # A line whose check sees terms beyond degree five: the default steps.
             hi[k[~ok]], hj[k[~ok]] = small[i[k[~ok]]], small[j[k[~ok]]]
             both[k[~ok]] = False
@@ -155,14 +155,9 @@ def _assemble(
         with np.errstate(invalid="ignore"):
             v = (g - hi**2 * d_value[i] - hj**2 * d_value[j]) / (2 * sign * hi * hj)
             e = (g_err + hi**2 * d_error[i] + hj**2 * d_error[j]) / (2 * hi * hj)
-        worst = [
-            max((a, b, c), key=lambda t: t.severity)
-            for a, b, c in zip(p_status, d_status[i], d_status[j], strict=True)
-        ]
         value[i, j] = value[j, i] = v
         error[i, j] = error[j, i] = e
-        for a, b, st in zip(i, j, worst, strict=True):
-            status[a, b] = status[b, a] = st
+        status[i, j] = status[j, i] = np.maximum(p_status, np.maximum(d_status[i], d_status[j]))
     return value, error, status, np.asarray(h)
 
 
@@ -322,5 +317,5 @@ def hessian_from_gradient(s: Call) -> tuple[Array, Array, Array, Array]:
     with np.errstate(invalid="ignore"):
         error = np.maximum((err + err.T) / 2, np.abs(jac - jac.T) / 2)
     st = entry_status(est).reshape(n, n).T
-    status = np.where(np.vectorize(lambda a, b: a.severity >= b.severity, otypes=[bool])(st, st.T), st, st.T)
+    status = np.maximum(st, st.T)
     return value, error, status, np.asarray(h)
