@@ -10,6 +10,8 @@ planned in all of them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,6 +74,11 @@ class Call:
         self.rtol, self.atol, self.max_steps = v.as_tolerances(rtol, atol, max_steps, self.adaptive)
         self.strict = rtol is not None or atol is not None
         self.noise = v.as_noise(noise)
+        if self.noise is not None and self.adaptive:
+            raise ValueError(
+                "`noise` and `adaptive=True` do not combine: noise-optimal steps are fixed "
+                "steps. Drop one of them."
+            )
         self.progress = v.as_flag(progress, "progress")
         vectorized = v.as_flag(vectorized, "vectorized")
         self.bounds = v.as_bounds(bounds, self.x)
@@ -91,6 +98,7 @@ class Call:
         self.noise_used: float | None = None
         #: One fixed stencil at fixed steps, no box: what :mod:`dfdx.engine.tiny` covers.
         self.plain = self.noise is None and not self.adaptive and self.bounds is None
+        self.mode = next(mode for mode in MODES if mode.applies(self))
 
     def steps(self, layout: Layout, stencil: Stencil | None = None) -> NDArray[np.float64]:
         """Automatic or user steps for the columns of `layout` (shape of ``layout.reach``)."""
@@ -106,47 +114,14 @@ class Call:
     def run(
         self, layout: Layout, stencil: Stencil | None = None, h: NDArray[np.float64] | None = None
     ) -> tuple[Estimate, NDArray[np.float64]]:
-        """The one dispatch point from front-ends to the engine.
+        """The one dispatch point from front-ends to the engine: the call's estimator.
 
         Columns are planned against the bounds (one-sided stencils next to a bound) and
         redone one-sided where f has a domain hole, in every mode; returns the
-        estimate and the steps used (for the adaptive mode, the final ones).
+        estimate and the steps used (for the adaptive mode, the final ones). `h`, if
+        given, replaces the automatic steps of the fixed-step modes.
         """
-        stencil = stencil or self.stencil
-        if self.noise is not None:
-            if self.adaptive:
-                raise ValueError(
-                    "`noise` and `adaptive=True` do not combine: noise-optimal steps are fixed "
-                    "steps. Drop one of them."
-                )
-            return self._run_noisy(layout, stencil)
-        if self.adaptive:
-            h0 = self.step_of(layout) if self.step is not None else initial_steps(layout.reach, stencil)
-            estimator = functools.partial(
-                adaptive, rtol=self.rtol, atol=self.atol, max_steps=self.max_steps, strict=self.strict
-            )
-            est, used = run_planned(self.ev, layout, stencil, h0, self.eps, self.bounds, estimate=estimator)
-            return est, (est.step if est.step is not None else used)
-        h = self.steps(layout, stencil) if h is None else h
-        return run_planned(self.ev, layout, stencil, h, self.eps, self.bounds)
-
-    def _run_noisy(self, layout: Layout, stencil: Stencil) -> tuple[Estimate, NDArray[np.float64]]:
-        """Steps for a noisy f: the noise level (given or estimated) replaces the round-off."""
-        level = self.noise
-        if level == "auto":
-            found = estimate_noise(self.ev, layout, self.eps)
-            self.noise_used = found.level
-        else:
-            self.noise_used = float(level)  # type: ignore[arg-type]
-        h, drive = noisy_steps(self.ev, layout, stencil, self.noise_used, self.eps)
-        if self.step is not None:
-            h = self.step_of(layout)
-        est, h = run_planned(self.ev, layout, stencil, h, self.eps, self.bounds)
-        hh = h.reshape((layout.ncols,) + (1,) * len(self.ev.out_shape)) if h.ndim == 1 else h
-        error = noise_error(stencil, hh, self.noise_used, drive, est.value, self.eps)
-        est.error = np.where(est.nonfinite, np.inf, error)
-        est.modelled = np.zeros_like(est.modelled)
-        return est, h
+        return self.mode.run(self, layout, stencil or self.stencil, h)
 
     def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:
         self.ev.close()  # the progress bar ends with the call, not with garbage collection
@@ -162,6 +137,67 @@ class Call:
             noise=self.noise_used,
             f0=self.ev.f0,
         )
+
+
+Runner = Callable[[Call, Layout, Stencil, "NDArray[np.float64] | None"], tuple[Estimate, NDArray[np.float64]]]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """An estimator the dispatch can choose: when it applies to a call, and how it runs."""
+
+    name: str
+    applies: Callable[[Call], bool]
+    run: Runner
+
+
+def _fixed(
+    call: Call, layout: Layout, stencil: Stencil, h: NDArray[np.float64] | None
+) -> tuple[Estimate, NDArray[np.float64]]:
+    """One stencil at fixed steps (automatic, the user's, or `h`)."""
+    h = call.steps(layout, stencil) if h is None else h
+    return run_planned(call.ev, layout, stencil, h, call.eps, call.bounds)
+
+
+def _adaptive(
+    call: Call, layout: Layout, stencil: Stencil, h: NDArray[np.float64] | None
+) -> tuple[Estimate, NDArray[np.float64]]:
+    """A shrinking step sequence with Richardson extrapolation (:mod:`dfdx.engine.adaptive`)."""
+    h0 = call.step_of(layout) if call.step is not None else initial_steps(layout.reach, stencil)
+    estimator = functools.partial(
+        adaptive, rtol=call.rtol, atol=call.atol, max_steps=call.max_steps, strict=call.strict
+    )
+    est, used = run_planned(call.ev, layout, stencil, h0, call.eps, call.bounds, estimate=estimator)
+    return est, (est.step if est.step is not None else used)
+
+
+def _noisy(
+    call: Call, layout: Layout, stencil: Stencil, h: NDArray[np.float64] | None
+) -> tuple[Estimate, NDArray[np.float64]]:
+    """Steps for a noisy f: the noise level (given or estimated) replaces the round-off."""
+    level = call.noise
+    if level == "auto":
+        call.noise_used = estimate_noise(call.ev, layout, call.eps).level
+    else:
+        call.noise_used = float(level)  # type: ignore[arg-type]
+    h, drive = noisy_steps(call.ev, layout, stencil, call.noise_used, call.eps)
+    if call.step is not None:
+        h = call.step_of(layout)
+    est, h = run_planned(call.ev, layout, stencil, h, call.eps, call.bounds)
+    hh = h.reshape((layout.ncols,) + (1,) * len(call.ev.out_shape)) if h.ndim == 1 else h
+    error = noise_error(stencil, hh, call.noise_used, drive, est.value, call.eps)
+    est.error = np.where(est.nonfinite, np.inf, error)
+    est.modelled = np.zeros_like(est.modelled)
+    return est, h
+
+
+#: The estimators, the first that applies wins. A new one is a module in ``engine/``
+#: and one line here; the front-ends do not change.
+MODES = (
+    Mode("noisy", lambda call: call.noise is not None, _noisy),
+    Mode("adaptive", lambda call: call.adaptive, _adaptive),
+    Mode("fixed", lambda call: True, _fixed),
+)
 
 
 def along_axes(s: Call) -> tuple[Estimate, NDArray[np.float64]]:
