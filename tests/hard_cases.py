@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import warnings
+
 import mpmath
 import numpy as np
 
@@ -29,7 +31,11 @@ __all__ = [
     "FAILED",
     "MpNames",
     "MP",
+    "MODES",
+    "Outcome",
+    "applies",
     "classify",
+    "outcome",
     "reference",
 ]
 
@@ -126,13 +132,19 @@ def reference(case: Case) -> np.ndarray | None:
     return np.asarray(out, dtype=np.float64)
 
 
+def _h(xs: Sequence[Any]) -> Any:
+    """mpmath.diff's step, relative to the point's largest coordinate (its default step is
+    absolute, and vanishes against an x near 1e300)."""
+    return mpmath.ldexp(1, -mpmath.mp.prec - 10) * max([mpmath.mpf(1)] + [abs(c) for c in xs])
+
+
 def _scalar(case: Case) -> Any:
-    vals = [mpmath.diff(case.ref, xi, case.n) for xi in _mpf(case.x)]
+    vals = [mpmath.diff(case.ref, xi, case.n, h=_h([xi])) for xi in _mpf(case.x)]
     return np.reshape(np.array([float(v) for v in vals]), np.shape(case.x))
 
 
 def _partial(g: Callable[..., Any], xs: Sequence[Any], orders: Sequence[int]) -> float:
-    return float(mpmath.diff(lambda *a: g(list(a)), tuple(xs), tuple(orders)))
+    return float(mpmath.diff(lambda *a: g(list(a)), tuple(xs), tuple(orders), h=_h(xs)))
 
 
 def _unit(n: int, *idx: int) -> list[int]:
@@ -168,7 +180,8 @@ def _hessian(case: Case) -> Any:
 
 def _directional(case: Case) -> Any:
     xs, vs = _mpf(case.x), _mpf(case.v)
-    return float(mpmath.diff(lambda t: case.ref([a + t * b for a, b in zip(xs, vs, strict=True)]), 0))
+    g = lambda t: case.ref([a + t * b for a, b in zip(xs, vs, strict=True)])  # noqa: E731
+    return float(mpmath.diff(g, 0, h=_h(xs) / max(abs(b) for b in vs)))
 
 
 _REFERENCE: dict[str, Callable[[Case], Any]] = {
@@ -209,6 +222,46 @@ def classify(value: Any, error: Any, status: str | None, truth: Any, exists: boo
             return "silent"
         far = ~np.isfinite(miss) | (miss > 10 * e)
     return "weak_miss" if bool(np.any(far)) else "weak"
+
+
+#: dfdx's modes as a user selects them.
+MODES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "central-2": {"accuracy": 2},
+    "forward": {"method": "forward"},
+    "backward": {"method": "backward"},
+    "complex": {"method": "complex"},
+    "adaptive": {"adaptive": True},
+}
+
+
+def applies(case: Case, mode: str) -> bool:
+    """Whether `mode` can run `case`: the complex step needs an analytic f."""
+    return case.analytic or MODES[mode].get("method") != "complex"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: str
+    value: Any = None
+    error: Any = None
+    status: str | None = None
+    step: Any = None
+    message: str = ""
+
+
+def outcome(case: Case, mode: str) -> Outcome:
+    """Run `case` through dfdx in `mode` (``throw=False``) and classify the result."""
+    import dfdx
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            r = case.call(dfdx, throw=False, **MODES[mode])
+        except Exception as exc:  # a crash is a refusal, reported with its message
+            return Outcome("refused", message=f"{type(exc).__name__}: {exc}")
+    verdict = classify(r.value, r.error, r.status.name, case.truth, case.exists)
+    return Outcome(verdict, r.value, r.error, r.status.name, r.step, r.message)
 
 
 def _build() -> list[Case]:
