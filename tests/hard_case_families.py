@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import mpmath
 import numpy as np
 
-from .hard_case_families2 import cancellation, case, higher, noise, scales, user_steps
-from .hard_cases import MP, Case
+from .hard_case_families2 import cancellation, higher, noise, scales, user_steps
+from .hard_case_kit import MP, Case, case
 
 INF = float("inf")
 
@@ -34,7 +35,7 @@ def large_tiny() -> list[Case]:
         case("daily_cycle_unix", fam, d, lambda m, t: m.sin(2 * m.pi * t / 86400), 1.7e9),
         case("daily_cycle_unix_b", fam, d, lambda m, t: m.cos(2 * m.pi * t / 86400), 1733450000.0),
         case("weekly_cycle_unix", fam, d, lambda m, t: m.sin(2 * m.pi * t / 604800) ** 2, 1.72e9),
-        case("hourly_decay_unix", fam, d, lambda m, t: m.exp(-((t - 1.7e9) / 3600) ** 2), 1.7e9 + 2000),
+        case("hourly_decay_unix", fam, d, lambda m, t: m.exp(-(((t - 1.7e9) / 3600) ** 2)), 1.7e9 + 2000),
         case("exp_at_700", fam, d, lambda m, t: m.exp(t), 700.0),
         case("exp_neg_at_700", fam, d, lambda m, t: m.exp(-t), 700.0),
         case("exp_scaled_at_1e4", fam, d, lambda m, t: m.exp(t / 200), 1e4),
@@ -50,8 +51,13 @@ def large_tiny() -> list[Case]:
         case("sin_tiny_arg_array", fam, d, lambda m, t: m.sin(t / 1e-6), np.array([1e-7, 5e-7, 2e-6])),
         case("large_x_array", fam, d, lambda m, t: m.sin(t), np.array([1e3, 1e5, 1e7])),
         case("grad_sin_large", fam, "gradient", lambda m, x: m.sin(x[0]) * m.cos(x[1]), np.array([1e6, 3e5])),
-        case("grad_tiny_coords", fam, "gradient", lambda m, x: m.cos(x[0] / 1e-6) + x[1] ** 2 / 1e-12,
-             np.array([3e-7, 2e-6])),
+        case(
+            "grad_tiny_coords",
+            fam,
+            "gradient",
+            lambda m, x: m.cos(x[0] / 1e-6) + x[1] ** 2 / 1e-12,
+            np.array([3e-7, 2e-6]),
+        ),
     ]
     return out
 
@@ -81,10 +87,21 @@ def oscillation() -> list[Case]:
         case("log_near_root", fam, d, lambda m, t: m.log(t - 0.999), 1.0),
         case("chirp_array", fam, d, lambda m, t: m.sin(t**2), np.array([10.0, 100.5, 300.25])),
         case("sin_t2_n2", fam, d, lambda m, t: m.sin(t**2), 10.0, n=2),
-        case("dir_oscillating", fam, "directional", lambda m, x: m.sin(x[0] * x[1]), np.array([300.0, 20.0]),
-             v=np.array([1.0, 1.0])),
-        case("grad_steep_tanh", fam, "gradient", lambda m, x: m.tanh(200 * (x[0] - x[1])),
-             np.array([0.5, 0.499])),
+        case(
+            "dir_oscillating",
+            fam,
+            "directional",
+            lambda m, x: m.sin(x[0] * x[1]),
+            np.array([300.0, 20.0]),
+            v=np.array([1.0, 1.0]),
+        ),
+        case(
+            "grad_steep_tanh",
+            fam,
+            "gradient",
+            lambda m, x: m.tanh(200 * (x[0] - x[1])),
+            np.array([0.5, 0.499]),
+        ),
         case("hess_pole_near", fam, "hessian", lambda m, x: 1 / (x[0] + x[1] - 1), np.array([0.5, 0.5001])),
     ]
 
@@ -132,22 +149,55 @@ def edges() -> list[Case]:
         case("exp_at_bound_0", fam, d, lambda m, t: m.exp(t), 0.0, bounds=(0.0, 1.0)),
         case("log_at_bound_1", fam, d, lambda m, t: m.log(t), 1.0, bounds=(1.0, 2.0)),
         case("sin_upper_bound", fam, d, lambda m, t: m.sin(t), 2.0, bounds=(-INF, 2.0)),
-        case("exp_array_bounds", fam, d, lambda m, t: m.exp(t), np.array([0.1, 1.0]),
-             bounds=(np.zeros(2), np.full(2, 2.0))),
-        case("log_logspace_bounds_vec", fam, d, lambda m, t: m.log(t), np.logspace(-8, 2, 11),
-             bounds=pos, vectorized=True),
+        case(
+            "exp_array_bounds",
+            fam,
+            d,
+            lambda m, t: m.exp(t),
+            np.array([0.1, 1.0]),
+            bounds=(np.zeros(2), np.full(2, 2.0)),
+        ),
+        case(
+            "log_logspace_bounds_vec",
+            fam,
+            d,
+            lambda m, t: m.log(t),
+            np.logspace(-8, 2, 11),
+            bounds=pos,
+            vectorized=True,
+        ),
         case("sqrt_logspace_vec", fam, d, lambda m, t: m.sqrt(t), np.logspace(-10, 0, 6), vectorized=True),
         _boxed("boxed_exp_linspace", np.linspace(0, 2, 10)),
         _boxed("boxed_exp_linspace_bounds", np.linspace(0, 2, 10), bounds=(0.0, 2.0)),
         _boxed("boxed_exp_linspace_vec", np.linspace(0, 2, 10), vectorized=True),
         _boxed("boxed_exp_near_edges", np.array([1e-9, 1.0, 2 - 1e-9])),
-        case("grad_log_sqrt_bounds", fam, "gradient", lambda m, x: m.log(x[0]) + m.sqrt(x[1]),
-             np.array([1e-6, 1e-4]), bounds=(np.zeros(2), np.full(2, INF))),
-        case("grad_log_sqrt", fam, "gradient", lambda m, x: m.log(x[0]) + m.sqrt(x[1]), np.array([1e-6, 1e-4])),
-        case("jac_edges_bounds", fam, "jacobian", lambda m, x: [m.log(x[0]), m.sqrt(x[1]), x[0] * x[1]],
-             np.array([1e-4, 1e-6]), bounds=(np.zeros(2), np.full(2, INF))),
-        case("hess_xlogx_bounds", fam, "hessian", lambda m, x: x[0] * m.log(x[0]) + x[0] * x[1] ** 1.5,
-             np.array([1e-5, 1e-4]), bounds=(np.zeros(2), np.full(2, INF))),
+        case(
+            "grad_log_sqrt_bounds",
+            fam,
+            "gradient",
+            lambda m, x: m.log(x[0]) + m.sqrt(x[1]),
+            np.array([1e-6, 1e-4]),
+            bounds=(np.zeros(2), np.full(2, INF)),
+        ),
+        case(
+            "grad_log_sqrt", fam, "gradient", lambda m, x: m.log(x[0]) + m.sqrt(x[1]), np.array([1e-6, 1e-4])
+        ),
+        case(
+            "jac_edges_bounds",
+            fam,
+            "jacobian",
+            lambda m, x: [m.log(x[0]), m.sqrt(x[1]), x[0] * x[1]],
+            np.array([1e-4, 1e-6]),
+            bounds=(np.zeros(2), np.full(2, INF)),
+        ),
+        case(
+            "hess_xlogx_bounds",
+            fam,
+            "hessian",
+            lambda m, x: x[0] * m.log(x[0]) + x[0] * x[1] ** 1.5,
+            np.array([1e-5, 1e-4]),
+            bounds=(np.zeros(2), np.full(2, INF)),
+        ),
     ]
     return out
 
@@ -169,20 +219,37 @@ def kinks() -> list[Case]:
         kink("abs_at_0_user_step", d, np.abs, 0.0, step=1e-3),
         kink("grad_max_at_tie", "gradient", lambda x: np.maximum(x[0], x[1]), np.array([1.0, 1.0])),
         kink("grad_abs_plus_sq", "gradient", lambda x: np.abs(x[0]) + x[1] ** 2, np.array([0.0, 1.0])),
-        kink("grad_relu_sum", "gradient", lambda x: np.sum(np.maximum(x, 0.0), axis=0), np.array([0.0, 1.0, -1.0])),
-        kink("dir_abs_diff", "directional", lambda x: np.abs(x[0] - x[1]), np.array([1.0, 1.0]),
-             v=np.array([1.0, 0.0])),
+        kink(
+            "grad_relu_sum",
+            "gradient",
+            lambda x: np.sum(np.maximum(x, 0.0), axis=0),
+            np.array([0.0, 1.0, -1.0]),
+        ),
+        kink(
+            "dir_abs_diff",
+            "directional",
+            lambda x: np.abs(x[0] - x[1]),
+            np.array([1.0, 1.0]),
+            v=np.array([1.0, 0.0]),
+        ),
         kink("hess_abs", "hessian", lambda x: np.abs(x[0]) * x[1] + x[1] ** 2, np.array([0.0, 2.0])),
     ]
     fam = "kinks"
     near = [  # a derivative exists, but a kink or a jump is within reach of the step
-        Case("abs_at_1e-10", fam, d, np.abs, 1e-10, lambda t: t, analytic=False),
-        Case("floor_at_2.9999", fam, d, np.floor, 2.9999, lambda t: 0 * t, analytic=False),
-        Case("floor_at_1e6+0.5", fam, d, np.floor, 1e6 + 0.5, lambda t: 0 * t, analytic=False),
-        Case("round_near_half", fam, d, np.round, 0.5 + 1e-9, lambda t: 0 * t, analytic=False),
-        Case("relu_at_1e-7", fam, d, lambda t: np.maximum(t, 0.0), 1e-7, lambda t: t, analytic=False),
-        Case("abs_cos_near_zero", fam, d, lambda t: np.abs(np.cos(t)), 1.5707963, lambda t: MP.cos(t),
-             analytic=False),
+        Case("abs_at_1e-10", fam, d, np.abs, 1e-10, mpmath.fabs, analytic=False),
+        Case("floor_at_2.9999", fam, d, np.floor, 2.9999, mpmath.floor, analytic=False),
+        Case("floor_at_1e6+0.5", fam, d, np.floor, 1e6 + 0.5, mpmath.floor, analytic=False),
+        Case("round_near_half", fam, d, np.round, 0.5 + 1e-9, mpmath.nint, analytic=False),
+        Case("relu_at_1e-7", fam, d, lambda t: np.maximum(t, 0.0), 1e-7, lambda t: max(t, 0), analytic=False),
+        Case(
+            "abs_cos_near_zero",
+            fam,
+            d,
+            lambda t: np.abs(np.cos(t)),
+            1.5707963,
+            lambda t: MP.cos(t),
+            analytic=False,
+        ),
     ]
     return no + near
 

@@ -3,31 +3,20 @@ derivatives and coordinates of different scale; and the helpers every family use
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import mpmath
 import numpy as np
 
-from .hard_cases import MP, Case
-
-
-def twin(F: Callable[[Any, Any], Any]) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """A NumPy f and its mpmath twin from one formula ``F(module, x)``."""
-    return (lambda x: F(np, x)), (lambda x: F(MP, x))
-
-
-def case(name: str, family: str, front: str, F: Any, x: Any, **kw: Any) -> Case:
-    """A case from one formula ``F(m, x)``; ``kw``: Case fields, the rest dfdx options."""
-    f, ref = twin(F)
-    fields = {k: kw.pop(k) for k in ("analytic", "v", "note") if k in kw}
-    return Case(name, family, front, f, x, ref, options=kw, **fields)
+from .hard_case_kit import MP, Case, case, twin
 
 
 def cancellation() -> list[Case]:
     fam, d = "cancellation", "derivative"
     poly7 = [1, -7, 21, -35, 35, -21, 7, -1]
-    out = [case(f"offset_square_{t:g}", fam, d, lambda m, t: (t + 1e8) ** 2 - 1e16, t) for t in (1.0, 0.5, 3.0)]
+    out = [
+        case(f"offset_square_{t:g}", fam, d, lambda m, t: (t + 1e8) ** 2 - 1e16, t) for t in (1.0, 0.5, 3.0)
+    ]
     out += [case(f"naive_expm1_{t:g}", fam, d, lambda m, t: m.exp(t) - 1, t) for t in (1e-5, 1e-8, 1e-12)]
     out += [
         case("one_minus_cos_1e-4", fam, d, lambda m, t: (1 - m.cos(t)) / t**2, 1e-4),
@@ -37,16 +26,41 @@ def cancellation() -> list[Case]:
         case("x_minus_sin_1e-3", fam, d, lambda m, t: t - m.sin(t), 1e-3),
         case("expanded_poly7", fam, d, lambda m, t: sum(c * t ** (7 - k) for k, c in enumerate(poly7)), 1.01),
         case("offset_1e10_plus_sin", fam, d, lambda m, t: 1e10 + m.sin(t), 1.0),
-        case("naive_variance", fam, d,
-             lambda m, t: ((1e8 + t) ** 2 + (1e8 + 1) ** 2 + (1e8 + 2) ** 2) / 3
-             - ((1e8 + t + 1e8 + 1 + 1e8 + 2) / 3) ** 2, 0.5),
-        case("grad_offset_squares", fam, "gradient", lambda m, x: (x[0] + 1e8) ** 2 - (x[1] + 1e8) ** 2,
-             np.array([1.0, 2.0])),
-        case("hess_offset_square", fam, "hessian", lambda m, x: (x[0] + x[1] + 1e6) ** 2, np.array([1.0, 2.0])),
-        case("dir_offset_square", fam, "directional", lambda m, x: (x[0] + 1e8) ** 2 - 1e16 + x[1],
-             np.array([1.0, 1.0]), v=np.array([1.0, 1.0])),
-        case("jac_cancel", fam, "jacobian", lambda m, x: [m.exp(x[0]) - 1, (x[1] + 1e8) ** 2 - 1e16],
-             np.array([1e-9, 2.0])),
+        case(
+            "naive_variance",
+            fam,
+            d,
+            lambda m, t: (
+                ((1e8 + t) ** 2 + (1e8 + 1) ** 2 + (1e8 + 2) ** 2) / 3
+                - ((1e8 + t + 1e8 + 1 + 1e8 + 2) / 3) ** 2
+            ),
+            0.5,
+        ),
+        case(
+            "grad_offset_squares",
+            fam,
+            "gradient",
+            lambda m, x: (x[0] + 1e8) ** 2 - (x[1] + 1e8) ** 2,
+            np.array([1.0, 2.0]),
+        ),
+        case(
+            "hess_offset_square", fam, "hessian", lambda m, x: (x[0] + x[1] + 1e6) ** 2, np.array([1.0, 2.0])
+        ),
+        case(
+            "dir_offset_square",
+            fam,
+            "directional",
+            lambda m, x: (x[0] + 1e8) ** 2 - 1e16 + x[1],
+            np.array([1.0, 1.0]),
+            v=np.array([1.0, 1.0]),
+        ),
+        case(
+            "jac_cancel",
+            fam,
+            "jacobian",
+            lambda m, x: [m.exp(x[0]) - 1, (x[1] + 1e8) ** 2 - 1e16],
+            np.array([1e-9, 2.0]),
+        ),
     ]
     return out
 
@@ -92,7 +106,7 @@ def _quantised(name: str, F: Any, x: Any, q: float, front: str = "derivative", *
 
 def _iterated_root(x: Any) -> Any:
     """y with y**3 + y = x by a damped fixed-point iteration stopped at |dy| < 1e-9."""
-    y = np.ones_like(np.asarray(x, dtype=np.float64))
+    y = np.full_like(np.asarray(x, dtype=np.float64), 0.5)
     for _ in range(500):
         dy = 0.2 * (x - y**3 - y)
         y = y + dy
@@ -115,7 +129,9 @@ def noise() -> list[Case]:
         _quantised("quant_exp_0.5", lambda m, t: m.exp(t), 0.5, 1e-10),
         _quantised("quant_log_3", lambda m, t: m.log(t), 3.0, 1e-10),
         _quantised("quant_1e3sin_0.7", lambda m, t: 1e3 * m.sin(t), 0.7, 1e-8),
-        _quantised("quant_grad", lambda m, x: m.sin(x[0]) * m.cos(x[1]), np.array([0.3, -1.2]), 1e-10, "gradient"),
+        _quantised(
+            "quant_grad", lambda m, x: m.sin(x[0]) * m.cos(x[1]), np.array([0.3, -1.2]), 1e-10, "gradient"
+        ),
         _quantised("quant_sin_n2", lambda m, t: m.sin(t), 1.0, 1e-10, n=2),
     ]
     for amp in (1e-12, 1e-10, 1e-8):
@@ -124,16 +140,43 @@ def noise() -> list[Case]:
         _noisy("hash_exp_1e-10", lambda m, t: m.exp(t), 1.0, 1e-10),
         _noisy("hash_cube_1e-9", lambda m, t: t**3, 2.0, 1e-9),
         _noisy("hash_sin_array_1e-11", lambda m, t: m.sin(t), np.array([0.1, 1.0, 10.0]), 1e-11),
-        _noisy("hash_grad_quad_1e-9", lambda m, x: x[0] ** 2 + 3 * x[0] * x[1], np.array([0.7, -0.2]), 1e-9,
-               "gradient"),
-        _noisy("hash_hess_1e-12", lambda m, x: m.exp(x[0]) * m.cos(x[1]), np.array([0.1, 0.2]), 1e-12, "hessian"),
-        _noisy("hash_dir_1e-10", lambda m, x: m.sin(x[0]) + x[1] ** 2, np.array([0.4, 1.5]), 1e-10,
-               "directional", v=np.array([1.0, -1.0])),
+        _noisy(
+            "hash_grad_quad_1e-9",
+            lambda m, x: x[0] ** 2 + 3 * x[0] * x[1],
+            np.array([0.7, -0.2]),
+            1e-9,
+            "gradient",
+        ),
+        _noisy(
+            "hash_hess_1e-12", lambda m, x: m.exp(x[0]) * m.cos(x[1]), np.array([0.1, 0.2]), 1e-12, "hessian"
+        ),
+        _noisy(
+            "hash_dir_1e-10",
+            lambda m, x: m.sin(x[0]) + x[1] ** 2,
+            np.array([0.4, 1.5]),
+            1e-10,
+            "directional",
+            v=np.array([1.0, -1.0]),
+        ),
         _noisy("hash_sin_n2_1e-12", lambda m, t: m.sin(t), 1.0, 1e-12, n=2),
-        Case("rel_noise_exp_5", "noise", "derivative", lambda t: np.exp(t) * (1 + 1e-10 * hash_unit(t)), 5.0,
-             MP.exp, analytic=False),
-        Case("solver_tolerance_root", "noise", "derivative", _iterated_root, 2.0,
-             lambda t: mpmath.findroot(lambda y: y**3 + y - t, mpmath.mpf(1)), analytic=False),
+        Case(
+            "rel_noise_exp_5",
+            "noise",
+            "derivative",
+            lambda t: np.exp(t) * (1 + 1e-10 * hash_unit(t)),
+            5.0,
+            MP.exp,
+            analytic=False,
+        ),
+        Case(
+            "solver_tolerance_root",
+            "noise",
+            "derivative",
+            _iterated_root,
+            2.0,
+            lambda t: mpmath.findroot(lambda y: y**3 + y - t, mpmath.mpf(1)),
+            analytic=False,
+        ),
     ]
     return out
 
@@ -141,25 +184,60 @@ def noise() -> list[Case]:
 def user_steps() -> list[Case]:
     fam, d = "user_steps", "derivative"
     sinh, sin = (lambda m, t: m.sinh(t)), (lambda m, t: m.sin(t))
-    out = [case(f"sinh_step_{h:g}", fam, d, sinh, 1.0, step=h)
-           for h in (1e-300, 1e-100, 1e-20, 1e-12, 1.49e-8, 1e-4, 0.1, 1.0)]
+    out = [
+        case(f"sinh_step_{h:g}", fam, d, sinh, 1.0, step=h)
+        for h in (1e-300, 1e-100, 1e-20, 1e-12, 1.49e-8, 1e-4, 0.1, 1.0)
+    ]
     out += [case(f"sin_step_{h:g}", fam, d, sin, 1.0, step=h) for h in (1e-200, 1e-9, 0.5, 3.0, 10.0, 100.0)]
     out += [
         case("exp_step_30", fam, d, lambda m, t: m.exp(t), 0.0, step=30.0),
         case("cube_step_100", fam, d, lambda m, t: t**3, 2.0, step=100.0),
         case("sin_1e6_step_1e-3", fam, d, sin, 1e6, step=1e-3),
-        case("log_step_over_bound", fam, d, lambda m, t: m.log(t), 1e-3, step=0.1, bounds=(0.0, float("inf"))),
+        case(
+            "log_step_over_bound", fam, d, lambda m, t: m.log(t), 1e-3, step=0.1, bounds=(0.0, float("inf"))
+        ),
         case("sin_n2_step_1e-8", fam, d, sin, 1.0, step=1e-8, n=2),
-        case("grad_step_1e-300", fam, "gradient", lambda m, x: x[0] ** 2 + x[1] ** 2, np.array([1.0, 1.0]),
-             step=1e-300),
-        case("grad_steps_per_coord", fam, "gradient", lambda m, x: m.sin(x[0]) + m.sin(x[1]),
-             np.array([1.0, 1.0]), step=np.array([1e-6, 100.0])),
-        case("hess_step_1e-8", fam, "hessian", lambda m, x: m.sin(x[0]) * m.exp(x[1]), np.array([0.5, 0.5]),
-             step=1e-8),
-        case("jac_step_1e-10", fam, "jacobian", lambda m, x: [m.sin(x[0] * x[1]), m.exp(x[1])],
-             np.array([1.0, 2.0]), step=1e-10),
-        case("dir_step_50", fam, "directional", lambda m, x: m.sin(x[0]) * x[1], np.array([1.0, 2.0]),
-             v=np.array([1.0, 1.0]), step=50.0),
+        case(
+            "grad_step_1e-300",
+            fam,
+            "gradient",
+            lambda m, x: x[0] ** 2 + x[1] ** 2,
+            np.array([1.0, 1.0]),
+            step=1e-300,
+        ),
+        case(
+            "grad_steps_per_coord",
+            fam,
+            "gradient",
+            lambda m, x: m.sin(x[0]) + m.sin(x[1]),
+            np.array([1.0, 1.0]),
+            step=np.array([1e-6, 100.0]),
+        ),
+        case(
+            "hess_step_1e-8",
+            fam,
+            "hessian",
+            lambda m, x: m.sin(x[0]) * m.exp(x[1]),
+            np.array([0.5, 0.5]),
+            step=1e-8,
+        ),
+        case(
+            "jac_step_1e-10",
+            fam,
+            "jacobian",
+            lambda m, x: [m.sin(x[0] * x[1]), m.exp(x[1])],
+            np.array([1.0, 2.0]),
+            step=1e-10,
+        ),
+        case(
+            "dir_step_50",
+            fam,
+            "directional",
+            lambda m, x: m.sin(x[0]) * x[1],
+            np.array([1.0, 2.0]),
+            v=np.array([1.0, 1.0]),
+            step=50.0,
+        ),
     ]
     return out
 
@@ -168,7 +246,9 @@ def higher() -> list[Case]:
     fam, d = "higher", "derivative"
     out = [case(f"sin_1e4_n{n}", fam, d, lambda m, t: m.sin(t), 1e4, n=n) for n in (2, 3, 4, 5)]
     out += [case(f"cos_123.4_n{n}", fam, d, lambda m, t: m.cos(t), 123.4, n=n) for n in (2, 3, 5)]
-    out += [case(f"exp_t_100_at_1e4_n{n}", fam, d, lambda m, t: m.exp(t / 100), 1e4, n=n) for n in (2, 3, 4, 5)]
+    out += [
+        case(f"exp_t_100_at_1e4_n{n}", fam, d, lambda m, t: m.exp(t / 100), 1e4, n=n) for n in (2, 3, 4, 5)
+    ]
     out += [case(f"exp_neg_30_n{n}", fam, d, lambda m, t: m.exp(-t), 30.0, n=n) for n in (2, 4)]
     out += [case(f"log_0.5_n{n}", fam, d, lambda m, t: m.log(t), 0.5, n=n) for n in (2, 3, 4, 5)]
     out += [
@@ -225,13 +305,35 @@ def scales() -> list[Case]:
         case("hess_brown_solution", fam, h, _brown, np.array([1e6, 2e-6])),
         case("grad_logit_mixed", fam, g, _logit, np.array([91.0, -0.05, 0.002])),
         case("hess_logit_mixed", fam, h, _logit, np.array([91.0, -0.05, 0.002])),
-        case("jac_mixed_scales", fam, "jacobian", lambda m, x: [x[0] * 1e6 + m.sin(x[1]), m.exp(x[1] / 1e3)],
-             np.array([1e-6, 5e2])),
-        case("grad_tiny_weight_large_x", fam, g, lambda m, x: 1e-10 * x[0] ** 2 + m.sin(x[1]), np.array([1e5, 1.0])),
-        case("dir_exp_large_coord", fam, dr, lambda m, x: m.exp(x[0]) + x[1] ** 2, np.array([0.5, 1e6]),
-             v=np.array([1.0, 1.0])),
-        case("hess_rosenbrock_x100", fam, h, lambda m, x: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2,
-             np.array([-120.0, 100.0])),
+        case(
+            "jac_mixed_scales",
+            fam,
+            "jacobian",
+            lambda m, x: [x[0] * 1e6 + m.sin(x[1]), m.exp(x[1] / 1e3)],
+            np.array([1e-6, 5e2]),
+        ),
+        case(
+            "grad_tiny_weight_large_x",
+            fam,
+            g,
+            lambda m, x: 1e-10 * x[0] ** 2 + m.sin(x[1]),
+            np.array([1e5, 1.0]),
+        ),
+        case(
+            "dir_exp_large_coord",
+            fam,
+            dr,
+            lambda m, x: m.exp(x[0]) + x[1] ** 2,
+            np.array([0.5, 1e6]),
+            v=np.array([1.0, 1.0]),
+        ),
+        case(
+            "hess_rosenbrock_x100",
+            fam,
+            h,
+            lambda m, x: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2,
+            np.array([-120.0, 100.0]),
+        ),
         case("grad_log_times_large", fam, g, lambda m, x: m.log(x[0]) * x[1], np.array([1e-5, 1e3])),
         case("hess_x0sq_x1", fam, h, lambda m, x: x[0] ** 2 * x[1], np.array([1e-5, 1e3])),
     ]

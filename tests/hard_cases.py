@@ -14,14 +14,13 @@ once at import. :func:`classify` is the verdict on one result, shared by the ben
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
-import warnings
-
-import mpmath
 import numpy as np
+
+from .hard_case_kit import MP, Case, MpNames, reference
 
 __all__ = [
     "Case",
@@ -39,8 +38,6 @@ __all__ = [
     "reference",
 ]
 
-#: Working precision of the references, in decimal digits.
-DPS = 60
 #: Statuses a user does not read past.
 TRUSTED = frozenset({"SUCCESS", "ONE_SIDED"})
 #: Statuses that raise by default (``throw=True``): the answer was refused.
@@ -57,140 +54,6 @@ FAMILIES = (
     "higher",
     "scales",
 )
-
-
-class MpNames:
-    """mpmath under NumPy's names, so that one formula serves both (``F(np, x)``, ``F(MP, x)``)."""
-
-    def __init__(self) -> None:
-        names = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arccosh": "acosh"}
-        for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "log1p", "expm1"):
-            names[name] = name
-        for np_name, mp_name in names.items():
-            setattr(self, np_name, getattr(mpmath, mp_name))
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "pi":
-            return +mpmath.pi
-        raise AttributeError(f"MpNames has no {name!r}: add it to the table")
-
-
-MP = MpNames()
-
-
-@dataclass(frozen=True)
-class Case:
-    """One hard case.
-
-    ``ref`` is the mpmath twin: a function of one mpf (``derivative``, ``directional``: of
-    the point's coordinates) or of a list of mpf (``gradient``, ``hessian``: scalar;
-    ``jacobian``: a list of outputs). ``truth`` is None where f has no derivative at x.
-    ``analytic`` marks an f that accepts complex input and is analytic there (the
-    complex step applies); ``v`` is the direction of a ``directional`` case.
-    """
-
-    name: str
-    family: str
-    front: str
-    f: Callable[..., Any]
-    x: Any
-    ref: Callable[..., Any] | None
-    options: dict[str, Any] = field(default_factory=dict)
-    analytic: bool = True
-    v: Any = None
-    note: str = ""
-
-    @property
-    def exists(self) -> bool:
-        return self.ref is not None
-
-    @property
-    def n(self) -> int:
-        return int(self.options.get("n", 1))
-
-    @property
-    def truth(self) -> np.ndarray | None:
-        return _TRUTH[self.name]
-
-    def call(self, module: Any, **mode: Any) -> Any:
-        """``module.<front>(f, x, **options, **mode)`` (module: dfdx)."""
-        front = getattr(module, self.front)
-        args = (self.f, self.x, self.v) if self.front == "directional" else (self.f, self.x)
-        return front(*args, **{**self.options, **mode})
-
-
-def _mpf(x: Any) -> Any:
-    return [mpmath.mpf(float(c)) for c in np.ravel(x)]
-
-
-def reference(case: Case) -> np.ndarray | None:
-    """The true derivative of `case` at its exact float64 point, correctly rounded to float64."""
-    if case.ref is None:
-        return None
-    with mpmath.workdps(DPS):
-        out = _REFERENCE[case.front](case)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _h(xs: Sequence[Any]) -> Any:
-    """mpmath.diff's step, relative to the point's largest coordinate (its default step is
-    absolute, and vanishes against an x near 1e300)."""
-    return mpmath.ldexp(1, -mpmath.mp.prec - 10) * max([mpmath.mpf(1)] + [abs(c) for c in xs])
-
-
-def _scalar(case: Case) -> Any:
-    vals = [mpmath.diff(case.ref, xi, case.n, h=_h([xi])) for xi in _mpf(case.x)]
-    return np.reshape(np.array([float(v) for v in vals]), np.shape(case.x))
-
-
-def _partial(g: Callable[..., Any], xs: Sequence[Any], orders: Sequence[int]) -> float:
-    return float(mpmath.diff(lambda *a: g(list(a)), tuple(xs), tuple(orders), h=_h(xs)))
-
-
-def _unit(n: int, *idx: int) -> list[int]:
-    orders = [0] * n
-    for i in idx:
-        orders[i] += 1
-    return orders
-
-
-def _gradient(case: Case) -> Any:
-    xs = _mpf(case.x)
-    n = len(xs)
-    g = np.array([_partial(case.ref, xs, _unit(n, i)) for i in range(n)])
-    return g.reshape(np.shape(case.x))
-
-
-def _jacobian(case: Case) -> Any:
-    xs = _mpf(case.x)
-    n, m = len(xs), len(case.ref(xs))
-    rows = [[_partial(lambda a, k=k: case.ref(a)[k], xs, _unit(n, i)) for i in range(n)] for k in range(m)]
-    return np.array(rows)
-
-
-def _hessian(case: Case) -> Any:
-    xs = _mpf(case.x)
-    n = len(xs)
-    h = np.empty((n, n))
-    for i in range(n):
-        for j in range(i, n):
-            h[i, j] = h[j, i] = _partial(case.ref, xs, _unit(n, i, j))
-    return h
-
-
-def _directional(case: Case) -> Any:
-    xs, vs = _mpf(case.x), _mpf(case.v)
-    g = lambda t: case.ref([a + t * b for a, b in zip(xs, vs, strict=True)])  # noqa: E731
-    return float(mpmath.diff(g, 0, h=_h(xs) / max(abs(b) for b in vs)))
-
-
-_REFERENCE: dict[str, Callable[[Case], Any]] = {
-    "derivative": _scalar,
-    "gradient": _gradient,
-    "jacobian": _jacobian,
-    "hessian": _hessian,
-    "directional": _directional,
-}
 
 
 def classify(value: Any, error: Any, status: str | None, truth: Any, exists: bool = True) -> str:
@@ -236,8 +99,11 @@ MODES: dict[str, dict[str, Any]] = {
 
 
 def applies(case: Case, mode: str) -> bool:
-    """Whether `mode` can run `case`: the complex step needs an analytic f."""
-    return case.analytic or MODES[mode].get("method") != "complex"
+    """Whether `mode` can run `case`: the complex step needs an analytic f and gives first
+    derivatives only (a Hessian by the complex step needs ``grad=``)."""
+    if MODES[mode].get("method") != "complex":
+        return True
+    return case.analytic and case.n == 1 and case.front != "hessian"
 
 
 @dataclass(frozen=True)
@@ -275,6 +141,7 @@ def _build() -> list[Case]:
     return cases
 
 
-#: Every hard case, and its reference (None where f has no derivative), keyed by name.
+#: Every hard case; its reference (``Case.truth``, None where f has no derivative) is computed here.
 CASES: list[Case] = _build()
-_TRUTH: dict[str, np.ndarray | None] = {c.name: reference(c) for c in CASES}
+for _c in CASES:
+    _c.truth  # noqa: B018 (computes and caches the reference)
