@@ -122,7 +122,7 @@ def noise() -> list[Case]:
         _f32("f32_sin_0.3", lambda m, t: m.sin(t), 0.3),
         _f32("f32_exp_2", lambda m, t: m.exp(t), 2.0),
         _f32("f32_log_3", lambda m, t: m.log(t), 3.0),
-        _f32("f32_cube_1.5", lambda m, t: t**3, 1.5),
+        _f32("f32_cube_1.1", lambda m, t: t**3, 1.1),
         _f32("f32_rosenbrock_grad", sq, np.array([-1.2, 1.0]), "gradient"),
         _f32("f32_hess_exp_sin", lambda m, x: m.exp(x[0]) * m.sin(x[1]), np.array([0.5, 1.0]), "hessian"),
         _quantised("quant_sin_1", lambda m, t: m.sin(t), 1.0, 1e-10),
