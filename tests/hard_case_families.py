@@ -145,6 +145,15 @@ def edges() -> list[Case]:
         case("acosh_near_1", fam, d, lambda m, t: m.arccosh(t), 1 + 1e-7, bounds=(1.0, INF)),
         case("log1p_near_-1", fam, d, lambda m, t: m.log1p(t), -1 + 1e-6, bounds=(-1.0, INF)),
         case("circle_near_1", fam, d, lambda m, t: m.sqrt(1 - t**2), 0.999999, bounds=unit),
+    ]
+    return out + edges_at_bounds()
+
+
+def edges_at_bounds() -> list[Case]:
+    """At a bound, arrays across a domain, f NaN outside a box; gradients, Jacobians, Hessians."""
+    fam, d = "edges", "derivative"
+    pos = (0.0, INF)
+    return [
         case("square_at_bound_0", fam, d, lambda m, t: t**2, 0.0, bounds=(0.0, 1.0)),
         case("exp_at_bound_0", fam, d, lambda m, t: m.exp(t), 0.0, bounds=(0.0, 1.0)),
         case("log_at_bound_1", fam, d, lambda m, t: m.log(t), 1.0, bounds=(1.0, 2.0)),
@@ -199,7 +208,6 @@ def edges() -> list[Case]:
             bounds=(np.zeros(2), np.full(2, INF)),
         ),
     ]
-    return out
 
 
 def kinks() -> list[Case]:

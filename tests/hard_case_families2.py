@@ -134,8 +134,12 @@ def noise() -> list[Case]:
         ),
         _quantised("quant_sin_n2", lambda m, t: m.sin(t), 1.0, 1e-10, n=2),
     ]
-    for amp in (1e-12, 1e-10, 1e-8):
-        out.append(_noisy(f"hash_sin_{amp:g}", lambda m, t: m.sin(t), 1.0, amp))
+    return out + noise_additive()
+
+
+def noise_additive() -> list[Case]:
+    """Deterministic pseudo-noise of 1e-12 ... 1e-8, relative noise, a solver's tolerance."""
+    out = [_noisy(f"hash_sin_{amp:g}", lambda m, t: m.sin(t), 1.0, amp) for amp in (1e-12, 1e-10, 1e-8)]
     out += [
         _noisy("hash_exp_1e-10", lambda m, t: m.exp(t), 1.0, 1e-10),
         _noisy("hash_cube_1e-9", lambda m, t: t**3, 2.0, 1e-9),
