@@ -50,6 +50,14 @@ def large_tiny() -> list[Case]:
         case("exp_decay_1e-8", fam, d, lambda m, t: m.exp(-t / 1e-8), 2e-8),
         case("sin_tiny_arg_array", fam, d, lambda m, t: m.sin(t / 1e-6), np.array([1e-7, 5e-7, 2e-6])),
         case("large_x_array", fam, d, lambda m, t: m.sin(t), np.array([1e3, 1e5, 1e7])),
+        case(
+            "grad_vectorized_large",
+            fam,
+            "gradient",
+            lambda m, x: m.sin(x[0]) * m.cos(x[1]),
+            np.array([1e5, 2e5]),
+            vectorized=True,
+        ),
         case("grad_sin_large", fam, "gradient", lambda m, x: m.sin(x[0]) * m.cos(x[1]), np.array([1e6, 3e5])),
         case(
             "grad_tiny_coords",
@@ -94,6 +102,13 @@ def oscillation() -> list[Case]:
             lambda m, x: m.sin(x[0] * x[1]),
             np.array([300.0, 20.0]),
             v=np.array([1.0, 1.0]),
+        ),
+        case(
+            "jac_oscillating",
+            fam,
+            "jacobian",
+            lambda m, x: [m.sin(x[0] * x[1]), m.cos(x[0] + x[1])],
+            np.array([30.0, 40.0]),
         ),
         case(
             "grad_steep_tanh",
@@ -146,7 +161,7 @@ def edges() -> list[Case]:
         case("log1p_near_-1", fam, d, lambda m, t: m.log1p(t), -1 + 1e-6, bounds=(-1.0, INF)),
         case("circle_near_1", fam, d, lambda m, t: m.sqrt(1 - t**2), 0.999999, bounds=unit),
     ]
-    return out + edges_at_bounds()
+    return out + edges_at_bounds() + edges_multivariate()
 
 
 def edges_at_bounds() -> list[Case]:
@@ -180,6 +195,13 @@ def edges_at_bounds() -> list[Case]:
         _boxed("boxed_exp_linspace_bounds", np.linspace(0, 2, 10), bounds=(0.0, 2.0)),
         _boxed("boxed_exp_linspace_vec", np.linspace(0, 2, 10), vectorized=True),
         _boxed("boxed_exp_near_edges", np.array([1e-9, 1.0, 2 - 1e-9])),
+    ]
+
+
+def edges_multivariate() -> list[Case]:
+    """Gradients, Jacobians (dense and sparse) and Hessians next to a bound."""
+    fam = "edges"
+    return [
         case(
             "grad_log_sqrt_bounds",
             fam,
@@ -198,6 +220,23 @@ def edges_at_bounds() -> list[Case]:
             lambda m, x: [m.log(x[0]), m.sqrt(x[1]), x[0] * x[1]],
             np.array([1e-4, 1e-6]),
             bounds=(np.zeros(2), np.full(2, INF)),
+        ),
+        case(
+            "jac_sparse_opposite_bounds",
+            fam,
+            "jacobian",
+            lambda m, x: [m.log(x[0]), m.log(1 - x[1])],
+            np.array([1e-3, 1 - 1e-3]),
+            bounds=(np.zeros(2), np.ones(2)),
+            sparsity=np.eye(2, dtype=bool),
+        ),
+        case(
+            "jac_dense_opposite_bounds",
+            fam,
+            "jacobian",
+            lambda m, x: [m.log(x[0]), m.log(1 - x[1])],
+            np.array([1e-3, 1 - 1e-3]),
+            bounds=(np.zeros(2), np.ones(2)),
         ),
         case(
             "hess_xlogx_bounds",

@@ -283,6 +283,10 @@ def _logit(m: Any, b: Any) -> Any:
     return sum(m.log(1 + m.exp(-y * (r[0] * b[0] + r[1] * b[1] + r[2] * b[2]))) for y, r in zip(_Y, _X))
 
 
+def _logit_probs(m: Any, b: Any) -> Any:
+    return [1 / (1 + m.exp(-(r[0] * b[0] + r[1] * b[1] + r[2] * b[2]))) for r in _X]
+
+
 def _brown(m: Any, x: Any) -> Any:
     return (x[0] - 1e6) ** 2 + (x[1] - 2e-6) ** 2 + (x[0] * x[1] - 2) ** 2
 
@@ -308,6 +312,7 @@ def scales() -> list[Case]:
         case("hess_brown_start", fam, h, _brown, np.array([1.0, 1.0])),
         case("hess_brown_solution", fam, h, _brown, np.array([1e6, 2e-6])),
         case("grad_logit_mixed", fam, g, _logit, np.array([91.0, -0.05, 0.002])),
+        case("jac_logit_probs", fam, "jacobian", _logit_probs, np.array([91.0, -0.05, 0.002])),
         case("hess_logit_mixed", fam, h, _logit, np.array([91.0, -0.05, 0.002])),
         case(
             "jac_mixed_scales",

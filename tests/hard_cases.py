@@ -56,6 +56,11 @@ FAMILIES = (
 )
 
 
+def _dense(a: Any) -> Any:
+    """A SciPy sparse result (a sparse Jacobian) as a dense array."""
+    return a.toarray() if hasattr(a, "toarray") else a
+
+
 def classify(value: Any, error: Any, status: str | None, truth: Any, exists: bool = True) -> str:
     """The verdict on one result: ``covered``, ``silent``, ``weak_miss``, ``weak`` or ``refused``.
 
@@ -71,8 +76,8 @@ def classify(value: Any, error: Any, status: str | None, truth: Any, exists: boo
     trusted = status in TRUSTED
     if not exists:
         return "silent" if trusted else "weak_miss"
-    v = np.asarray(value, dtype=complex)
-    e = np.asarray(error, dtype=float)
+    v = np.asarray(_dense(value), dtype=complex)
+    e = np.asarray(_dense(error), dtype=float)
     t = np.asarray(truth, dtype=float)
     if v.shape != t.shape:
         return "silent" if trusted else "weak_miss"

@@ -167,6 +167,14 @@ def test_classify(value, error, status, truth, exists, verdict):
     assert classify(value, error, status, truth, exists) == verdict
 
 
+def test_classify_reads_sparse_results():
+    import scipy.sparse as sps
+
+    value, truth = sps.csr_array(np.eye(2)), np.eye(2)
+    assert classify(value, sps.csr_array(np.full((2, 2), 0.1)), "SUCCESS", truth) == "covered"
+    assert classify(value, sps.csr_array(np.zeros((2, 2))), "SUCCESS", truth + 0.01) == "silent"
+
+
 def test_outcome_reports_a_crash_as_refused():
     def boom(x):
         raise RuntimeError("f failed")
