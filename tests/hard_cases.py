@@ -27,6 +27,7 @@ __all__ = [
     "CASES",
     "FAMILIES",
     "TRUSTED",
+    "TRUTH",
     "FAILED",
     "MpNames",
     "MP",
@@ -148,5 +149,5 @@ def _build() -> list[Case]:
 
 #: Every hard case; its reference (``Case.truth``, None where f has no derivative) is computed here.
 CASES: list[Case] = _build()
-for _c in CASES:
-    _c.truth  # noqa: B018 (computes and caches the reference)
+#: The references by case name (None where f has no derivative), computed once, here.
+TRUTH: dict[str, np.ndarray | None] = {c.name: c.truth for c in CASES}
