@@ -491,6 +491,7 @@ import ctypes, sys
 import numpy as np
 import dfdx
 import dfdx.evaluation.evaluator as evaluate
+import dfdx.evaluation.work as work
 
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (
@@ -509,7 +510,7 @@ size = evaluate.BLOCK_BYTES
 first = mapped_by(size)
 dfdx.gradient(lambda x: np.sum(x * x, axis=0), np.ones(3), vectorized=True)
 after = mapped_by(size)
-print(first >= size, after == 0, evaluate._BLOCKS_KEPT, first, after, libc.mallinfo2().arena)
+print(first >= size, after == 0, work._BLOCKS_KEPT, first, after, libc.mallinfo2().arena)
 """
 
 

@@ -334,9 +334,9 @@ def test_a_function_processes_cannot_receive_is_named(processes):
 
 
 def blocks_kept_where_called(x, parent):
-    import dfdx.evaluation.evaluator
+    import dfdx.evaluation.work
 
-    if os.getpid() != parent and not dfdx.evaluation.evaluator._BLOCKS_KEPT:
+    if os.getpid() != parent and not dfdx.evaluation.work._BLOCKS_KEPT:
         raise RuntimeError("a vectorized batch reached f before the heap was set to keep blocks")
     return np.sum(x * x, axis=0)
 

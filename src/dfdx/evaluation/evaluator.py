@@ -5,9 +5,9 @@ vectorized batches and parallel workers alike, so that all of them give the same
 numbers. It also validates what ``f`` returns (numbers, one shape everywhere, real
 unless the complex step is used) and attaches the offending point to exceptions.
 
-Points come as a :class:`PointSet`, which builds them block by block, so that a
-large problem never holds every stencil point in memory at once: a block holds at
-most :data:`BLOCK_BYTES` of points (and of values).
+Points come as a :class:`~dfdx.evaluation.work.PointSet`, built block by block (at
+most :data:`~dfdx.evaluation.work.BLOCK_BYTES` of points, and of values, at once). Pools
+get a :class:`~dfdx.evaluation.work.Work`, never the evaluator itself.
 """
 
 from __future__ import annotations
@@ -16,40 +16,19 @@ import sys
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .pools import Pool, annotate, as_pool, format_point
+from .pools import Pool, as_pool
 from .progress import Progress
+from .work import BLOCK_BYTES, PointSet, Work, annotate, batch_of, format_point, keep_freed_blocks
 
 __all__ = ["Evaluator", "PointSet", "format_point", "BLOCK_BYTES"]
 
-#: Upper bound on the size of one block of points (or of f's values for it), in bytes.
-#: Small enough to stay in the last-level cache of a laptop for a few hundred
-#: variables, large enough that a vectorized f sees batches of thousands of points.
-BLOCK_BYTES = 2 * 2**20
-
-#: Set once a large array has been allocated and freed in this process (see
-#: :func:`_keep_freed_blocks`).
-_BLOCKS_KEPT = False
-
 _REAL_SCALARS = (float, np.float64, np.float32)
 _COMPLEX_SCALARS = (complex, np.complex128, np.complex64)
-
-
-class PointSet(Protocol):
-    """Points to evaluate, built on demand in blocks of shape ``(m, *x.shape)``.
-
-    A point set may also offer ``batch(start, stop)``, the same points as one
-    C-contiguous array of shape ``x.shape + (m,)`` (what a vectorized f receives);
-    otherwise the evaluator transposes the block.
-    """
-
-    def __len__(self) -> int: ...
-
-    def block(self, start: int, stop: int) -> NDArray[Any]: ...
 
 
 class Evaluator:
@@ -206,10 +185,10 @@ class Evaluator:
             return out
         self._grow(total)
         if self.vectorized:
-            _keep_freed_blocks()
+            keep_freed_blocks()
         try:
             if self.pool is not None:
-                self.pool.run(self, points, out)
+                self.pool.run(self._work(points, out))
             elif self.vectorized:
                 self._batches(points, out)
             else:
@@ -220,6 +199,21 @@ class Evaluator:
             self.close()
             raise
         return out
+
+    def _work(self, points: PointSet, out: NDArray[Any]) -> Work:
+        """What a pool needs to fill `out` with f at `points`: nothing of the evaluator itself."""
+        return Work(
+            self.f,
+            self.args,
+            points,
+            out,
+            vectorized=self.vectorized,
+            block_points=self.block_points,
+            seconds_per_call=self.seconds_per_call,
+            take=self.take,
+            take_batch=self.take_batch,
+            done=lambda start, stop, seconds: self._done(stop - start),
+        )
 
     def scalars(self, block: NDArray[Any]) -> list[Any]:
         """A scalar f at every point of `block` (shape ``(m, *x.shape)``), serially, as floats.
@@ -357,46 +351,6 @@ class Evaluator:
                 "with complex-safe operations (no abs, np.real, float(), math.*); "
                 "otherwise use method='central'."
             )
-
-
-def _keep_freed_blocks() -> None:
-    """Allocate and free one array of a few blocks, once per process.
-
-    A vectorized f makes temporaries of about a block each. glibc serves such
-    sizes with fresh pages (mmap) and hands freed memory back to the system until
-    the process has freed a larger mmap-served array: in a new process every call
-    of f would fault its temporaries in again, which made the default 2,000-variable
-    Rosenbrock gradient 8 times slower than after any large free (measured in
-    ``benchmarks/bench_scale.py``). Freeing one array of ``4 * BLOCK_BYTES`` raises
-    glibc's thresholds above the block size, for this process, as any larger NumPy
-    array freed by the user would; the heap then keeps up to 8 blocks of freed memory
-    (glibc's trim threshold, twice the array). Other allocators are not affected, and
-    ``np.empty`` touches no page: it costs microseconds. A process started with glibc's
-    thresholds set (``MALLOC_TRIM_THRESHOLD_``, as Dask's nannies set for their workers)
-    keeps them.
-    """
-    global _BLOCKS_KEPT
-    if not _BLOCKS_KEPT:
-        _BLOCKS_KEPT = True
-        np.empty(4 * BLOCK_BYTES, dtype=np.uint8)  # freed at once: only the free matters
-
-
-def batch_of(
-    points: PointSet,
-    start: int,
-    stop: int,
-    out: NDArray[Any] | None = None,
-    previous: tuple[int, int] | None = None,
-) -> NDArray[Any]:
-    """Points ``start:stop`` as one array ``x.shape + (m,)``, the layout of a vectorized call.
-
-    `out` is an optional buffer to fill, from an earlier batch at least as large;
-    `previous` the ``(start, stop)`` of the batch it still holds unchanged, if any.
-    """
-    batch = getattr(points, "batch", None)
-    if batch is not None:
-        return batch(start, stop, out, previous)  # type: ignore[no-any-return]
-    return np.ascontiguousarray(np.moveaxis(points.block(start, stop), 0, -1))
 
 
 def _as_array(raw: Any, point: Any, name: str = "f") -> NDArray[Any]:

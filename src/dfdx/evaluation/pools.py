@@ -25,17 +25,16 @@ import concurrent.futures as cf
 import math
 import numbers
 import os
-import sys
+import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .evaluator import Evaluator, PointSet
+from .work import Work, annotate, batch_of, keep_freed_blocks
 
-__all__ = ["Pool", "MapPool", "ExecutorPool", "WorkerError", "as_pool", "annotate", "format_point"]
+__all__ = ["Pool", "MapPool", "ExecutorPool", "WorkerError", "as_pool"]
 
 #: Shortest worthwhile batch, in seconds of f, by kind of executor: about twenty
 #: times the executor's own cost per task (thread hand-off, pickling to a process,
@@ -45,50 +44,6 @@ MIN_TASK_SECONDS = {"threads": 1e-3, "processes": 1e-2, "dask": 5e-2, "other": 1
 
 class WorkerError(RuntimeError):
     """Evaluations were lost: a worker died or the pool broke, not an error in f."""
-
-
-def format_point(point: Any, limit: int = 8) -> str:
-    """A short text form of a point for error messages."""
-    arr = np.asarray(point)
-    if arr.ndim == 0:
-        item = arr[()]
-        return repr(item.item() if isinstance(item, np.generic) else item)
-    return np.array2string(
-        arr,
-        separator=", ",
-        threshold=limit,
-        edgeitems=3,
-        formatter={"all": lambda v: repr(v.item() if isinstance(v, np.generic) else v)},
-    )
-
-
-def annotate(exc: BaseException, point: Any, batch: bool = False) -> None:
-    """Put the point that raised into the exception's message, keeping its type.
-
-    With `batch`, `point` holds the points of a vectorized call (batch axis first).
-    The exception is marked, so that it is told apart from a failure of the pool.
-    """
-    if batch:
-        where = (
-            f"(dfdx: raised by vectorized f on a batch of {len(point)} points; "
-            f"the first is x = {format_point(point[0])})"
-        )
-        if isinstance(exc, ValueError) and "read-only" in str(exc):
-            where = where[:-1] + (
-                "; dfdx passes batches read-only, since it reuses them: copy the argument "
-                "before writing into it, e.g. x = x.copy())"
-            )
-    else:
-        where = f"(dfdx: raised by f at x = {format_point(point)})"
-    if exc.args and isinstance(exc.args[0], str):
-        exc.args = (f"{exc.args[0]} {where}",) + exc.args[1:]
-    elif not exc.args:
-        exc.args = (where,)
-    elif sys.version_info >= (3, 11):
-        exc.add_note(where)  # shown under the traceback; str(exc) is left alone
-    else:  # pragma: no cover
-        exc.args = exc.args + (where,)
-    exc._dfdx_point = True  # type: ignore[attr-defined]
 
 
 def _pool_hint(workers: Any) -> str:
@@ -153,13 +108,23 @@ def _kind(executor: cf.Executor) -> str:
 
 
 class _Call:
-    """Picklable ``f(x, *args)`` that tags exceptions with the point."""
+    """Picklable ``f(x, *args)`` that tags exceptions with the point.
 
-    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    With `timed`, returns ``(value, seconds)``: the wall time of f, measured where it ran.
+    """
+
+    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], timed: bool = False) -> None:
         self.f = f
         self.args = args
+        self.timed = timed
 
     def __call__(self, point: Any) -> Any:
+        if self.timed:
+            start = time.perf_counter()
+            return self.one(point), time.perf_counter() - start
+        return self.one(point)
+
+    def one(self, point: Any) -> Any:
         try:
             return self.f(point, *self.args)
         except Exception as exc:
@@ -172,16 +137,14 @@ class _Batch(_Call):
 
     __name__ = "dfdx-evaluate"  # the task name Dask shows (its keys and dashboard)
 
-    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], vectorized: bool) -> None:
-        super().__init__(f, args)
+    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], vectorized: bool, timed: bool) -> None:
+        super().__init__(f, args, timed)
         self.vectorized = vectorized
 
-    def __call__(self, block: NDArray[Any]) -> Any:
+    def one(self, block: NDArray[Any]) -> Any:
         if not self.vectorized:
-            return [np.asarray(_Call.__call__(self, point)) for point in block]
-        from .evaluator import _keep_freed_blocks
-
-        _keep_freed_blocks()  # a worker process is a new process: see its docstring
+            return [np.asarray(_Call.one(self, point)) for point in block]
+        keep_freed_blocks()  # a worker process is a new process: see its docstring
         try:
             return np.asarray(self.f(block, *self.args))
         except Exception as exc:
@@ -189,10 +152,15 @@ class _Batch(_Call):
             raise
 
 
-class Pool:
-    """Runs an evaluator's points on workers, writing values into `out` by position."""
+def _untimed(raw: Any, timed: bool) -> tuple[Any, float | None]:
+    """A task's ``(result, seconds)``; seconds are None when the task was not timed."""
+    return raw if timed else (raw, None)
 
-    def run(self, ev: Evaluator, points: PointSet, out: NDArray[Any]) -> None:
+
+class Pool:
+    """Runs f at the points of a :class:`~dfdx.evaluation.work.Work` on workers, values by position."""
+
+    def run(self, work: Work) -> None:
         raise NotImplementedError
 
 
@@ -202,28 +170,29 @@ class MapPool(Pool):
     def __init__(self, map_: Callable[..., Iterable[Any]]) -> None:
         self.map = map_
 
-    def run(self, ev: Evaluator, points: PointSet, out: NDArray[Any]) -> None:
-        from .evaluator import batch_of
-
+    def run(self, work: Work) -> None:
+        points, out = work.points, work.out
         total = len(points)
-        for start in range(0, total, ev.block_points):
-            stop = min(total, start + ev.block_points)
-            if ev.vectorized:
+        for start in range(0, total, work.block_points):
+            stop = min(total, start + work.block_points)
+            if work.vectorized:
                 # A map spreads items over its workers: give it a few per CPU.
                 size = max(1, math.ceil((stop - start) / (4 * (os.cpu_count() or 1))))
                 bounds = [(a, min(stop, a + size)) for a in range(start, stop, size)]
-                task = _Batch(ev.f, ev.args, vectorized=True)
+                task = _Batch(work.f, work.args, True, work.timed)
                 results = self.map(task, [batch_of(points, a, b) for a, b in bounds])
-                for j, raw in _exactly(results, len(bounds), "batches"):
+                for j, item in _exactly(results, len(bounds), "batches"):
+                    raw, seconds = _untimed(item, work.timed)
                     a, b = bounds[j]
-                    out[a:b] = ev.take_batch(raw, b - a)
-                    ev._done(b - a)
+                    out[a:b] = work.take_batch(raw, b - a)
+                    work.done(a, b, seconds)
             else:
                 block = points.block(start, stop)
-                results = self.map(_Call(ev.f, ev.args), list(block))
-                for i, raw in _exactly(results, stop - start, "points"):
-                    out[start + i] = ev.take(raw, block[i])
-                    ev._done(1)
+                results = self.map(_Call(work.f, work.args, work.timed), list(block))
+                for i, item in _exactly(results, stop - start, "points"):
+                    raw, seconds = _untimed(item, work.timed)
+                    out[start + i] = work.take(raw, block[i])
+                    work.done(start + i, start + i + 1, seconds)
 
 
 def _exactly(results: Iterable[Any], count: int, what: str) -> Iterable[tuple[Any, Any]]:
@@ -266,13 +235,13 @@ class ExecutorPool(Pool):
             return max(1, int(info.get("total_threads", 0) or os.cpu_count() or 1))
         return max(1, int(getattr(self.executor, "_max_workers", 0) or os.cpu_count() or 1))
 
-    def batch_size(self, total: int, ev: Evaluator) -> int:
+    def batch_size(self, total: int, work: Work) -> int:
         """Points per task: about four tasks per worker, each worth its overhead."""
         workers = self.nworkers
         size = math.ceil(total / (4 * workers))
-        if ev.seconds_per_call:
-            size = max(size, math.ceil(MIN_TASK_SECONDS[self.kind] / ev.seconds_per_call))
-        size = min(size, math.ceil(total / workers), ev.block_points)
+        if work.seconds_per_call:
+            size = max(size, math.ceil(MIN_TASK_SECONDS[self.kind] / work.seconds_per_call))
+        size = min(size, math.ceil(total / workers), work.block_points)
         return max(1, size)
 
     def submit(self, task: _Batch, block: NDArray[Any]) -> cf.Future[Any]:
@@ -282,21 +251,20 @@ class ExecutorPool(Pool):
             return self.executor.submit(task, block, pure=False)  # type: ignore[call-arg]
         return self.executor.submit(task, block)
 
-    def run(self, ev: Evaluator, points: PointSet, out: NDArray[Any]) -> None:
-        from .evaluator import batch_of
-
+    def run(self, work: Work) -> None:
         self.check_alive()
+        points = work.points
         total = len(points)
-        size = self.batch_size(total, ev)
+        size = self.batch_size(total, work)
         window = 2 * self.nworkers
-        task = _Batch(ev.f, ev.args, ev.vectorized)
+        task = _Batch(work.f, work.args, work.vectorized, work.timed)
         starts = iter(range(0, total, size))
         pending: dict[cf.Future[Any], tuple[int, int]] = {}
 
         def refill() -> None:
             for start in starts:
                 stop = min(total, start + size)
-                block = batch_of(points, start, stop) if ev.vectorized else points.block(start, stop)
+                block = batch_of(points, start, stop) if work.vectorized else points.block(start, stop)
                 try:
                     pending[self.submit(task, block)] = (start, stop)
                 except Exception as exc:
@@ -312,45 +280,41 @@ class ExecutorPool(Pool):
                     self.check_alive()
                 for future in done:
                     start, stop = pending.pop(future)
-                    self._store(ev, points, future, start, stop, total, out)
+                    _collect(work, future, start, stop)
                 refill()
         finally:
             for future in pending:
                 future.cancel()
 
-    def _store(
-        self,
-        ev: Evaluator,
-        points: PointSet,
-        future: cf.Future[Any],
-        start: int,
-        stop: int,
-        total: int,
-        out: NDArray[Any],
-    ) -> None:
-        try:
-            raw = future.result()
-        except Exception as exc:
-            if getattr(exc, "_dfdx_point", False):
-                raise  # f itself raised, at the point named in the message
-            if _unpicklable(exc):
-                raise TypeError(
-                    f"f (or its `args`) could not be sent to the workers: {type(exc).__name__}: "
-                    f"{exc}. Process pools pickle f by name: define it at module level (not a "
-                    "lambda or a nested function), or use threads, or Dask (which pickles closures)."
-                ) from exc
-            raise _lost(exc, start, stop, total, "were lost") from exc
-        if ev.vectorized:
-            out[start:stop] = ev.take_batch(raw, stop - start)
-        else:
-            if len(raw) != stop - start:
-                raise _lost(ValueError(f"{len(raw)} values"), start, stop, total, "came back incomplete")
-            for i, value in enumerate(raw):
-                if type(value) is np.ndarray and value.shape == ev.out_shape and value.dtype.kind == ev._kind:
-                    out[start + i] = value
-                else:
-                    out[start + i] = ev.take(value, points.block(start + i, start + i + 1)[0])
-        ev._done(stop - start)
+
+def _collect(work: Work, future: cf.Future[Any], start: int, stop: int) -> None:
+    """The values of a finished task into ``work.out[start:stop]``; a failure says what was lost."""
+    total = len(work.points)
+    try:
+        raw, seconds = _untimed(future.result(), work.timed)
+    except Exception as exc:
+        if getattr(exc, "_dfdx_point", False):
+            raise  # f itself raised, at the point named in the message
+        if _unpicklable(exc):
+            raise TypeError(
+                f"f (or its `args`) could not be sent to the workers: {type(exc).__name__}: "
+                f"{exc}. Process pools pickle f by name: define it at module level (not a "
+                "lambda or a nested function), or use threads, or Dask (which pickles closures)."
+            ) from exc
+        raise _lost(exc, start, stop, total, "were lost") from exc
+    out = work.out
+    if work.vectorized:
+        out[start:stop] = work.take_batch(raw, stop - start)
+    else:
+        if len(raw) != stop - start:
+            raise _lost(ValueError(f"{len(raw)} values"), start, stop, total, "came back incomplete")
+        shape, kind = out.shape[1:], out.dtype.kind  # f(x)'s shape; real or complex, as checked
+        for i, value in enumerate(raw):
+            if type(value) is np.ndarray and value.shape == shape and value.dtype.kind == kind:
+                out[start + i] = value
+            else:
+                out[start + i] = work.take(value, work.points.block(start + i, start + i + 1)[0])
+    work.done(start, stop, seconds)
 
 
 def _unpicklable(exc: BaseException) -> bool:
