@@ -210,9 +210,8 @@ def test_cheap_f_gets_few_large_tasks():
     "workers, message",
     [
         (
-            4,
-            r"`workers` must be a map-like callable .* got int 4\. For 4 threads pass "
-            r"concurrent\.futures\.ThreadPoolExecutor",
+            2.0,
+            r"`workers` must be a map-like callable .* got float 2\.0\. Pass a pool",
         ),
         ("threads", r"got str 'threads'\. Pass a pool: concurrent\.futures\.ThreadPoolExecutor"),
         ("processes", r"got str 'processes'\. Pass a pool: concurrent\.futures\.ProcessPoolExecutor"),

@@ -35,7 +35,9 @@ def sphere(x):
         ({"step": [1e-3, 1e-3, 1e-3]}, ValueError, "`step` must be a float or an array of x's shape"),
         ({"step": "small"}, TypeError, "`step` must be None, a float or an array"),
         ({"throw": "yes"}, TypeError, "`throw` must be True or False"),
-        ({"workers": 4}, TypeError, "`workers` must be a map-like callable"),
+        ({"workers": 0}, ValueError, "`workers` must be a positive number of processes, or -1"),
+        ({"workers": -2}, ValueError, r"`workers` must be a positive number .* got -2"),
+        ({"kwargs": [1]}, TypeError, "`kwargs` must be a dict of keyword arguments for f"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):

@@ -4,7 +4,8 @@ that names it and says what was expected."""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -234,3 +235,29 @@ def as_noise(noise: Any) -> float | str | None:
             f"noise), got {noise!r}."
         )
     return level
+
+
+def as_kwargs(kwargs: Any, name: str = "kwargs") -> dict[str, Any] | None:
+    """None, or a mapping of keyword names to values for f."""
+    if kwargs is None:
+        return None
+    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+        raise TypeError(
+            f"`{name}` must be a dict of keyword arguments for f (names to values), got {kwargs!r:.60}."
+        )
+    return dict(kwargs) or None
+
+
+def as_worker_count(workers: Any) -> int | None:
+    """The size of the process pool that an integer `workers` asks for, as SciPy reads it."""
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral):
+        return None
+    count = int(workers)
+    if count == -1:
+        return os.cpu_count() or 1
+    if count < 1:
+        raise ValueError(
+            f"`workers` must be a positive number of processes, or -1 for one per CPU, got {count}; "
+            "pass None (the default) to evaluate f serially here."
+        )
+    return count

@@ -10,6 +10,7 @@ differentiable rather than wrong.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._api import directional
-from .._validate import as_accuracy, as_method
+from .._validate import as_accuracy, as_kwargs, as_method
 from .problem import Problem, setup
 from .report import CheckReport, DirectionCheck
 from .verdicts import judge_columns
@@ -113,6 +114,7 @@ def check_gradient(
     vectorized: bool = False,
     workers: Any = None,
     args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
     show: int = 8,
 ) -> CheckReport:
     """Check an analytic gradient against dfdx's numerical one; ``report.passed`` is the verdict.
@@ -148,9 +150,9 @@ def check_gradient(
     dtype : dtype, optional
         Precision that f and grad compute in, if coarser than x, f(x) and grad(x) show
         (e.g. float32 code returning Python floats). Default: the coarsest of those.
-    method, accuracy, step, vectorized, workers, args
+    method, accuracy, step, vectorized, workers, args, kwargs
         As for :func:`dfdx.gradient`: the numerical side of a full check (and of the
-        entries a directional check narrows down to).
+        entries a directional check narrows down to). `args` and `kwargs` go to grad too.
     show : int, optional
         Number of entries listed in ``str(report)`` (default 8).
 
@@ -205,7 +207,7 @@ def check_gradient(
         workers=workers,
         show=show,
     )
-    return _check("gradient", f, grad, x, opts, args)
+    return _check("gradient", f, grad, x, opts, args, kwargs)
 
 
 def check_jacobian(
@@ -227,6 +229,7 @@ def check_jacobian(
     vectorized: bool = False,
     workers: Any = None,
     args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
     show: int = 8,
 ) -> CheckReport:
     """Check an analytic Jacobian against dfdx's numerical one; ``report.passed`` is the verdict.
@@ -243,7 +246,7 @@ def check_jacobian(
     mode, directions, seed, tolerance_factor, rtol, atol, kinks, dtype : optional
         As for :func:`check_gradient`; a directional check compares ``jac(x) @ v`` with
         the derivative of f along ``v``.
-    method, accuracy, step, vectorized, workers, args, show : optional
+    method, accuracy, step, vectorized, workers, args, kwargs, show : optional
         As for :func:`check_gradient`.
 
     Returns
@@ -282,7 +285,7 @@ def check_jacobian(
         workers=workers,
         show=show,
     )
-    return _check("jacobian", f, jac, x, opts, args)
+    return _check("jacobian", f, jac, x, opts, args, kwargs)
 
 
 def assert_gradient(
@@ -308,7 +311,10 @@ def assert_gradient(
     return report
 
 
-def _check(kind: str, f: Any, deriv: Any, x: Any, opts: _Options, args: Any) -> CheckReport:
+def _check(kind: str, f: Any, deriv: Any, x: Any, opts: _Options, args: Any, kwargs: Any) -> CheckReport:
+    bound = as_kwargs(kwargs)
+    if bound and callable(f) and callable(deriv):
+        f, deriv = functools.partial(f, **bound), functools.partial(deriv, **bound)
     p = setup(kind, f, deriv, x, opts, args)
     if opts.mode == "full":
         cols = np.arange(p.n)

@@ -75,6 +75,14 @@ def _numeric(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _keywords(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kwargs",
+        metavar="JSON",
+        help="keyword arguments of a module:function target, a JSON object (e.g. '{\"a\": 2}')",
+    )
+
+
 def _add(sub: Any, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
@@ -115,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         if kind == "derivative":
             p.add_argument("-n", type=commands.positive_int, default=1, help="derivative order (default 1)")
         _numeric(p)
+        _keywords(p)
         p.set_defaults(run=commands.differentiate)
 
     check = _add(
@@ -138,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--seed", type=int, help="seed of the random directions")
     _numeric(check)
+    _keywords(check)
     check.set_defaults(run=commands.check)
 
     plot = _add(

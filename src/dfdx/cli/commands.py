@@ -104,11 +104,26 @@ def _emit(args: argparse.Namespace, text: str, data: Any = None) -> None:
 # -- commands ----------------------------------------------------------------------------
 
 
+def _keywords(args: argparse.Namespace, *targets: Any) -> dict[str, Any]:
+    """``--kwargs JSON``: the keyword arguments of module:function targets."""
+    if args.kwargs is None:
+        return {}
+    if any(t.expression is not None for t in targets):
+        raise UsageError("--kwargs applies to module:function targets only; an expression takes none")
+    try:
+        kwargs = json.loads(args.kwargs)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--kwargs must be a JSON object such as '{{\"a\": 2}}': {exc}") from None
+    if not isinstance(kwargs, dict):
+        raise UsageError(f"--kwargs must be a JSON object such as '{{\"a\": 2}}', got {args.kwargs!r}")
+    return {"kwargs": kwargs}
+
+
 def differentiate(args: argparse.Namespace) -> int:
     kind = args.command
     point = parse_point(args.at)
     target = load_target(args.target, point, elementwise=kind == "derivative")
-    options = _options(args)
+    options = _options(args) | _keywords(args, target)
     if kind == "derivative":
         options["n"] = args.n
     front_end = {
@@ -138,7 +153,7 @@ def check(args: argparse.Namespace) -> int:
     check_gradient = getattr(dfdx, "check_gradient", None)
     if check_gradient is None:
         raise UsageError("this version of dfdx has no gradient checker (dfdx.check_gradient)")
-    options = _options(args)
+    options = _options(args) | _keywords(args, f, grad)
     for name in ("mode", "directions", "seed"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

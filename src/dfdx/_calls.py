@@ -1,0 +1,151 @@
+"""One call of each front-end: from the user's options to the arranged :class:`Result`.
+
+Every front-end goes the same way: f checked, the integer `workers` made a pool for the
+call, `kwargs` bound into f, a :class:`~dfdx.engine.dispatch.Call` (every option checked
+once and f(x) evaluated), the columns laid out and handed to the engine, the estimates
+arranged in the shape the front-end documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _validate as v
+from ._options import Options, bind, worker_pool
+from ._result import Result
+from .engine.dispatch import Call, along_axes, columns_last
+from .engine.fixed import clean_or_status, entry_status
+from .engine.hessian import hessian_from_f, hessian_from_gradient
+from .engine.layouts import Directions, Elementwise
+from .engine.sparse import sparse_jacobian
+
+__all__ = ["derivative", "gradient", "jacobian", "directional", "hessian"]
+
+
+def _run(body: Callable[[Call], Result], f: Any, x: Any, opts: Options, n: int = 1) -> Result:
+    """`body` on the :class:`Call` of this call."""
+    v.as_function(f)
+    with worker_pool(opts.workers) as workers:
+        s = Call(bind(f, opts.kwargs), x, n=n, **opts.with_(workers=workers).for_setup())
+        return body(s)
+
+
+def jacobian(f: Any, x: Any, opts: Options, sparsity: Any = None) -> Result:
+    def body(s: Call) -> Result:
+        if sparsity is not None:
+            return _sparse_result(s, sparsity)
+        est, h = along_axes(s)
+        shape = s.x.shape
+        return s.finish(
+            columns_last(est.value, shape),
+            columns_last(est.error, shape),
+            columns_last(entry_status(est), shape),
+            h.reshape(shape),
+        )
+
+    return _run(body, f, x, opts)
+
+
+def _sparse_result(s: Call, sparsity: Any) -> Result:
+    value, error, entries, h = sparse_jacobian(s, sparsity)
+    if not entries.any():
+        status = np.zeros(1, dtype=np.int8)
+    else:
+        status = np.zeros(value.shape, dtype=np.int8)
+        coo = value.tocoo()
+        status[coo.row, coo.col] = entries
+    return s.finish(value, error, status, h.reshape(s.x.shape))
+
+
+def gradient(f: Any, x: Any, opts: Options) -> Result:
+    def body(s: Call) -> Result:
+        if s.ev.out_shape != ():
+            raise ValueError(
+                f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape}; "
+                "use dfdx.jacobian for vector-valued f."
+            )
+        est, h = along_axes(s)
+        shape = s.x.shape
+        status = clean_or_status(est)
+        return s.finish(
+            est.value.reshape(shape),
+            est.error.reshape(shape),
+            None if status is None else status.reshape(shape),
+            h.reshape(shape),
+        )
+
+    return _run(body, f, x, opts)
+
+
+def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
+    order = v.as_order(n)
+
+    def body(s: Call) -> Result:
+        if s.ev.out_shape != s.x.shape:
+            raise ValueError(
+                f"`f` must be elementwise for derivative: f(x) has shape {s.ev.out_shape} but x has "
+                f"shape {s.x.shape}. For f: R^n -> R use dfdx.gradient; for R^n -> R^m, dfdx.jacobian."
+            )
+        est, h = s.run(Elementwise(s.x))
+        shape = s.x.shape
+        status = entry_status(est).reshape(shape)
+        return s.finish(est.value.reshape(shape), est.error.reshape(shape), status, h.reshape(shape))
+
+    return _run(body, f, x, opts, n=order)
+
+
+def directional(f: Any, x: Any, direction: Any, opts: Options) -> Result:
+    def body(s: Call) -> Result:
+        d = as_direction(direction, s.x)
+        # Along v / max|v|, then scaled back: the derivative is linear in v, and a tiny or
+        # huge v would otherwise put the step out of range.
+        size = float(np.max(np.abs(d)))
+        est, h = s.run(Directions(s.x, d.ravel()[None, :] / size))
+        return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], h[0] / size)
+
+    return _run(body, f, x, opts)
+
+
+def as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:
+    direction = v.as_point(vec, "v").astype(np.float64)
+    if direction.shape != x.shape:
+        raise ValueError(f"`v` must have x's shape {x.shape}, got {direction.shape}.")
+    if not np.any(direction):
+        raise ValueError("`v` must be a nonzero direction.")
+    return direction
+
+
+def hessian(f: Any, x: Any, opts: Options, grad: Any = None) -> Result:
+    v.as_function(f)
+    if grad is not None:
+        return _run(_hessian_from_gradient, v.as_function(grad, "grad"), x, opts)
+    if opts.method == "complex":
+        raise ValueError(
+            "method='complex' needs the gradient for hessian: pass `grad=` (the complex step "
+            "then differentiates it), or use method='central' to difference f alone."
+        )
+    return _run(_hessian_from_f, f, x, opts, n=2)
+
+
+def _hessian_from_gradient(s: Call) -> Result:
+    value, error, status, h = hessian_from_gradient(s)
+    return _arranged_hessian(s, value, error, status, h)
+
+
+def _hessian_from_f(s: Call) -> Result:
+    if s.ev.out_shape != ():
+        raise ValueError(
+            f"`f` must return a scalar for hessian, but f(x) has shape {s.ev.out_shape}; "
+            "differentiate each component, or use dfdx.jacobian of its gradient."
+        )
+    value, error, status, h = hessian_from_f(s)
+    return _arranged_hessian(s, value, error, status, h)
+
+
+def _arranged_hessian(s: Call, value: Any, error: Any, status: Any, h: Any) -> Result:
+    shape = s.x.shape + s.x.shape
+    return s.finish(value.reshape(shape), error.reshape(shape), status.reshape(shape), h.reshape(s.x.shape))
