@@ -446,3 +446,59 @@ def test_matrix_shaped_x_and_jacobian_indices(mode):
     assert dfdx.check_jacobian(F, J, X, mode=mode, seed=2).passed
     wrong = lambda X: J(X) * np.where(np.arange(12).reshape(2, 2, 3) == 7, 2, 1)  # noqa: E731
     assert dfdx.check_jacobian(F, wrong, X, mode=mode, seed=2).mismatches == ((1, 0, 1),)
+
+
+# --- the numerical side's options: adaptive, max_steps, noise, progress ---------------------
+
+
+def _sin_sum(x):
+    return np.sum(np.sin(x))
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+@pytest.mark.parametrize(
+    "options", [dict(adaptive=True), dict(adaptive=True, max_steps=4), dict(noise=1e-9), dict(noise="auto")]
+)
+def test_numerical_options_reach_the_front_ends(mode, options):
+    x = np.array([0.3, 1.0, 2.0])
+    report = dfdx.check_gradient(_sin_sum, np.cos, x, mode=mode, seed=1, **options)
+    assert report.passed
+    if mode == "full":
+        # A full check costs at least f(x) and one jacobian call with the same options.
+        assert report.nfev >= dfdx.jacobian(_sin_sum, x, f0=_sin_sum(x), **options).nfev + 1
+    plain = dfdx.check_gradient(_sin_sum, np.cos, x, mode=mode, seed=1)
+    assert report.nfev != plain.nfev
+    wrong = dfdx.check_gradient(_sin_sum, lambda z: np.cos(z) * 1.001, x, mode=mode, seed=1, **options)
+    assert not wrong.passed
+
+
+def test_a_declared_noise_level_widens_the_tolerance():
+    # The error estimates of the numerical side include the declared noise, and the
+    # tolerances are built from them.
+    x = np.array([0.5, 1.5])
+    quiet = dfdx.check_gradient(_sin_sum, np.cos, x)
+    noisy = dfdx.check_gradient(_sin_sum, np.cos, x, noise=1e-7)
+    assert quiet.passed and noisy.passed
+    by_index = lambda r: sorted(r.entries, key=lambda e: e.index)  # noqa: E731
+    for a, b in zip(by_index(quiet), by_index(noisy), strict=True):
+        assert b.tolerance > 10 * a.tolerance and b.numerical_error > 10 * a.numerical_error
+
+
+def test_progress_shows_a_bar(capsys):
+    dfdx.check_gradient(_sin_sum, np.cos, np.array([0.3, 1.0]), progress=True)
+    assert "f evaluations" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        (dict(max_steps=5), ValueError, r"`max_steps` only applies to the adaptive mode"),
+        (dict(adaptive=True, max_steps=2), ValueError, r"`max_steps` must be an integer >= 3, got 2"),
+        (dict(adaptive="yes"), TypeError, r"`adaptive` must be True or False, got 'yes'"),
+        (dict(progress=1), TypeError, r"`progress` must be True or False, got 1"),
+        (dict(noise=-1.0), ValueError, r"`noise` must be a finite absolute noise level >= 0"),
+    ],
+)
+def test_numerical_options_are_validated(options, error, match):
+    with pytest.raises(error, match=match):
+        dfdx.check_gradient(_sin_sum, np.cos, [0.3, 1.0], **options)

@@ -11,17 +11,15 @@ differentiable rather than wrong.
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._api import directional
-from .._validate import as_accuracy, as_kwargs, as_method
+from .._validate import as_kwargs
+from .options import Options, make_options
 from .problem import Problem, setup
 from .report import CheckReport, DirectionCheck
 from .verdicts import judge_columns
@@ -33,66 +31,6 @@ Array = NDArray[Any]
 #: Most blocks followed at once while narrowing a disagreement down; past that the
 #: remaining coordinates are checked one by one (bounded by the cost of a full check).
 MAX_BLOCKS = 8
-
-
-@dataclass(frozen=True)
-class _Options:
-    mode: str
-    directions: int
-    seed: int | None
-    tolerance_factor: float
-    rtol: float
-    atol: float
-    kinks: str
-    dtype: np.dtype[Any] | None
-    method: str
-    accuracy: int
-    step: Any
-    vectorized: bool
-    workers: Any
-    show: int
-
-
-def _options(**o: Any) -> _Options:
-    if o["mode"] not in ("full", "directional"):
-        raise ValueError(f"`mode` must be 'full' or 'directional', got {o['mode']!r}.")
-    o["directions"] = _count(o["directions"], "directions", 1)
-    o["show"] = _count(o["show"], "show", 0)
-    if o["seed"] is not None:
-        o["seed"] = _count(o["seed"], "seed", 0)
-    for name in ("tolerance_factor", "rtol", "atol"):
-        value = o[name]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not math.isfinite(float(value))
-            or value < 0
-        ):
-            raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
-        o[name] = float(value)
-    if o["tolerance_factor"] == 0 and o["rtol"] == 0 and o["atol"] == 0:
-        raise ValueError(
-            "`tolerance_factor`=0 with `rtol`=`atol`=0 leaves a zero tolerance, which no "
-            "numerical derivative can meet; give `rtol` or `atol`, or a positive `tolerance_factor`."
-        )
-    if o["kinks"] not in ("report", "accept"):
-        raise ValueError(f"`kinks` must be 'report' or 'accept', got {o['kinks']!r}.")
-    if o["dtype"] is not None:
-        try:
-            o["dtype"] = np.dtype(o["dtype"])
-        except TypeError:
-            raise TypeError(f"`dtype` must be None or a floating dtype, got {o['dtype']!r}.") from None
-        if o["dtype"].kind != "f":
-            raise ValueError(f"`dtype` must be a floating dtype (float32, float64), got {o['dtype']}.")
-    o["method"] = as_method(o["method"])
-    o["accuracy"] = as_accuracy(o["accuracy"], o["method"])
-    return _Options(**o)
-
-
-def _count(value: Any, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        raise ValueError(f"`{name}` must be an integer >= {least}, got {value!r}.")
-    return int(value)
 
 
 def check_gradient(
@@ -111,6 +49,10 @@ def check_gradient(
     method: str = "central",
     accuracy: int | None = None,
     step: ArrayLike | None = None,
+    adaptive: bool = False,
+    max_steps: int | None = None,
+    noise: float | str | None = None,
+    progress: bool = False,
     vectorized: bool = False,
     workers: Any = None,
     args: tuple[Any, ...] = (),
@@ -141,8 +83,10 @@ def check_gradient(
         Multiplies the estimated tolerance of every entry (default 2): below 1 tightens
         the check, above 1 loosens it. 0 with `rtol`/`atol` gives a fixed tolerance.
     rtol, atol : float, optional
-        Extra allowance ``atol + rtol |analytic|`` added to every entry's tolerance,
-        e.g. for an analytic gradient known to be approximate. Default 0.
+        Loosen the check: an extra allowance ``atol + rtol |analytic|`` added to every
+        entry's tolerance, e.g. for an analytic gradient known to be approximate.
+        Default 0. They are not the tolerances of the adaptive mode (``adaptive=True``
+        uses that mode's defaults).
     kinks : {'report', 'accept'}, optional
         Where the one-sided slopes of f differ (relu or abs at 0, a max with ties):
         'report' (default) calls the check inconclusive there; 'accept' accepts any
@@ -153,6 +97,13 @@ def check_gradient(
     method, accuracy, step, vectorized, workers, args, kwargs
         As for :func:`dfdx.gradient`: the numerical side of a full check (and of the
         entries a directional check narrows down to). `args` and `kwargs` go to grad too.
+    adaptive, max_steps, noise, progress : optional
+        As for :func:`dfdx.gradient`, passed on to the numerical side: ``adaptive=True``
+        computes it with shrinking steps and Richardson extrapolation (at most
+        `max_steps` steps per coordinate), `noise` declares (a float) or estimates
+        (``'auto'``) the noise level of f, so that its error estimates, and hence the
+        tolerances, include it; ``progress=True`` shows a progress bar. The directional
+        derivatives of a directional check get the same options.
     show : int, optional
         Number of entries listed in ``str(report)`` (default 8).
 
@@ -191,7 +142,7 @@ def check_gradient(
     >>> report.passed, report.mismatches
     (False, ((0,), (1,)))
     """
-    opts = _options(
+    opts = make_options(
         mode=mode,
         directions=directions,
         seed=seed,
@@ -203,6 +154,10 @@ def check_gradient(
         method=method,
         accuracy=accuracy,
         step=step,
+        adaptive=adaptive,
+        max_steps=max_steps,
+        noise=noise,
+        progress=progress,
         vectorized=vectorized,
         workers=workers,
         show=show,
@@ -226,6 +181,10 @@ def check_jacobian(
     method: str = "central",
     accuracy: int | None = None,
     step: ArrayLike | None = None,
+    adaptive: bool = False,
+    max_steps: int | None = None,
+    noise: float | str | None = None,
+    progress: bool = False,
     vectorized: bool = False,
     workers: Any = None,
     args: tuple[Any, ...] = (),
@@ -246,7 +205,9 @@ def check_jacobian(
     mode, directions, seed, tolerance_factor, rtol, atol, kinks, dtype : optional
         As for :func:`check_gradient`; a directional check compares ``jac(x) @ v`` with
         the derivative of f along ``v``.
-    method, accuracy, step, vectorized, workers, args, kwargs, show : optional
+    method, accuracy, step, adaptive, max_steps, noise, progress : optional
+        As for :func:`check_gradient`.
+    vectorized, workers, args, kwargs, show : optional
         As for :func:`check_gradient`.
 
     Returns
@@ -269,7 +230,7 @@ def check_jacobian(
     >>> dfdx.check_jacobian(f, lambda x: jac(x) * [[1, 1], [1, 1], [1, -1]], [1.0, 2.0]).mismatches
     ((2, 1),)
     """
-    opts = _options(
+    opts = make_options(
         mode=mode,
         directions=directions,
         seed=seed,
@@ -281,6 +242,10 @@ def check_jacobian(
         method=method,
         accuracy=accuracy,
         step=step,
+        adaptive=adaptive,
+        max_steps=max_steps,
+        noise=noise,
+        progress=progress,
         vectorized=vectorized,
         workers=workers,
         show=show,
@@ -311,7 +276,7 @@ def assert_gradient(
     return report
 
 
-def _check(kind: str, f: Any, deriv: Any, x: Any, opts: _Options, args: Any, kwargs: Any) -> CheckReport:
+def _check(kind: str, f: Any, deriv: Any, x: Any, opts: Options, args: Any, kwargs: Any) -> CheckReport:
     bound = as_kwargs(kwargs)
     if bound and callable(f) and callable(deriv):
         f, deriv = functools.partial(f, **bound), functools.partial(deriv, **bound)
@@ -336,6 +301,7 @@ def _along(p: Problem, v: Array) -> tuple[Array, Array, int]:
         throw=False,
         vectorized=p.vectorized,
         workers=p.workers,
+        **p.numerical,
     )
     value = np.asarray(res.value, dtype=np.float64).reshape(p.m)
     error = np.asarray(res.error, dtype=np.float64).reshape(p.m)
@@ -344,7 +310,7 @@ def _along(p: Problem, v: Array) -> tuple[Array, Array, int]:
     return value, error, res.nfev
 
 
-def _test_direction(p: Problem, v: Array, opts: _Options) -> tuple[bool, Array, Array, Array, Array, int]:
+def _test_direction(p: Problem, v: Array, opts: Options) -> tuple[bool, Array, Array, Array, Array, int]:
     """``(suspicious, analytic, numerical, error, tolerance, nfev)`` along `v`."""
     numerical, error, nfev = _along(p, v)
     analytic = p.A @ v
@@ -354,7 +320,7 @@ def _test_direction(p: Problem, v: Array, opts: _Options) -> tuple[bool, Array, 
     return suspicious, analytic, numerical, error, tol, nfev
 
 
-def _directional_check(p: Problem, opts: _Options) -> CheckReport:
+def _directional_check(p: Problem, opts: Options) -> CheckReport:
     seed = opts.seed if opts.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
     rng = np.random.default_rng(seed)
     nfev, checks, worst, worst_ratio = 0, [], None, -1.0
@@ -389,7 +355,7 @@ def _directional_check(p: Problem, opts: _Options) -> CheckReport:
     return p.report(opts, entries, nondiff, nfev + used, tuple(checks), seed, notes)
 
 
-def _narrow(p: Problem, v: Array, opts: _Options) -> tuple[list[int], int, int]:
+def _narrow(p: Problem, v: Array, opts: Options) -> tuple[list[int], int, int]:
     """Bisect the coordinates along `v` (known to disagree) down to the suspicious ones."""
     level, leaves, nfev, lost = [np.arange(p.n)], [], 0, 0
     while level:

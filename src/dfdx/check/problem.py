@@ -83,6 +83,7 @@ class Problem:
     step: Any
     vectorized: bool
     workers: Any
+    numerical: dict[str, Any]
 
     @property
     def m(self) -> int:
@@ -238,6 +239,7 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
         step=opts.step,
         vectorized=opts.vectorized,
         workers=opts.workers,
+        numerical=opts.numerical,
     )
 
 
@@ -305,6 +307,7 @@ def column_estimates(p: Problem, cols: Array) -> tuple[Array, Array, Array, int]
         throw=False,
         vectorized=p.vectorized,
         workers=p.workers,
+        **p.numerical,
     )
     value = np.asarray(res.value, dtype=np.float64).reshape(p.m, len(cols))
     error = np.asarray(res.error, dtype=np.float64).reshape(p.m, len(cols))

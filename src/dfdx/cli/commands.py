@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import multiprocessing
 import os
@@ -18,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _api
-from .io import UsageError, format_table, load_target, parse_numbers, parse_point, to_json
+from .. import _api, check_gradient
+from .io import UsageError, format_table, load_target, parse_numbers, parse_point
+from .output import Outcome, plain, result_fields
 
 __all__ = [
     "seed_loss",
@@ -97,10 +97,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _emit(args: argparse.Namespace, text: str, data: Any = None) -> None:
-    print(json.dumps(data, allow_nan=False) if args.json and data is not None else text)
-
-
 # -- commands ----------------------------------------------------------------------------
 
 
@@ -119,7 +115,7 @@ def _keywords(args: argparse.Namespace, *targets: Any) -> dict[str, Any]:
     return {"kwargs": kwargs}
 
 
-def differentiate(args: argparse.Namespace) -> int:
+def differentiate(args: argparse.Namespace) -> Outcome:
     kind = args.command
     point = parse_point(args.at)
     target = load_target(args.target, point, elementwise=kind == "derivative")
@@ -137,30 +133,30 @@ def differentiate(args: argparse.Namespace) -> int:
             options["vectorized"] = True
         with np.errstate(all="ignore"):
             res = front_end(target.function, target.x, throw=False, **options, **pool)
-    if args.json:
-        print(to_json(kind, target, res))
-    else:
-        print(format_table(kind, target, point, res, n=args.n if kind == "derivative" else 1))
-    return 1 if res.status.failed else 0
+    text = format_table(kind, target, point, res, n=args.n if kind == "derivative" else 1)
+    data = result_fields(target.text, target.labels, target.x, res)
+    return Outcome(1 if res.status.failed else 0, text, data)
 
 
-def check(args: argparse.Namespace) -> int:
-    import dfdx
-
+def check(args: argparse.Namespace) -> Outcome:
     point = parse_point(args.at)
     f = load_target(args.function, point)
-    grad = load_target(args.gradient, point, unused_ok=True)
-    check_gradient = getattr(dfdx, "check_gradient", None)
-    if check_gradient is None:
-        raise UsageError("this version of dfdx has no gradient checker (dfdx.check_gradient)")
+    grad = load_target(args.gradient, point, gradient_of=f)
     options = _options(args) | _keywords(args, f, grad)
     for name in ("mode", "directions", "seed"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     with _workers(args) as pool, np.errstate(all="ignore"):
         report = check_gradient(f.function, grad.function, f.x, **options, **pool)
-    _emit(args, str(report), {"passed": bool(report.passed), "report": str(report)})
-    return 0 if report.passed else 1
+    data = {
+        "function": f.text,
+        "gradient": grad.text,
+        "variables": list(f.labels),
+        "point": plain(f.x),
+        "passed": bool(report.passed),
+        "report": report.to_dict(),
+    }
+    return Outcome(0 if report.passed else 1, str(report), data)
 
 
 def _figure() -> Any:
@@ -171,16 +167,13 @@ def _figure() -> Any:
 
 
 def _plot_module() -> Any:
+    """:mod:`dfdx.plot`, or a UsageError saying how to install matplotlib."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise UsageError(f"pictures need matplotlib: {_INSTALL_PLOT}") from None
-    try:
-        plot = importlib.import_module("dfdx.plot")
-    except ModuleNotFoundError as exc:
-        if exc.name != "dfdx.plot":
-            raise
-        raise UsageError("this version of dfdx has no pictures (dfdx.plot)") from None
+    from .. import plot
+
     return plot
 
 
@@ -191,46 +184,48 @@ def _output_path(path: str) -> str:
     return path
 
 
-def plot(args: argparse.Namespace) -> int:
+def _contour(plot: Any, args: argparse.Namespace, point: Any, ax: Any, options: dict[str, Any]) -> Any:
+    target = load_target(args.target, point)
+    extent = parse_numbers(args.extent, "--extent") if args.extent else None
+    if extent is not None and len(extent) != 4:
+        raise UsageError("`--extent` takes four numbers: xmin,xmax,ymin,ymax")
+    with np.errstate(all="ignore"):
+        plot.contour(
+            target.function,
+            target.x,
+            ax=ax,
+            extent=extent,
+            names=target.labels,
+            field=args.field,
+            descent=args.descent,
+            levels=args.levels,
+            **options,
+        )
+    return target
+
+
+def _step_error(plot: Any, args: argparse.Namespace, point: Any, ax: Any, options: dict[str, Any]) -> Any:
+    target = load_target(args.target, point, elementwise=len(point.values) == 1)
+    if args.exact is not None:
+        exact = parse_numbers(args.exact, "--exact")
+        options["exact"] = exact[0] if len(exact) == 1 else np.array(exact)
+    if args.methods is not None:
+        options["methods"] = tuple(m.strip() for m in args.methods.split(","))
+    with np.errstate(all="ignore"):
+        plot.step_error(target.function, target.x, ax=ax, **options)
+    return target
+
+
+def plot(args: argparse.Namespace) -> Outcome:
     output = _output_path(args.output)
     plot = _plot_module()
     point = parse_point(args.at)
-    options = _options(args)
     fig = _figure()
-    ax = fig.add_subplot()
-    if args.picture == "contour":
-        target = load_target(args.target, point)
-        extent = parse_numbers(args.extent, "--extent") if args.extent else None
-        if extent is not None and len(extent) != 4:
-            raise UsageError("`--extent` takes four numbers: xmin,xmax,ymin,ymax")
-        with np.errstate(all="ignore"):
-            plot.contour(
-                target.function,
-                target.x,
-                ax=ax,
-                extent=extent,
-                names=target.labels,
-                field=args.field,
-                descent=args.descent,
-                levels=args.levels,
-                **options,
-            )
-    else:
-        target = load_target(args.target, point, elementwise=len(point.values) == 1)
-        if args.exact is not None:
-            exact = parse_numbers(args.exact, "--exact")
-            options["exact"] = exact[0] if len(exact) == 1 else np.array(exact)
-        if args.methods is not None:
-            options["methods"] = tuple(m.strip() for m in args.methods.split(","))
-        with np.errstate(all="ignore"):
-            plot.step_error(target.function, target.x, ax=ax, **options)
+    draw = _contour if args.picture == "contour" else _step_error
+    target = draw(plot, args, point, fig.add_subplot(), _options(args))
     fig.savefig(output)
-    _emit(
-        args,
-        f"{args.picture} of {target.text} at {point.describe()} written to {output}",
-        {"picture": args.picture, "output": os.path.abspath(output)},
-    )
-    return 0
+    text = f"{args.picture} of {target.text} at {point.describe()} written to {output}"
+    return Outcome(0, text, {"picture": args.picture, "output": os.path.abspath(output)})
 
 
 def _demo_picture(output: str) -> tuple[str, str | None]:
@@ -247,7 +242,7 @@ def _demo_picture(output: str) -> tuple[str, str | None]:
     return f"The contour of L with the gradient arrow at (1, 1) is in {path}", path
 
 
-def demo(args: argparse.Namespace) -> int:
+def demo(args: argparse.Namespace) -> Outcome:
     output = _output_path(args.output)
     point = np.array([1.0, 1.0])
     res = _api.gradient(seed_loss, point)
@@ -271,17 +266,15 @@ def demo(args: argparse.Namespace) -> int:
         "(the tutorial's own central difference with h = 1e-5: 1.9e-11)",
     ]
     sentence, path = _demo_picture(output)
-    _emit(
-        args,
-        "\n".join([*lines, "", sentence]),
-        {
+    data = {
+        "result": {
             "value": value.tolist(),
             "analytic": exact.tolist(),
             "difference": difference.tolist(),
             "error": error.tolist(),
             "covered": covered,
-            "picture": path,
-            "note": sentence,
         },
-    )
-    return 0 if covered else 1
+        "picture": path,
+        "note": sentence,
+    }
+    return Outcome(0 if covered else 1, "\n".join([*lines, "", sentence]), data)

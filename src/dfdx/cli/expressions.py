@@ -18,115 +18,29 @@ from __future__ import annotations
 
 import ast
 import difflib
-import importlib
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .grammar import (
+    BINARY,
+    CONSTANTS,
+    FUNCTIONS,
+    LITERALS,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_LENGTH,
+    REFUSED,
+    UNARY,
+    ExpressionError,
+    Node,
+)
+
 __all__ = ["ExpressionError", "Expression", "compile_expression", "FUNCTIONS", "CONSTANTS"]
 
-#: Longest accepted text; Python's parser itself gives up on nesting far below this.
-MAX_LENGTH = 5000
-#: Deepest accepted nesting (each level is one Python call when evaluating). Chains such
-#: as ``a + b - c + ...`` do not nest: they are compiled into one loop.
-MAX_DEPTH = 64
-#: Largest accepted |exponent| of a constant power. Beyond it any base above 2
-#: overflows float64, so such a number is a typo or an attack, not a function.
-MAX_EXPONENT = 1024
-
-Node = Callable[[Sequence[Any]], Any]
-_special: Any = importlib.import_module("scipy.special")  # erf and erfc, complex-safe
-
-FUNCTIONS: dict[str, tuple[Callable[..., Any], int]] = {
-    **{
-        name: (getattr(np, name), 1)
-        for name in (
-            "sin cos tan arcsin arccos arctan sinh cosh tanh arcsinh arccosh arctanh "
-            "exp expm1 exp2 log log2 log10 log1p sqrt cbrt square abs sign"
-        ).split()
-    },
-    **{alias: (getattr(np, "arc" + alias[1:]), 1) for alias in "asin acos atan asinh acosh atanh".split()},
-    "ln": (np.log, 1),
-    "erf": (_special.erf, 1),
-    "erfc": (_special.erfc, 1),
-    "arctan2": (np.arctan2, 2),
-    "atan2": (np.arctan2, 2),
-    "hypot": (np.hypot, 2),
-    "maximum": (np.maximum, 2),
-    "minimum": (np.minimum, 2),
-}
-CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e), "tau": float(2 * np.pi)}
-
-_BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
-    ast.Add: ("+", operator.add),
-    ast.Sub: ("-", operator.sub),
-    ast.Mult: ("*", operator.mul),
-    ast.Div: ("/", operator.truediv),
-    ast.Pow: ("**", operator.pow),
-}
-_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_LITERALS = {
-    str: "strings",
-    bytes: "bytes",
-    complex: "complex numbers",
-    bool: "True and False",
-    type(None): "None",
-    type(...): "`...`",
-}
-_REFUSED = {
-    ast.Attribute: "attribute access",
-    ast.Subscript: "indexing",
-    ast.Lambda: "lambda",
-    ast.Compare: "comparisons",
-    ast.BoolOp: "`and`/`or`",
-    ast.IfExp: "conditional expressions",
-    ast.NamedExpr: "assignment",
-    ast.Starred: "unpacking",
-    ast.JoinedStr: "strings",
-    ast.Dict: "dictionaries",
-    ast.Set: "sets",
-    ast.ListComp: "comprehensions",
-    ast.SetComp: "comprehensions",
-    ast.DictComp: "comprehensions",
-    ast.GeneratorExp: "comprehensions",
-    ast.Await: "await",
-    ast.Yield: "yield",
-    ast.YieldFrom: "yield",
-}
-
-
-class ExpressionError(ValueError):
-    """An expression that is not accepted; the message quotes the offending part.
-
-    Attributes
-    ----------
-    text : str
-        The whole expression.
-    start, end : int or None
-        Column range (0-based, end exclusive) of the offending part, if known.
-    """
-
-    def __init__(self, reason: str, text: str, start: int | None = None, end: int | None = None):
-        self.reason, self.text, self.start, self.end = reason, text, start, end
-        if start is None:
-            message = reason
-        else:
-            stop = end if end is not None and end > start else start + 1
-            snippet = text[start:stop]
-            snippet = snippet if len(snippet) <= 40 else snippet[:37] + "..."
-            snippet = "".join(c if c.isprintable() else repr(c)[1:-1] for c in snippet)
-            message = f"{reason}: `{snippet}` at column {start + 1}"
-        super().__init__(message)
-
-    def caret(self) -> str:
-        """The expression with the offending part underlined (two lines)."""
-        if self.start is None or len(self.text) > 200:
-            return str(self)
-        width = max(1, (self.end or self.start + 1) - self.start)
-        return f"{self.text}\n{' ' * self.start}{'^' * width}"
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
 
 
 def _column(line: str, byte_offset: int | None) -> int | None:
@@ -194,15 +108,30 @@ class _Compiler:
             return self.call(node)
         if isinstance(node, (ast.Tuple, ast.List)):
             raise self.refuse("a tuple is allowed only around the whole expression", node)
-        what = _REFUSED.get(type(node), f"`{type(node).__name__}` syntax")
+        what = REFUSED.get(type(node), f"`{type(node).__name__}` syntax")
         raise self.refuse(f"{what} cannot be used in an expression", node)
 
     def constant(self, node: ast.Constant) -> _Compiled:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            kind = _LITERALS.get(type(value), repr(value))
+            kind = LITERALS.get(type(value), repr(value))
             raise self.refuse(f"{kind} cannot be used in an expression, only real numbers", node)
+        if isinstance(value, float) and abs(value) < _SMALLEST_NORMAL and self.nonzero_literal(node):
+            raise self.refuse(
+                "this number is too small for float64: it underflows to "
+                f"{'zero' if value == 0 else 'a subnormal number'} (the smallest normal one is "
+                f"{_SMALLEST_NORMAL:.4g}); rescale the expression",
+                node,
+            )
         return self.folded(value, node)
+
+    def nonzero_literal(self, node: ast.Constant) -> bool:
+        """Whether the source of a number literal has a nonzero digit before its exponent."""
+        line = self.text[self.offset :]
+        start = _column(line, node.col_offset) or 0
+        end = _column(line, node.end_col_offset) or len(line)
+        mantissa = line[start:end].lower().split("e")[0]
+        return any(c in "123456789" for c in mantissa)
 
     def folded(self, value: Any, node: ast.AST) -> _Compiled:
         try:
@@ -226,13 +155,13 @@ class _Compiler:
         return _Compiled(lambda env: env[slot])
 
     def binary(self, node: ast.BinOp) -> _Compiled:
-        if type(node.op) not in _BINARY:
+        if type(node.op) not in BINARY:
             hint = "; write `**` for a power" if isinstance(node.op, ast.BitXor) else ""
             raise self.refuse(f"this operator is not allowed (only + - * / **){hint}", _operator_span(node))
         if _is_chain(node) and _is_chain(node.left):
             return self.chain(node)
         left, right = self.node(node.left), self.node(node.right)
-        symbol, op = _BINARY[type(node.op)]
+        symbol, op = BINARY[type(node.op)]
         if symbol == "**" and right.is_constant and abs(right.constant) > MAX_EXPONENT:
             raise self.refuse(f"the exponent is absurdly large (more than {MAX_EXPONENT})", node)
         if left.is_constant and right.is_constant:
@@ -252,7 +181,7 @@ class _Compiler:
         links: list[tuple[Callable[[Any, Any], Any], ast.expr, ast.BinOp]] = []
         head: ast.expr = node
         while isinstance(head, ast.BinOp) and _is_chain(head):
-            links.append((_BINARY[type(head.op)][1], head.right, head))
+            links.append((BINARY[type(head.op)][1], head.right, head))
             head = head.left
         links.reverse()
         first = self.node(head)
@@ -275,9 +204,9 @@ class _Compiler:
         return _Compiled(run)
 
     def unary(self, node: ast.UnaryOp) -> _Compiled:
-        if type(node.op) not in _UNARY:
+        if type(node.op) not in UNARY:
             raise self.refuse("only the unary signs + and - are allowed", node)
-        op, operand = _UNARY[type(node.op)], self.node(node.operand)
+        op, operand = UNARY[type(node.op)], self.node(node.operand)
         if operand.is_constant:
             return self.folded(op(operand.constant), node)
         run = operand.run

@@ -9,7 +9,6 @@ current directory or ``sys.path``. A *point* is the text of ``--at``:
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import os
 import re
@@ -30,7 +29,6 @@ __all__ = [
     "parse_numbers",
     "load_target",
     "format_table",
-    "to_json",
 ]
 
 _MODULE_FUNCTION = re.compile(r"^\s*([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)\s*$")
@@ -109,12 +107,17 @@ class Target:
         return self.expression is not None
 
 
-def load_target(text: str, point: Point, *, elementwise: bool = False, unused_ok: bool = False) -> Target:
+def load_target(
+    text: str, point: Point, *, elementwise: bool = False, gradient_of: Target | None = None
+) -> Target:
     """Resolve TARGET at `point`.
 
-    `elementwise`: x is the array of values (derivative). `unused_ok`: the point may name
-    variables the expression does not use (a gradient such as ``2*x, 1``).
+    `elementwise`: x is the array of values (derivative). `gradient_of`: TARGET is the
+    gradient of that function (``dfdx check``): an expression may then be constant
+    (``3``) or leave out some of the point's variables (``2*x, 1``), and returns an
+    array of one entry per variable.
     """
+    text = text.strip()
     match = _MODULE_FUNCTION.match(text)
     if match:
         function = _import(match.group(1), match.group(2))
@@ -131,12 +134,39 @@ def load_target(text: str, point: Point, *, elementwise: bool = False, unused_ok
         expr = compile_expression(text)
     except ExpressionError as exc:
         raise UsageError(f"in the expression: {exc}") from None
+    if gradient_of is not None:
+        return _gradient(text, expr, point, gradient_of)
     if not expr.variables:
         raise UsageError(f"the expression {text!r} has no variables; nothing to differentiate")
     if elementwise:
         return _elementwise(text, expr, point)
-    names = _names(expr, point, unused_ok)
+    names = _names(expr, point)
     return Target(text, expr.function(names), np.array(point.values), names, expr)
+
+
+@dataclass(frozen=True)
+class _Vector:
+    """A gradient expression as a function returning one entry per variable (it pickles)."""
+
+    function: Callable[[Any], Any]
+
+    def __call__(self, x: Any) -> Any:
+        return np.reshape(np.asarray(self.function(x), dtype=np.float64), (-1,))
+
+
+def _gradient(text: str, expr: Expression, point: Point, f: Target) -> Target:
+    names = f.labels if point.names is None else point.names
+    unknown = [v for v in expr.variables if v not in names]
+    if unknown:
+        raise UsageError(f"the gradient uses {', '.join(unknown)}, which `--at` does not give")
+    size = 1 if expr.size is None else expr.size
+    if size != len(names):
+        raise UsageError(
+            f"the gradient {text!r} has {size} component{'s' * (size != 1)}, but the function "
+            f"has {len(names)} variable{'s' * (len(names) != 1)} ({', '.join(names)}); "
+            "give one comma-separated expression per variable"
+        )
+    return Target(text, _Vector(expr.function(names)), np.array(point.values), names, expr)
 
 
 def _elementwise(text: str, expr: Expression, point: Point) -> Target:
@@ -153,7 +183,7 @@ def _elementwise(text: str, expr: Expression, point: Point) -> Target:
     return Target(text, expr.function(elementwise=True), x, (name,), expr)
 
 
-def _names(expr: Expression, point: Point, unused_ok: bool = False) -> tuple[str, ...]:
+def _names(expr: Expression, point: Point) -> tuple[str, ...]:
     variables = expr.variables
     if point.names is None:
         if len(variables) == 1 and len(point.values) == 1:
@@ -167,7 +197,7 @@ def _names(expr: Expression, point: Point, unused_ok: bool = False) -> tuple[str
     missing = [v for v in variables if v not in point.names]
     if missing:
         raise UsageError(f"`--at` gives no value for {', '.join(missing)}")
-    if extra and not unused_ok:
+    if extra:
         raise UsageError(
             f"`--at` names {', '.join(extra)}, which the expression does not use "
             f"(its variables: {', '.join(variables)})"
@@ -242,33 +272,3 @@ def format_table(kind: str, target: Target, point: Point, res: Any, n: int = 1) 
         f"status {res.status.name}: {res.message}",
     ]
     return "\n".join(lines)
-
-
-def _plain(a: Any) -> Any:
-    """Nested lists of floats, with NaN and inf as null (strict JSON)."""
-    arr = np.asarray(a, dtype=float)
-    if arr.ndim == 0:
-        v = float(arr)
-        return v if math.isfinite(v) else None
-    return [_plain(row) for row in arr]
-
-
-def to_json(kind: str, target: Target, res: Any) -> str:
-    return json.dumps(
-        {
-            "command": kind,
-            "target": target.text,
-            "variables": list(target.labels),
-            "point": _plain(target.x),
-            "value": _plain(res.value),
-            "error": _plain(res.error),
-            "step": _plain(res.step),
-            "nfev": int(res.nfev),
-            "status": res.status.name,
-            "success": bool(res.success),
-            "message": res.message,
-            "method": res.method,
-            "accuracy": int(res.accuracy),
-        },
-        allow_nan=False,
-    )
