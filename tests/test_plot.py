@@ -168,6 +168,13 @@ def test_arrow_follows_the_gradient_of_any_plane(a, b, x0, x1):
     plt.close(ax.figure)
 
 
+def hidden_arrows(quiver):
+    """Which arrows of a quiver are masked (not drawn)."""
+    if quiver.Umask is np.ma.nomask:
+        return np.zeros(quiver.U.size, dtype=bool)
+    return np.broadcast_to(np.asarray(quiver.Umask), quiver.U.shape).ravel()
+
+
 def test_descent_arrow_is_opposite_and_field_matches_the_gradient():
     ax = dfdx.plot.contour(loss, [1.0, 1.0], field=6, descent=True, colorbar=False)
     (up,) = by_gid(ax.texts, "gradient")
@@ -176,8 +183,9 @@ def test_descent_arrow_is_opposite_and_field_matches_the_gradient():
     np.testing.assert_allclose(np.subtract(down.xy, down.xyann), -np.subtract(up.xy, up.xyann))
     (quiver,) = by_gid([c for c in ax.collections if isinstance(c, Quiver)], "field")
     assert quiver.U.size == 36
-    exact = loss_gradient(np.array([quiver.X, quiver.Y]))
-    arrows = np.array([quiver.U, quiver.V])
+    shown = ~hidden_arrows(quiver)  # arrows under the legend are left out
+    exact = loss_gradient(np.array([quiver.X, quiver.Y]))[:, shown]
+    arrows = np.array([quiver.U, quiver.V])[:, shown]
     ratio = arrows / exact  # one common positive factor: the direction and the relative size
     np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-8)
     assert ratio.flat[0] > 0
@@ -315,7 +323,7 @@ def test_step_error_draws_one_curve_per_scheme_with_truncation_slopes(lm_picture
     h, err = lines[3].get_data()
     assert np.all(err[h < 1e-8] <= 4.5e-16)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    assert ax.get_xlabel() == "step h" and "relative error" in ax.get_ylabel()
+    assert "step h" in ax.get_xlabel() and "relative error" in ax.get_ylabel()
     save_png(ax, tmp_path)
 
 
@@ -346,7 +354,7 @@ def test_automatic_steps_are_marked_on_each_curve(lm_picture):
         assert ey[0] == pytest.approx(expected)
     labels = [t.get_text() for t in lm_picture.get_legend().get_texts()]
     assert "step dfdx chooses" in labels
-    assert any(t.startswith("reference: exact") for t in labels)
+    assert lm_picture.get_legend().get_title().get_text().startswith("reference: exact")
 
 
 def test_adaptive_point_is_skipped_until_available_then_drawn(monkeypatch):
@@ -376,9 +384,8 @@ def test_adaptive_point_is_skipped_until_available_then_drawn(monkeypatch):
 
 def test_without_exact_the_reference_is_dfdx_best_estimate_and_says_so():
     ax = dfdx.plot.step_error(lyness_moler, 1.5, methods=("central", "complex"))
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    ref = [t for t in labels if t.startswith("reference")]
-    assert len(ref) == 1 and "complex step" in ref[0] and "no exact value given" in ref[0]
+    ref = [ax.get_legend().get_title().get_text()]
+    assert ref[0].startswith("reference") and "complex step" in ref[0] and "no exact value given" in ref[0]
     value = float(ref[0].split("estimate ")[1].split()[0])
     assert value == pytest.approx(LM_EXACT, rel=1e-15)
 
@@ -386,7 +393,7 @@ def test_without_exact_the_reference_is_dfdx_best_estimate_and_says_so():
 def test_non_analytic_f_is_not_trusted_to_the_complex_step():
     f = lambda x: np.abs(x) ** 3  # noqa: E731  the complex step gives 0 here
     ax = dfdx.plot.step_error(f, 1.0)
-    ref = [t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("reference")]
+    ref = [ax.get_legend().get_title().get_text()]
     assert "complex" not in ref[0]
     assert float(ref[0].split("estimate ")[1].split()[0]) == pytest.approx(3.0, rel=1e-10)
 
@@ -474,7 +481,7 @@ def test_check_bars_are_relative_errors_coloured_by_verdict(tmp_path):
     assert tol.get_ydata()[0] == 1e-8
     assert ax.get_yscale() == "log"
     (values,) = by_gid(ax.texts, "values")
-    assert values.get_text() == "analytic 0.5\nnumerical 0.6"
+    assert values.get_text() == "analytic 0.500\nnumerical 0.600"
     assert values.xy == (2, expected[2])
     top = [a for a in ax.figure.axes if a is not ax][0]
     assert top.get_title() == "Gradient check FAILED: 1 of 4 components above tolerance"
@@ -595,8 +602,8 @@ def test_adaptive_reference_is_drawn_at_its_error_estimate(monkeypatch):
 
     monkeypatch.setattr(dfdx, "derivative", with_adaptive)
     ax = dfdx.plot.step_error(f, 1.0, methods=("central",))
-    ref = [t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("reference")]
-    assert "dfdx adaptive estimate" in ref[0]
+    ref = [ax.get_legend().get_title().get_text()]
+    assert "dfdx's adaptive estimate" in ref[0]
     (star,) = by_gid(ax.get_lines(), "adaptive")
     assert "its error estimate" in star.get_label()
     assert star.get_ydata()[0] == pytest.approx(1e-15 / 3.0, rel=1e-6)

@@ -39,6 +39,9 @@ __all__ = ["contour", "step_error", "check"]
 
 GRADIENT_COLOR = "#e8412c"
 DESCENT_COLOR = "#ffffff"
+FIELD_COLOR = "#f4f4f4"
+FIELD_EDGE = "#303030"
+LEVEL_EDGE = "#202020"
 ARROW = "-|>,head_width=0.45,head_length=0.9"
 
 
@@ -159,9 +162,8 @@ def contour(
         bar.set_label(f"{fname}({', '.join(labels)})")
     if arrows:
         _field(ax, f, box, arrows, options)
-    handles = [
-        ax.plot(*point, "o", ms=8, mfc="white", mec="black", mew=1.5, label=f"x = {fmt(point)}", zorder=7)[0]
-    ]
+    where = f"({', '.join(labels)}) = {fmt(point)}"
+    handles = [ax.plot(*point, "o", ms=8, mfc="white", mec="black", mew=1.5, label=where, zorder=7)[0]]
     handles += _level(ax, gx, gy, z, float(f(point)), fname)
     handles += _arrows(ax, point, grad, error, box, arrow_length, descent, fname)
     if arrows:
@@ -192,6 +194,24 @@ def _frame(
         handler_map={FancyArrowPatch: HandlerPatch(patch_func=_arrow_glyph)},
     )
     legend.set_zorder(10)
+    _clear_legend_area(ax, legend)
+
+
+def _clear_legend_area(ax: Axes, legend: Any) -> None:
+    """Leave out the field arrows the legend would hide (tail or head inside its box)."""
+    fields: list[Any] = [c for c in ax.collections if c.get_gid() == "field"]
+    if not fields:
+        return
+    root: Any = ax.figure.figure  # the figure itself, or the one a subfigure belongs to
+    root.draw_without_rendering()  # lays the figure out, so the legend's box is final
+    box = legend.get_window_extent().transformed(ax.transAxes.inverted()).expanded(1.08, 1.12)
+    for q in fields:
+        tails = ax.transLimits.transform(q.XY)
+        heads = ax.transLimits.transform(q.XY + np.column_stack([q.U, q.V]))
+        lo, hi = (box.x0, box.y0), (box.x1, box.y1)
+        hidden = np.all((tails >= lo) & (tails <= hi), axis=1) | np.all((heads >= lo) & (heads <= hi), axis=1)
+        if hidden.any():
+            q.set_UVC(np.ma.masked_where(hidden, q.U), np.ma.masked_where(hidden, q.V))
 
 
 def _names(names: Sequence[str] | None) -> tuple[str, str]:
@@ -283,8 +303,9 @@ def _field(
         angles="xy",
         scale_units="xy",
         scale=1,
-        color="white",
-        alpha=0.7,
+        color=FIELD_COLOR,
+        edgecolor=FIELD_EDGE,
+        linewidth=0.4,
         width=0.004,
         zorder=3,
     )
@@ -298,21 +319,27 @@ def _field_handle(fname: str) -> Any:
         (0, 0),
         (1, 0),
         arrowstyle="-|>,head_width=0.3,head_length=0.5",
-        color="0.55",
-        lw=1.2,
+        facecolor=FIELD_COLOR,
+        edgecolor=FIELD_EDGE,
+        lw=0.8,
         label=f"\u2207{fname} on a grid (length \u221d |\u2207{fname}|)",
     )
 
 
 def _level(ax: Axes, gx: Any, gy: Any, z: Any, value: float, fname: str) -> list[Any]:
     """The contour line through x, to which the gradient is perpendicular."""
+    from matplotlib import patheffects
     from matplotlib.lines import Line2D
 
     if not (np.isfinite(value) and z.min() < value < z.max()):
         return []
+    # White dashes on a dark outline: visible on the dark colours and in the light legend box.
+    outline: list[Any] = [patheffects.withStroke(linewidth=2.6, foreground=LEVEL_EDGE)]
     line = ax.contour(gx, gy, z, levels=[value], colors="white", linewidths=1.2, linestyles="--", zorder=4)
+    line.set_path_effects(outline)
     line.set_gid("level")
-    return [Line2D([], [], color="white", lw=1.2, ls="--", label=f"{fname} = {value:.4g} (level of x)")]
+    label = f"{fname} = {value:.4g}: the level through the point"
+    return [Line2D([], [], color="white", lw=1.2, ls="--", path_effects=outline, label=label)]
 
 
 def _arrows(

@@ -117,16 +117,19 @@ def check(
     _tolerance(ax, index, tol)
     for i in np.flatnonzero(failing):
         ax.axvspan(i - 0.5, i + 0.5, color=FAIL_COLOR, alpha=0.08, lw=0)
-    _annotate(ax, analytic, numeric, rel, shown, failing)
+    _room(ax, shown, tol, _annotate(ax, analytic, numeric, rel, shown, failing))
     ax.set_xlim(-0.6, rel.size - 0.4)
     ax.set_ylabel("relative error")
-    ax.set_xlabel("component")
+    unit = getattr(report, "unit", "component")
+    ax.set_xlabel(
+        "random direction v (grad \u00b7 v against the derivative along v)" if unit == "direction" else unit
+    )
     if rel.size <= 25:
         ax.set_xticks(index, names, rotation=0 if rel.size <= 10 else 60)
-    ax.legend(handles=_legend(ax), loc="upper left", fontsize="small", framealpha=0.9)
+    ax.legend(handles=_legend(ax), loc="upper center", ncol=3, fontsize="small", framealpha=0.9)
     if top is not None:
         _values(top, index, analytic, numeric, failing)
-    text = title if title is not None else _verdict(bool(np.all(passed)), failing, rel, names)
+    text = title if title is not None else _verdict(bool(np.all(passed)), failing, rel, names, unit)
     (top or ax).set_title(
         text, color=PASS_COLOR if np.all(passed) else FAIL_COLOR, fontweight="bold", fontsize="medium"
     )
@@ -164,7 +167,7 @@ def _from_check_report(report: Any) -> tuple[Any, list[str]]:
 
     entries = sorted(report.entries, key=lambda e: e.index)
     if not entries:
-        raise ValueError("`report` lists no entries to draw.")
+        return _from_directions(report)
     analytic = np.array([e.analytic for e in entries], dtype=float)
     numeric = np.array([e.numerical for e in entries], dtype=float)
     scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), np.finfo(float).tiny)
@@ -172,6 +175,25 @@ def _from_check_report(report: Any) -> tuple[Any, list[str]]:
     passed = np.array([e.status != "mismatch" for e in entries])
     labels = [str(e.index[0]) if len(e.index) == 1 else str(e.index) for e in entries]
     return SimpleNamespace(analytic=analytic, numeric=numeric, tolerance=tolerance, passed=passed), labels
+
+
+def _from_directions(report: Any) -> tuple[Any, list[str]]:
+    """A directional report that needed no entry checked: its random directions ``v``,
+    ``grad . v`` against dfdx's derivative along ``v``."""
+    from types import SimpleNamespace
+
+    directions = list(getattr(report, "directions", ()))
+    if not directions:
+        raise ValueError("`report` lists no entries and no directions to draw.")
+    analytic = np.array([d.analytic for d in directions], dtype=float)
+    numeric = np.array([d.numerical for d in directions], dtype=float)
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), np.finfo(float).tiny)
+    tolerance = np.array([d.tolerance for d in directions], dtype=float) / scale
+    passed = np.array([bool(d.agrees) for d in directions])
+    labels = [f"v{d.number}" for d in directions]
+    drawn = SimpleNamespace(analytic=analytic, numeric=numeric, tolerance=tolerance, passed=passed)
+    drawn.unit = "direction"
+    return drawn, labels
 
 
 def _fields(report: Any) -> tuple[Any, Any, Any, Any]:
@@ -209,12 +231,12 @@ def _labels(labels: Sequence[str] | None, shape: tuple[int, ...], size: int) -> 
 
 def _annotate(
     ax: Axes, analytic: Any, numeric: Any, rel: Any, shown: Any, failing: Any, most: int = 5
-) -> None:
+) -> bool:
     """The two values of the worst failing components, with the digits that tell them apart."""
     worst = [int(i) for i in np.argsort(-np.where(failing, rel, -1.0))[:most] if failing[i]]
     for i in worst:
         digits = int(np.clip(np.ceil(-np.log10(max(rel[i], 1e-17))) + 2, 3, 17))
-        text = f"analytic {analytic[i]:.{digits}g}\nnumerical {numeric[i]:.{digits}g}".replace("-", "\u2212")
+        text = f"analytic {_digits(analytic[i], digits)}\nnumerical {_digits(numeric[i], digits)}"
         ax.annotate(
             text,
             (i, shown[i]),
@@ -226,10 +248,24 @@ def _annotate(
             color=FAIL_COLOR,
             gid="values",
         )
-    if worst:
-        # Room above the tallest bar for its two lines of text.
-        low, high = ax.get_ylim()
-        ax.set_ylim(low, max(high, float(np.max(shown)) * (high / low) ** 0.25))
+    return bool(worst)
+
+
+def _room(ax: Axes, shown: Any, tol: Any, annotated: bool) -> None:
+    """y limits with a band above the bars and the tolerance line, for the labels and the legend."""
+    low = FLOOR / 4
+    data_top = max(float(np.max(shown)), float(np.max(tol)), FLOOR * 10)
+    # Two lines of text above the tallest bar, then the one-row legend.
+    band = 0.3 if annotated else 0.16
+    ax.set_ylim(low, data_top * (data_top / low) ** (band / (1 - band)))
+
+
+def _digits(value: float, digits: int) -> str:
+    """`value` to `digits` significant digits, trailing zeros kept: 13.5714 and 13.5850, not 13.585."""
+    text = f"{value:#.{digits}g}"
+    mantissa, _, exponent = text.partition("e")
+    mantissa = mantissa.rstrip(".")
+    return (mantissa + ("e" + exponent if exponent else "")).replace("-", "\u2212")
 
 
 def _tolerance(ax: Axes, index: NDArray[np.intp], tol: Any) -> None:
@@ -240,14 +276,16 @@ def _tolerance(ax: Axes, index: NDArray[np.intp], tol: Any) -> None:
         ax.stairs(tol, edges, color="black", ls="--", lw=1.2, label="tolerance", baseline=None)
 
 
-def _verdict(passed: bool, failing: NDArray[np.bool_], rel: NDArray[np.float64], names: list[str]) -> str:
+def _verdict(
+    passed: bool, failing: NDArray[np.bool_], rel: NDArray[np.float64], names: list[str], unit: str
+) -> str:
     if passed:
         worst = int(np.argmax(rel))
         return (
-            f"Gradient check passed: worst relative error {rel[worst]:.1e} (component {names[worst]})"
+            f"Gradient check passed: worst relative error {rel[worst]:.1e} ({unit} {names[worst]})"
         ).replace("e-", "e\u2212")
     count = int(failing.sum())
-    plural = "component" if rel.size == 1 else "components"
+    plural = unit if rel.size == 1 else unit + "s"
     return f"Gradient check FAILED: {count} of {rel.size} {plural} above tolerance"
 
 

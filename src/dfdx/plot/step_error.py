@@ -12,7 +12,8 @@ from numpy.typing import ArrayLike, NDArray
 
 import dfdx
 
-from .common import fmt, function_name, new_axes, pyplot
+from .common import new_axes, pyplot
+from .step_frame import adaptive_star, decorate, shade
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -99,7 +100,11 @@ def step_error(
     matplotlib.axes.Axes
         Each curve is a line with gid ``"curve:<scheme>"`` and label starting with the
         scheme's name, its automatic step a marker with gid ``"auto:<scheme>"``; the
-        adaptive result has gid ``"adaptive"``.
+        adaptive result has gid ``"adaptive"``. Steps at which dfdx could not use the
+        scheme as asked (f not finite at a stencil point: dfdx shortened the step or
+        went one-sided, as the result's ``step``, ``method`` and ``status`` say) are
+        left out of the curve and drawn as crosses with gid ``"changed:<scheme>"``;
+        a scheme that dfdx changed at its own automatic step is named in the legend.
 
     Raises
     ------
@@ -113,7 +118,9 @@ def step_error(
     -----
     Errors are relative, ``|D(h) - f'(x)| / |f'(x)|`` (absolute if the reference is 0);
     errors below ``eps / 2`` (a correctly rounded result) are drawn at ``eps / 2``, the
-    dotted line.
+    dotted line, and errors above ``1e8`` (steps far beyond f's scale) are left out.
+    The legend sits inside the axes, above the curves, so the picture reads at the
+    command line's 6.4 x 5.2 inches and in a default ``plt.subplots()``.
 
     Examples
     --------
@@ -141,38 +148,47 @@ def step_error(
     autos = {s: _attempt(f, point, dict(method=s.method, accuracy=s.accuracy), options) for s in schemes}
     adaptive = _attempt(f, point, dict(adaptive=True), options)
     ref, ref_label, source = _reference(f, point, exact, central4, autos, adaptive, options)
-    ax = new_axes(ax, (10.0, 5.2))
+    ax = new_axes(ax, (6.4, 5.2))
     scale = max(1.0, abs(point))
     floor = EPS / 2 * (1.0 if ref != 0 else scale)
     measure = _measure(ref, floor)
-    skipped = []
+    skipped, changed_any, highest = [], False, floor
     for s in schemes:
         auto = autos[s]
         if auto is None:
             skipped.append(s)
             continue
         hs = given if given is not None else _default_steps(scale, auto.step)
-        errs = np.array([measure(_at_step(f, point, s, h, options)) for h in hs])
+        runs = [_at_step(f, point, s, h, options) for h in hs]
+        errs = np.array([measure(value) for value, _ in runs])
+        changed = np.array([flag for _, flag in runs])
         color = (
             COLORS[s.method]
             if sum(t.method == s.method for t in schemes) == 1
-            else _shade(COLORS[s.method], s.accuracy)
+            else shade(COLORS[s.method], s.accuracy)
         )
-        ax.loglog(hs, errs, color=color, lw=1.8, label=s.label, gid=f"curve:{s.method}{s.accuracy}")
+        gid = f"{s.method}{s.accuracy}"
+        ax.loglog(hs, np.where(changed, np.nan, errs), color=color, lw=1.8, label=s.label, gid=f"curve:{gid}")
+        if changed.any():
+            changed_any = True
+            ax.loglog(hs[changed], errs[changed], "x", ms=5, mew=1.2, color=color, gid=f"changed:{gid}")
+        auto_error = measure(auto.value)
         ax.loglog(
             [float(auto.step)],
-            [measure(auto.value)],
+            [auto_error],
             "o",
             ms=9,
             mfc=color,
             mec="black",
             mew=1.3,
             zorder=5,
-            gid=f"auto:{s.method}{s.accuracy}",
+            gid=f"auto:{gid}",
         )
+        highest = float(np.nanmax([highest, auto_error, *errs]))
     if adaptive is not None:
-        _adaptive(ax, adaptive, measure, estimated=adaptive is source, ref=ref)
-    _decorate(ax, f, point, ref, ref_label, floor, skipped, title)
+        adaptive_star(ax, adaptive, measure, estimated=adaptive is source, ref=ref)
+    notes = _changes(autos)
+    decorate(ax, f, point, (ref, ref_label), (floor, highest), skipped, changed_any, notes, title)
     return ax
 
 
@@ -218,15 +234,50 @@ def _attempt(f: Callable[..., Any], x: float, how: dict[str, Any], options: dict
     return res if np.isfinite(res.value) else None
 
 
-def _at_step(f: Callable[..., Any], x: float, s: Scheme, h: float, options: dict[str, Any]) -> float:
+def _at_step(
+    f: Callable[..., Any], x: float, s: Scheme, h: float, options: dict[str, Any]
+) -> tuple[float, bool]:
+    """The derivative by scheme `s` at step `h`, and whether dfdx had to change either.
+
+    Where f is not finite at some stencil point dfdx falls back on a one-sided stencil
+    or a shorter step (its ``method``, ``step`` and ``status`` say so): that value is
+    not the scheme's at `h`, so the curve leaves it out and the picture marks it.
+    """
     res = _attempt(f, x, dict(method=s.method, accuracy=s.accuracy, step=h, throw=False), options)
-    return float("nan") if res is None else float(res.value)
+    if res is None:
+        return float("nan"), False
+    changed = (
+        res.method != s.method
+        or not np.isclose(float(np.max(res.step)), h, rtol=1e-9, atol=0.0)
+        or res.status == dfdx.Status.ONE_SIDED
+    )
+    return float(res.value), bool(changed)
+
+
+def _changes(autos: dict[Scheme, Any]) -> list[str]:
+    """One line per scheme whose automatic run dfdx changed (method or one-sided stencil)."""
+    notes = []
+    for s, res in autos.items():
+        if res is None:
+            continue
+        if res.method != s.method:
+            notes.append(f"{s.method}{s.accuracy}: dfdx used {res.method} at its step")
+        elif res.status == dfdx.Status.ONE_SIDED:
+            notes.append(f"{s.method}{s.accuracy}: one-sided at its step")
+    return notes
+
+
+#: Errors above this (relative) are off the picture: a step far past f's scale gives
+#: nonsense values (the complex step of sin at 1e6 reaches 1e292), and log axes over
+#: such a range cannot even be drawn.
+CEILING = 1e8
 
 
 def _measure(ref: float, floor: float) -> Callable[[Any], float]:
     def measure(value: Any) -> float:
-        err = abs(float(value) - ref) / (abs(ref) if ref != 0 else 1.0)
-        return max(err, floor) if np.isfinite(err) else float("nan")
+        with np.errstate(all="ignore"):
+            err = abs(float(value) - ref) / (abs(ref) if ref != 0 else 1.0)
+        return max(err, floor) if np.isfinite(err) and err <= CEILING else float("nan")
 
     return measure
 
@@ -276,87 +327,4 @@ def _reference(
             )
         _, best, how = min(candidates, key=lambda c: c[0])
     value = float(best.value)
-    return value, f"reference: dfdx {how} estimate {value:.16g}\n(no exact value given)", best
-
-
-def _shade(color: str, accuracy: int) -> str:
-    """A darker shade of `color` for higher orders, so two central curves are told apart."""
-    from matplotlib.colors import to_hex, to_rgb
-
-    factor = 0.55 if accuracy >= 4 else 1.0
-    r, g, b = to_rgb(color)
-    return str(to_hex((r * factor, g * factor, b * factor)))
-
-
-def _adaptive(ax: Axes, res: Any, measure: Callable[[Any], float], estimated: bool, ref: float) -> None:
-    """The adaptive result as a star at its final step; at its error estimate if it is the reference."""
-    step = float(np.max(res.step))
-    if not np.isfinite(step) or step <= 0:
-        return
-    error = measure(ref + float(res.error)) if estimated else measure(res.value)
-    note = ", its error estimate" if estimated else ""
-    ax.loglog(
-        [step],
-        [error],
-        "*",
-        ms=17,
-        color="#f2b705",
-        mec="black",
-        mew=1.0,
-        zorder=6,
-        gid="adaptive",
-        label=f"adaptive result ({res.nfev} evaluations{note})",
-    )
-
-
-def _decorate(
-    ax: Axes,
-    f: Callable[..., Any],
-    x: float,
-    ref: float,
-    ref_label: str,
-    floor: float,
-    skipped: list[Scheme],
-    title: str | None,
-) -> None:
-    from matplotlib.lines import Line2D
-
-    relative = ref != 0
-    if relative:
-        ax.axhline(floor, color="0.45", ls=":", lw=1.0, zorder=0)
-        ax.annotate(
-            "\u03b5/2: correctly rounded",
-            (1, floor),
-            xycoords=("axes fraction", "data"),
-            xytext=(-4, -3),
-            textcoords="offset points",
-            ha="right",
-            va="top",
-            color="0.35",
-            fontsize="small",
-        )
-    for x_text, text, align in (
-        (0.02, "\u2190 round-off dominates", "left"),
-        (0.98, "truncation dominates \u2192", "right"),
-    ):
-        ax.text(x_text, 0.12, text, transform=ax.transAxes, color="0.35", fontsize="small", ha=align)
-    handles, _ = ax.get_legend_handles_labels()
-    handles.append(
-        Line2D(
-            [], [], ls="none", marker="o", ms=9, mfc="white", mec="black", mew=1.3, label="step dfdx chooses"
-        )
-    )
-    handles.append(Line2D([], [], ls="none", label=ref_label))
-    handles += [
-        Line2D([], [], ls="none", label=f"{s.method}{s.accuracy}: f cannot be evaluated") for s in skipped
-    ]
-    # Outside the axes: the curves fill the picture wherever a legend could go.
-    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    ax.set_ylim(bottom=floor / 6)
-    ax.set_xlabel("step h")
-    ax.set_ylabel(
-        "relative error  |D(h) \u2212 f\u2032| / |f\u2032|" if relative else "absolute error |D(h)|"
-    )
-    ax.grid(True, which="major", alpha=0.25)
-    name = function_name(f)
-    ax.set_title(title if title is not None else f"Error of {name}\u2032({fmt([x])[1:-1]}) versus the step")
+    return value, f"reference: dfdx's {how} estimate {value:.16g} (no exact value given)", best
