@@ -110,7 +110,7 @@ def test_the_command_line_passes_kwargs_to_a_module_function(capsys):
     )
     out, err = capsys.readouterr()
     assert code == 0, err
-    value = np.array(json.loads(out)["value"])
+    value = np.array(json.loads(out)["result"]["value"])
     np.testing.assert_allclose(value, scaled_gradient(X, b=0.5), rtol=1e-10)
     code = main(
         ["check", "tests.test_options:scaled", "tests.test_options:scaled_gradient", "--at", "0.3,-1.2,2"]
