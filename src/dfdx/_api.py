@@ -119,6 +119,8 @@ def gradient(
 
     Notes
     -----
+    f may return its scalar as an array of shape ``(1,)``, as NumPy code often does
+    (``x @ A @ x`` of a column, ``np.sum(..., keepdims=True)``): it is taken as the scalar.
     The default is the fourth-order central stencil
     ``(f(x-2h) - 8 f(x-h) + 8 f(x+h) - f(x+2h)) / 12h`` with ``h ~ eps**(1/5) max(1, |x|)``,
     4 evaluations per coordinate. The error estimate adds the rounding error of the

@@ -63,7 +63,7 @@ def _sparse_result(s: Call, sparsity: Any) -> Result:
 
 def gradient(f: Any, x: Any, opts: Options) -> Result:
     def body(s: Call) -> Result:
-        if s.ev.out_shape != ():
+        if s.ev.out_shape not in ((), (1,)):  # (1,): a scalar as NumPy code often returns it
             raise ValueError(
                 f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape}; "
                 "use dfdx.jacobian for vector-valued f."

@@ -143,7 +143,11 @@ COMMON = """\
     progress : bool, optional
         Show a progress bar (tqdm) with evaluations done and an ETA.
     f0 : array_like, optional
-        ``f(x)`` if you already have it; it is then not recomputed.
+        ``f(x)`` if you already have it; it is then not recomputed, and it is trusted:
+        checking it would cost the evaluation it saves (only its shape and kind are
+        checked). A wrong `f0` silently spoils every stencil that weighs f(x) --
+        forward and backward differences, even-order derivatives, Hessians -- and
+        the error estimates of central first derivatives.
     args : tuple, optional
         Extra positional arguments passed to f after x.
     kwargs : dict, optional

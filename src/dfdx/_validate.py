@@ -33,7 +33,22 @@ def as_function(f: Any, name: str = "f") -> Callable[..., Any]:
 
 
 def as_point(x: Any, name: str = "x") -> NDArray[np.floating[Any]]:
-    """A real floating array (ints become float64, float16 becomes float32), finite and non-empty."""
+    """A real floating array (ints become float64, float16 becomes float32), finite and non-empty.
+
+    A masked array is refused when anything is masked (dfdx would differentiate at the
+    hidden values), and read as its data otherwise.
+    """
+    if x is None:
+        raise TypeError(f"`{name}` is None; give the point: a number or an array of numbers.")
+    if isinstance(x, np.ma.MaskedArray):
+        if np.ma.getmaskarray(x).any():
+            where = [tuple(int(i) for i in ix) for ix in np.argwhere(np.ma.getmaskarray(x))[:5]]
+            raise ValueError(
+                f"`{name}` is a masked array with masked entries at {where}: dfdx needs a value "
+                f"for every coordinate. Pass `{name}.filled(value)`, or only the unmasked "
+                f"coordinates (`{name}.compressed()`) to a function of those."
+            )
+        x = np.ma.getdata(x)
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -131,44 +146,116 @@ def as_flag(value: Any, name: str) -> bool:
 
 
 def as_bounds(bounds: Any, x: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-    """None, or ``(lower, upper)`` as float arrays of x's shape, with x inside."""
+    """None, or ``(lower, upper)`` as float arrays of x's shape, with x inside.
+
+    Three forms: a pair ``(lower, upper)`` of floats or arrays; SciPy's sequence of
+    ``(lo, hi)`` pairs, one per coordinate (None for no bound); an object with ``lb``
+    and ``ub`` (``scipy.optimize.Bounds``). A shape that reads both as a pair and as
+    pairs per coordinate (two variables, ``[(0, 1), (5, 6)]``) is refused when both
+    readings are boxes (lower < upper) and differ; x must lie in the box.
+    """
     if bounds is None:
         return None
-    if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        return _inside(x, *_box((bounds.lb, bounds.ub), x, "`bounds`"))
+    if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__"):
         raise ValueError(
-            "`bounds` must be a pair (lower, upper) of floats or arrays of x's shape "
-            f"(use -np.inf / np.inf for no bound), got {bounds!r:.60}."
+            "`bounds` must be a pair (lower, upper), a sequence of (lo, hi) pairs, one per "
+            f"coordinate, or scipy.optimize.Bounds (use -np.inf / np.inf for no bound), got {bounds!r:.60}."
         )
+    readings: dict[str, Any] = {}
+    errors: list[Exception] = []
+    for name, candidate in (("pair", _as_pair(bounds)), ("pairs", _as_pairs(bounds, x))):
+        if candidate is None:
+            continue
+        try:
+            readings[name] = _box(candidate, x, "`bounds`")
+        except (TypeError, ValueError) as exc:
+            errors.append(exc)
+    if len(readings) == 2 and not all(np.array_equal(a, b) for a, b in zip(*readings.values(), strict=True)):
+        (lo1, hi1), (lo2, hi2) = readings["pair"], readings["pairs"]
+        raise ValueError(
+            f"`bounds` {_short(bounds)} reads two ways for x of shape {x.shape}: as (lower, upper), "
+            f"lower = {_short(lo1)}, upper = {_short(hi1)}; or as one (lo, hi) pair per coordinate, "
+            f"lower = {_short(lo2)}, upper = {_short(hi2)}. Say which: pass "
+            "scipy.optimize.Bounds(lower, upper)."
+        )
+    if readings:
+        return _inside(x, *next(iter(readings.values())))
+    if errors:
+        raise errors[0]
+    raise ValueError(
+        "`bounds` must be a pair (lower, upper) of floats or arrays of x's shape, or a sequence "
+        f"of {x.size} (lo, hi) pairs, one per coordinate (use -np.inf / np.inf for no bound), "
+        f"got {_short(bounds)}."
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_pair(bounds: Any) -> tuple[Any, Any] | None:
+    """``(lower, upper)`` when `bounds` has two items, else None."""
+    return (bounds[0], bounds[1]) if len(bounds) == 2 else None
+
+
+def _as_pairs(bounds: Any, x: NDArray[Any]) -> tuple[Any, Any] | None:
+    """SciPy's ``[(lo, hi), ...]``, one pair per coordinate, as ``(lower, upper)``; else None."""
+    items = list(bounds)
+    if len(items) != x.size or x.ndim > 1:
+        return None
+    if not all(hasattr(p, "__len__") and not isinstance(p, (str, bytes)) and len(p) == 2 for p in items):
+        return None
+    lower = [-np.inf if p[0] is None else p[0] for p in items]
+    upper = [np.inf if p[1] is None else p[1] for p in items]
+    try:
+        return np.asarray(lower, dtype=np.float64).reshape(x.shape), np.asarray(
+            upper, dtype=np.float64
+        ).reshape(x.shape)
+    except (TypeError, ValueError):
+        return None
+
+
+def _box(
+    bounds: tuple[Any, Any], x: NDArray[Any], what: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(lower, upper)`` as float arrays of x's shape, with lower < upper."""
     pair = []
     for name, b in zip(("lower", "upper"), bounds, strict=True):
         try:
             arr = np.asarray(b, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(
-                f"`bounds` {name} must be a float or an array of floats, got {b!r:.60}."
-            ) from None
+            raise TypeError(f"{what} {name} must be a float or an array of floats, got {b!r:.60}.") from None
         try:
             arr = np.broadcast_to(arr, x.shape)
         except ValueError:
             raise ValueError(
-                f"`bounds` {name} must be a float or an array of x's shape {x.shape}, got shape {arr.shape}."
+                f"{what} {name} must be a float or an array of x's shape {x.shape}, got shape {arr.shape}."
             ) from None
         if np.isnan(arr).any():
-            raise ValueError(f"`bounds` {name} has NaN; use -np.inf / np.inf for no bound.")
+            raise ValueError(f"{what} {name} has NaN; use -np.inf / np.inf for no bound.")
         pair.append(np.array(arr, dtype=np.float64))
     lower, upper = pair
     if np.any(lower >= upper):
         k = int(np.argmax((lower >= upper).ravel()))
         raise ValueError(
-            f"`bounds` must have lower < upper everywhere; at index {k} lower = "
-            f"{lower.ravel()[k]!r} >= upper = {upper.ravel()[k]!r}."
+            f"{what} must have lower < upper everywhere; at index {k} lower = "
+            f"{float(lower.ravel()[k])!r} >= upper = {float(upper.ravel()[k])!r}."
         )
+    return lower, upper
+
+
+def _inside(
+    x: NDArray[Any], lower: NDArray[np.float64], upper: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     outside = (x < lower) | (x > upper)
     if outside.any():
         k = int(np.argmax(outside.ravel()))
         raise ValueError(
-            f"`x` is outside `bounds` at index {k}: x = {x.ravel()[k]!r} not in "
-            f"[{lower.ravel()[k]!r}, {upper.ravel()[k]!r}]. Move x into the box."
+            f"`x` is outside `bounds` at index {k}: x = {float(x.ravel()[k])!r} not in "
+            f"[{float(lower.ravel()[k])!r}, {float(upper.ravel()[k])!r}]. Move x into the box."
         )
     return lower, upper
 

@@ -36,11 +36,15 @@ class _Prepared:
     A class rather than a closure so that process pools can pickle it.
     """
 
-    def __init__(self, f: Any, args: tuple[Any, ...], dtype: np.dtype[Any] | None) -> None:
-        self.f, self.args, self.dtype = f, args, dtype
+    def __init__(
+        self, f: Any, args: tuple[Any, ...], dtype: np.dtype[Any] | None, squeeze: bool = False
+    ) -> None:
+        self.f, self.args, self.dtype, self.squeeze = f, args, dtype, squeeze
 
     def __call__(self, x: Any) -> Any:
         value = self.f(x, *self.args)
+        if self.squeeze:  # a scalar returned as shape (1,) (or (1, k) for a batch)
+            value = np.asarray(value)[0]
         if self.dtype is None:
             return value
         value = np.asarray(value)
@@ -207,6 +211,8 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
     as_step(opts.step, point.shape)
     args = args if isinstance(args, tuple) else (args,)
     raw = _evaluate(f, point, args, opts.vectorized)
+    squeeze = kind == "gradient" and raw.shape == (1,)
+    raw = raw[0] if squeeze else raw
     if kind == "gradient" and raw.shape != ():
         raise ValueError(
             f"`f` must return a scalar for check_gradient, but f(x) has shape {raw.shape}; "
@@ -228,7 +234,7 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
     f0 = raw.astype(working) if cast is not None else raw
     return Problem(
         kind=kind,
-        f=_Prepared(f, args, cast),
+        f=_Prepared(f, args, cast, squeeze),
         x=point,
         f0=f0,
         A=analytic.astype(np.float64).reshape(max(1, raw.size), point.size),

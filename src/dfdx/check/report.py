@@ -125,6 +125,13 @@ class CheckReport:
         How each entry's tolerance was formed.
     notes : tuple of str
         Further findings in words.
+    missable, missable_relative, missable_index : float, float, tuple of int, or None
+        Directional mode only: the largest error one entry alone could carry and still
+        agree within the tolerance along every random direction (an error ``delta`` in
+        entry ``j`` moves ``grad . v`` by ``delta v_j``, so it is missable up to
+        ``min_k tol_k / |v_kj|``), the same relative to the largest entry of its row,
+        and the entry where it is largest. Larger errors in one entry are caught; a
+        full check bounds every entry by its own tolerance instead.
 
     Notes
     -----
@@ -161,6 +168,9 @@ class CheckReport:
     tolerance: str
     notes: tuple[str, ...] = field(default=())
     show: int = 8
+    missable: float | None = None
+    missable_relative: float | None = None
+    missable_index: tuple[int, ...] | None = None
 
     def __bool__(self) -> bool:
         return self.passed
@@ -236,6 +246,12 @@ def _lines(r: CheckReport) -> list[str]:
                 f"    v{d.number}: analytic grad.v {d.analytic:.10g}, numerical "
                 f"{d.numerical:.10g} ± {d.numerical_error:.1e}, tolerance {d.tolerance:.1e}  {mark}"
             )
+    if r.missable is not None and r.missable_relative is not None:
+        lines.append(
+            f"  could miss: one entry off by up to {r.missable:.1e} ({r.missable_relative:.1e} of its "
+            f"row's largest entry; the least covered is {_index(r.missable_index)}) agrees along all "
+            f"{len(r.directions)} directions; mode='full' checks every entry to its own tolerance"
+        )
     if r.nondifferentiable:
         coords = ", ".join(str(i) for i in r.nondifferentiable[:20])
         lines.append(
@@ -251,6 +267,10 @@ def _lines(r: CheckReport) -> list[str]:
         lines.extend("    " + row for row in _table(r.entries[: r.show]))
     lines.extend(f"  note: {n}" for n in r.notes)
     return lines
+
+
+def _index(index: tuple[int, ...] | None) -> str:
+    return "?" if index is None else str(index[0] if len(index) == 1 else index)
 
 
 def _table(entries: tuple[EntryCheck, ...]) -> list[str]:
