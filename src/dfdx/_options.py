@@ -137,9 +137,12 @@ COMMON = """\
         (a ValueError if no trustworthy level comes out). Steps and `error` then
         follow the noise; ``Result.noise`` reports the level used. Default None
         (f is smooth). Not combined with `adaptive`.
-    bounds : (array_like, array_like), optional
-        ``(lower, upper)``: f is never evaluated outside; one-sided stencils of the
-        same accuracy are used next to a bound.
+    bounds : (array_like, array_like), sequence of (lo, hi), or scipy.optimize.Bounds, optional
+        The box f lives in: ``(lower, upper)`` (floats or arrays of x's shape), one
+        ``(lo, hi)`` pair per coordinate as SciPy takes them (None for no bound), or a
+        ``scipy.optimize.Bounds``. f is never evaluated outside; one-sided stencils of
+        the same accuracy are used next to a bound. A shape that reads both ways with
+        different boxes (two variables, ``[(0, 1), (5, 6)]``) is refused.
     progress : bool, optional
         Show a progress bar (tqdm) with evaluations done and an ETA.
     f0 : array_like, optional
