@@ -66,9 +66,10 @@ def _numeric(parser: argparse.ArgumentParser, *, tolerances: bool = True) -> Non
     group.add_argument("--method", choices=METHODS, help="stencil, or the complex step (default central)")
     group.add_argument("--accuracy", type=positive_int, help="order of accuracy of the stencil")
     group.add_argument("--step", help="absolute step: one number, or one per coordinate (default automatic)")
-    group.add_argument(
-        "--adaptive", action="store_true", help="shrinking steps with Richardson extrapolation"
-    )
+    adaptive = "shrinking steps with Richardson extrapolation"
+    if not tolerances:
+        adaptive += " (at its default tolerances: --rtol and --atol loosen the check)"
+    group.add_argument("--adaptive", action="store_true", help=adaptive)
     if tolerances:
         group.add_argument("--rtol", type=float, help="relative tolerance of --adaptive")
         group.add_argument("--atol", type=float, help="absolute tolerance of --adaptive")
