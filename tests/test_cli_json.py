@@ -186,6 +186,9 @@ def test_a_gradient_with_the_wrong_number_of_components_is_named(capsys):
         (["derivative", "-x**3", "--at", "-2"], -12.0),
         (["derivative", "-x", "--at", "x=2"], -1.0),
         (["gradient", "-x*y", "--at", "x=2,y=3"], [-3.0, -2.0]),
+        (["derivative", "-1*x**2", "--at", "x=2"], -4.0),
+        (["derivative", "-.5*x", "--at", "x=1"], -0.5),
+        (["derivative", "-sin(x)", "--at", "x=1", "-n2"], np.sin(1.0)),
     ],
 )
 def test_expressions_that_start_with_a_minus(capsys, argv, expected):

@@ -262,7 +262,8 @@ def prepare(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
             out.append(f"{item}={items[i + 1]}")
             i += 2
             continue
-        if re.match(r"-[^-]", item) and item not in options and not re.match(r"-[\d.]", item):
+        number = re.fullmatch(r"-\d+|-\d*\.\d+", item)  # argparse reads these as values itself
+        if re.match(r"-[^-]", item) and item not in options and item[:2] not in options and not number:
             item = " " + item
         out.append(item)
         i += 1
