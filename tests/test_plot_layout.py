@@ -254,3 +254,16 @@ def test_plot_json_of_a_picture_is_one_document(tmp_path, capsys):
     code = main(["plot", "step-error", "sin(x)", "--at", "x=1e6", "-o", str(out), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["picture"] == "step-error" and data["error"] is None
+
+
+@pytest.mark.parametrize("where", AXES)
+def test_check_verdict_is_inside_the_figure(where):
+    grad = lambda w: np.array([10 * w[0] + 10 * w[1] - 22, 10 * w[0] + 20 * w[1] - 28.5])  # noqa: E731
+    report = dfdx.check_gradient(loss, grad, [1.0, 1.0])
+    ax = dfdx.plot.check(report, ax=AXES[where]())
+    renderer = boxes(ax)
+    figure = ax.figure
+    verdicts = [t for t in [figure._suptitle, *(a.title for a in figure.axes)] if t and t.get_text()]
+    assert [t.get_text() for t in verdicts] == ["Gradient check FAILED: 1 of 2 components above tolerance"]
+    box = verdicts[0].get_window_extent(renderer)
+    assert figure.bbox.y0 <= box.y0 and box.y1 <= figure.bbox.y1

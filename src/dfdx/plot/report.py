@@ -103,6 +103,7 @@ def check(
     rel = relative_error(analytic, numeric)
     failing = rel > tol if np.ndim(passed) == 0 else ~np.asarray(passed, dtype=bool).ravel()
     names = _labels(labels, np.shape(report.analytic), rel.size)
+    appended = ax is not None and values  # the values panel goes above the given axes
     ax, top = _panels(ax, values, max(6.4, min(12.0, 0.5 * rel.size + 3)))
     index = np.arange(rel.size)
     colors = np.where(failing, FAIL_COLOR, PASS_COLOR)
@@ -130,9 +131,14 @@ def check(
     if top is not None:
         _values(top, index, analytic, numeric, failing)
     text = title if title is not None else _verdict(bool(np.all(passed)), failing, rel, names, unit)
-    (top or ax).set_title(
-        text, color=PASS_COLOR if np.all(passed) else FAIL_COLOR, fontweight="bold", fontsize="medium"
-    )
+    style: dict[str, Any] = dict(color=PASS_COLOR if np.all(passed) else FAIL_COLOR, fontweight="bold")
+    figure: Any = ax.figure
+    if appended and figure.get_layout_engine() is not None and len(figure.axes) == 2:
+        # A layout engine makes room for the given axes' decorations only, not for those of
+        # the panel appended above it: the verdict goes to the figure, which has room.
+        figure.suptitle(text, fontsize="medium", **style)
+    else:
+        (top or ax).set_title(text, fontsize="medium", **style)
     return ax
 
 
