@@ -1,4 +1,4 @@
-"""The documentation stays true: the API reference is current, the README's code runs."""
+"""The documentation stays true: the API reference lists every public name, the README's code runs."""
 
 from __future__ import annotations
 
@@ -22,16 +22,23 @@ def _load(path: Path):
     return module
 
 
-def test_api_reference_is_up_to_date():
-    build_api = _load(ROOT / "docs" / "build_api.py")
-    committed = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
-    assert committed == build_api.render(), "docs/api.md is out of date: run python docs/build_api.py"
+def _api_page_names() -> set[str]:
+    """The names listed in the autosummary tables of docs/api.md, qualified."""
+    names, module = set(), "dfdx"
+    for line in (ROOT / "docs" / "api.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith(".. currentmodule:: "):
+            module = line.split("::")[1].strip()
+        elif re.fullmatch(r"   [A-Za-z_][\w.]*", line):
+            names.add(f"{module}.{line.strip()}")
+    return names
 
 
 def test_api_reference_covers_every_public_name():
-    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
-    for name in dfdx.__all__:
-        assert f"## `dfdx.{name}`" in text
+    import dfdx.plot
+
+    listed = _api_page_names()
+    public = {f"dfdx.{name}" for name in dfdx.__all__} | {f"dfdx.plot.{name}" for name in dfdx.plot.__all__}
+    assert public <= listed, f"docs/api.md does not list {sorted(public - listed)}"
 
 
 @pytest.mark.parametrize("name", dfdx.__all__)
@@ -72,7 +79,7 @@ def test_readme_quickstart_runs_and_reproduces_the_seed(capsys, tmp_path, monkey
 
 @pytest.mark.parametrize(
     "page",
-    ["methods.md", "noisy.md", "migration.md", "cli.md", "index.md"],
+    ["methods.md", "noisy.md", "migration.md", "cli.md", "index.md", "checking.md", "scaling.md", "api.md"],
 )
 def test_docs_pages_link_to_files_that_exist(page):
     path = ROOT / "docs" / page
@@ -81,9 +88,9 @@ def test_docs_pages_link_to_files_that_exist(page):
         if target.startswith("http"):
             continue
         resolved = (path.parent / target).resolve()
-        # Pages and pictures that other parts of the project generate may land later.
-        later = {"checking.md", "scaling.md", "step_error.png", "contour.png", "README.md"}
-        assert resolved.exists() or resolved.name in later, f"{page} links to missing {target}"
+        # The gallery's pages exist once the site is built.
+        generated = target.startswith("auto_examples/")
+        assert resolved.exists() or generated, f"{page} links to missing {target}"
 
 
 def test_method_costs_table_evaluation_counts():
