@@ -68,6 +68,9 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "matplotlib_animations": False,
     "image_srcset": [],
+    # "Examples using ..." on the API pages of the functions the scripts call.
+    "doc_module": ("dfdx",),
+    "backreferences_dir": "api/generated/backreferences",
 }
 
 html_theme = "pydata_sphinx_theme"
