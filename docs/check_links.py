@@ -2,11 +2,11 @@
 
     python docs/check_links.py [docs/_build/html]
 
-Every ``.html`` page of the site (not the theme's templates in ``_static``) is parsed with :mod:`html.parser`; every relative
-``href`` and ``src`` (links, pictures, scripts, style sheets) must name a file of the
-site, and a ``#fragment`` must name an ``id`` (or ``<a name=...>``) in the target page.
-External links (``http:``, ``mailto:``, ...) are not followed. Exit code 0 when all
-resolve, 1 with the list of broken links otherwise.
+Every ``.html`` page of the site (not the theme's templates in ``_static``) is parsed
+with :mod:`html.parser`; every relative ``href`` and ``src`` (links, pictures, scripts,
+style sheets) must name a file of the site, and a ``#fragment`` must name an ``id`` (or
+``<a name=...>``) in the target page. External links (``http:``, ``mailto:``, ...) are
+not followed. Exit code 0 when all resolve, 1 with the list of broken links otherwise.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def parse(path: Path) -> _Page:
 
 def _pages(site: Path) -> list[Path]:
     """The site's pages; ``_static`` holds the theme's templates, not pages."""
-    return sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0] not in ("_static", "_sources"))
+    return sorted(
+        p for p in site.rglob("*.html") if p.relative_to(site).parts[0] not in ("_static", "_sources")
+    )
 
 
 def broken_links(site: Path) -> list[str]:

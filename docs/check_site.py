@@ -16,6 +16,7 @@ and fails unless the check reports it. Exit code 0 when all is well, 1 otherwise
 
 from __future__ import annotations
 
+import argparse
 import base64
 import functools
 import json
@@ -135,12 +136,16 @@ def open_page(browser: Browser, url: str, screenshot: Path | None) -> list[dict[
     browser.send("Page.enable", session)
     browser.send("Page.navigate", session, url=url)
     browser.wait_event("Page.loadEventFired", session)
-    result = browser.send("Runtime.evaluate", session, expression=IMAGES_JS, awaitPromise=True, returnByValue=True)
+    result = browser.send(
+        "Runtime.evaluate", session, expression=IMAGES_JS, awaitPromise=True, returnByValue=True
+    )
     images = list(result["result"]["value"])
     if screenshot is not None:
         size = browser.send("Page.getLayoutMetrics", session)["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": 1280, "height": min(size["height"], 5000), "scale": 1}
-        shot = browser.send("Page.captureScreenshot", session, format="png", clip=clip, captureBeyondViewport=True)
+        shot = browser.send(
+            "Page.captureScreenshot", session, format="png", clip=clip, captureBeyondViewport=True
+        )
         screenshot.write_bytes(base64.b64decode(shot["data"]))
     browser.send("Target.closeTarget", targetId=target)
     return images
@@ -190,7 +195,9 @@ def self_test() -> list[str]:
             "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
         )
         (site / "ok.png").write_bytes(png)
-        (site / "index.html").write_text('<html><body><img src="ok.png"><img src="missing.png"></body></html>')
+        (site / "index.html").write_text(
+            '<html><body><img src="ok.png"><img src="missing.png"></body></html>'
+        )
         problems = check(site, [("index.html", 2)], None)
     if problems != ["index.html: image missing.png did not load"]:
         return [f"self-test: expected exactly the missing image to be reported, got {problems}"]
@@ -198,16 +205,17 @@ def self_test() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    args = [a for a in argv if not a.startswith("--")]
-    if "--self-test" in argv:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("site", nargs="?", type=Path, default=DOCS / "_build" / "html")
+    parser.add_argument("--screenshots", type=Path, help="default: screenshots/ next to the site")
+    parser.add_argument("--self-test", action="store_true")
+    args = parser.parse_args(argv)
+    if args.self_test:
         problems = self_test()
     else:
-        site = Path(args[0]) if args else DOCS / "_build" / "html"
-        shots = Path(argv[argv.index("--screenshots") + 1]) if "--screenshots" in argv else site.parent / "screenshots"
-        if "--screenshots" in argv:
-            args.remove(str(shots))
+        shots = args.screenshots or args.site.parent / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
-        problems = check(site, PAGES, shots)
+        problems = check(args.site, PAGES, shots)
         print(f"screenshots in {shots}")
     print(*problems, sep="\n", file=sys.stderr)
     return 1 if problems else 0

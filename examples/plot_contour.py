@@ -9,9 +9,9 @@ L(w1, w2) = (2 w1 + 3 w2 - 5)² + (w1 - w2 - 1)² at (1, 1), where the gradient 
 """
 
 import matplotlib.pyplot as plt
+from model import loss
 
 import dfdx.plot
-from model import loss
 
 ax = dfdx.plot.contour(loss, [1.0, 1.0], extent=(-1, 3, -1, 3), names=("w1", "w2"), descent=True, label="L")
 ax.set_title("L(w1, w2) and its gradient at (1, 1)")

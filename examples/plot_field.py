@@ -8,9 +8,9 @@ and grow with the slope.
 """
 
 import matplotlib.pyplot as plt
+from model import loss
 
 import dfdx.plot
-from model import loss
 
 ax = dfdx.plot.contour(loss, [1.0, 1.0], extent=(-1, 3, -1, 3), names=("w1", "w2"), field=True, label="L")
 ax.set_title("The gradient field of L(w1, w2)")
