@@ -566,7 +566,7 @@ def test_make_figures_draws_every_picture(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "OUT", tmp_path)
     assert module.main() == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["check.png", "contour.png", "field.png", "step_error.png"]
+    assert names == ["contour.png", "step_error.png"]
     for name in names:
         assert (tmp_path / name).read_bytes().startswith(PNG)
         assert (ROOT / "docs" / "img" / name).read_bytes().startswith(PNG)
