@@ -37,7 +37,8 @@ def readme_contour(out: Path) -> None:
     sys.path.insert(0, str(ROOT / "docs"))
     from doc_examples import blocks
 
-    code = next(b.text for b in blocks((ROOT / "README.md").read_text(encoding="utf-8")) if b.lang == "python")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = next(b.text for b in blocks(readme) if b.lang == "python")
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
