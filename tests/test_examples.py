@@ -34,3 +34,47 @@ def test_seed_answer_example_beats_the_text():
     assert errors["dfdx central (default)"] < errors["central, h = sqrt(eps) (the text)"] / 100
     assert errors["dfdx forward"] < errors["forward, h = 1e-6 (the text)"]
     assert errors["dfdx complex step"] <= 2 * np.finfo(float).eps
+
+
+GALLERY = sorted(EXAMPLES.glob("plot_*.py"))
+
+
+@pytest.mark.parametrize("script", GALLERY, ids=[p.name for p in GALLERY])
+def test_gallery_script_draws_a_figure(script, monkeypatch):
+    """Each gallery script runs from examples/ (as the site's build does) and draws."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(EXAMPLES)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    runpy.run_path(str(script), run_name="__main__")
+    try:
+        assert plt.get_fignums(), f"{script.name} drew nothing"
+        assert plt.gcf().axes[0].has_data()
+    finally:
+        plt.close("all")
+
+
+@pytest.mark.parametrize("script", GALLERY, ids=[p.name for p in GALLERY])
+def test_gallery_script_has_a_titled_docstring(script):
+    """sphinx-gallery takes the title from the docstring's first lines: text over ====."""
+    import ast
+
+    doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")), clean=True)
+    title, underline, *_ = doc.splitlines()
+    assert title and underline == "=" * len(title)
+
+
+def test_model_for_the_command_line(capsys, monkeypatch):
+    """The README's `dfdx check model:loss ...` commands, run from examples/."""
+    from dfdx.cli import main
+
+    monkeypatch.chdir(EXAMPLES)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    assert main(["check", "model:loss", "model:loss_grad", "--at", "1,1"]) == 0
+    assert main(["check", "model:loss", "model:bad_grad", "--at", "1,1"]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
