@@ -266,6 +266,7 @@ def workdir(path: Path) -> Any:
     old_cwd, old_path = os.getcwd(), list(sys.path)
     os.chdir(path)
     sys.path.insert(0, str(path))
+    sys.modules.pop("model", None)  # another folder's model.py may have been imported
     try:
         yield path
     finally:

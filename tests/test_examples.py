@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,18 @@ def test_seed_answer_example_beats_the_text():
 GALLERY = sorted(EXAMPLES.glob("plot_*.py"))
 
 
+@pytest.fixture
+def from_examples(monkeypatch):
+    """Run from examples/, as its README says; its `model` module is forgotten afterwards."""
+    monkeypatch.chdir(EXAMPLES)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delitem(sys.modules, "model", raising=False)
+    yield
+    sys.modules.pop("model", None)
+
+
 @pytest.mark.parametrize("script", GALLERY, ids=[p.name for p in GALLERY])
-def test_gallery_script_draws_a_figure(script, monkeypatch):
+def test_gallery_script_draws_a_figure(script, monkeypatch, from_examples):
     """Each gallery script runs from examples/ (as the site's build does) and draws."""
     pytest.importorskip("matplotlib")
     import matplotlib
@@ -48,8 +59,6 @@ def test_gallery_script_draws_a_figure(script, monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    monkeypatch.chdir(EXAMPLES)
-    monkeypatch.syspath_prepend(str(EXAMPLES))
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
     runpy.run_path(str(script), run_name="__main__")
     try:
@@ -69,12 +78,10 @@ def test_gallery_script_has_a_titled_docstring(script):
     assert title and underline == "=" * len(title)
 
 
-def test_model_for_the_command_line(capsys, monkeypatch):
+def test_model_for_the_command_line(capsys, from_examples):
     """The README's `dfdx check model:loss ...` commands, run from examples/."""
     from dfdx.cli import main
 
-    monkeypatch.chdir(EXAMPLES)
-    monkeypatch.syspath_prepend(str(EXAMPLES))
     assert main(["check", "model:loss", "model:loss_grad", "--at", "1,1"]) == 0
     assert main(["check", "model:loss", "model:bad_grad", "--at", "1,1"]) == 1
     assert "MISMATCH" in capsys.readouterr().out
