@@ -212,6 +212,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.self_test:
         problems = self_test()
+        print("self-test:", "FAILED" if problems else "the missing picture reported, the other accepted")
     else:
         shots = args.screenshots or args.site.parent / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
