@@ -11,9 +11,10 @@ Front-ends take ``f`` and ``x`` first and options by keyword, and all return a
 """
 
 from ._api import derivative, directional, gradient, hessian, jac, jacobian
-from ._result import DifferentiationError, Result, Status
+from ._result import DifferentiationError, Provenance, Result, Status
 from .check import CheckReport, assert_gradient, check_gradient, check_jacobian
 from .evaluation.pools import WorkerError
+from .evaluation.store import Store, StoreError
 from .noise import NoiseLevel, noise_level
 
 __all__ = [
@@ -27,6 +28,9 @@ __all__ = [
     "Status",
     "DifferentiationError",
     "WorkerError",
+    "Store",
+    "StoreError",
+    "Provenance",
     "check_gradient",
     "check_jacobian",
     "assert_gradient",

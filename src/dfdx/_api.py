@@ -43,6 +43,8 @@ def derivative(
     f0: Any = None,
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
+    store: Any = None,
+    max_evals: int | None = None,
 ) -> Result:
     """`n`-th derivative of a scalar function, elementwise over `x`.
 
@@ -101,6 +103,8 @@ def gradient(
     f0: Any = None,
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
+    store: Any = None,
+    max_evals: int | None = None,
 ) -> Result:
     """Gradient of a scalar function ``f: R^n -> R`` at `x`.
 
@@ -164,6 +168,8 @@ def jacobian(
     f0: Any = None,
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
+    store: Any = None,
+    max_evals: int | None = None,
     sparsity: Any = None,
 ) -> Result:
     """Jacobian of ``f: R^n -> R^m`` (any input and output shapes) at `x`.
@@ -221,6 +227,8 @@ def directional(
     f0: Any = None,
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
+    store: Any = None,
+    max_evals: int | None = None,
 ) -> Result:
     """Derivative of f along `v`: ``d/dt f(x + t v)`` at ``t = 0`` (``J v`` for vector f).
 
@@ -274,6 +282,8 @@ def hessian(
     f0: Any = None,
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
+    store: Any = None,
+    max_evals: int | None = None,
 ) -> Result:
     """Hessian of a scalar function ``f: R^n -> R`` at `x`, symmetric by construction.
 

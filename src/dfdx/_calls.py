@@ -26,11 +26,14 @@ from .engine.sparse import sparse_jacobian
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian"]
 
 
-def _run(body: Callable[[Call], Result], f: Any, x: Any, opts: Options, n: int = 1) -> Result:
-    """`body` on the :class:`Call` of this call."""
+def _run(
+    body: Callable[[Call], Result], f: Any, x: Any, opts: Options, n: int = 1, columns: int | None = None
+) -> Result:
+    """`body` on the :class:`Call` of this call (`columns`: how many it lays out, if not x.size)."""
     v.as_function(f)
     with worker_pool(opts.workers) as workers:
-        s = Call(bind(f, opts.kwargs), x, n=n, **opts.with_(workers=workers).for_setup())
+        options = opts.with_(workers=workers).for_setup()
+        s = Call(bind(f, opts.kwargs), x, n=n, columns=columns, **options)
         return body(s)
 
 
@@ -95,7 +98,7 @@ def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
         status = entry_status(est).reshape(shape)
         return s.finish(est.value.reshape(shape), est.error.reshape(shape), status, h.reshape(shape))
 
-    return _run(body, f, x, opts, n=order)
+    return _run(body, f, x, opts, n=order, columns=1)  # one elementwise column
 
 
 def directional(f: Any, x: Any, direction: Any, opts: Options) -> Result:
@@ -107,7 +110,7 @@ def directional(f: Any, x: Any, direction: Any, opts: Options) -> Result:
         est, h = s.run(Directions(s.x, d.ravel()[None, :] / size))
         return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], h[0] / size)
 
-    return _run(body, f, x, opts)
+    return _run(body, f, x, opts, columns=1)  # one direction
 
 
 def as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:

@@ -45,6 +45,8 @@ class Options:
     f0: Any = None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] | None = None
+    store: Any = None
+    max_evals: int | None = None
 
     @classmethod
     def of(cls, given: Mapping[str, Any]) -> Options:
@@ -154,7 +156,20 @@ COMMON = """\
     args : tuple, optional
         Extra positional arguments passed to f after x.
     kwargs : dict, optional
-        Extra keyword arguments passed to f: ``f(x, *args, **kwargs)``."""
+        Extra keyword arguments passed to f: ``f(x, *args, **kwargs)``.
+    store : str, os.PathLike or dfdx.Store, optional
+        A persistent record of f's evaluations (an SQLite file): values recorded
+        there for the same f, `args`, `kwargs` and point (exact bits) are read instead
+        of evaluated, and each new evaluation is recorded as it completes, so a rerun
+        after a crash evaluates only what is missing, bit-identical to an
+        uninterrupted run. ``Result.provenance`` says which points came from it. A
+        path names f by its module and qualified name; ``dfdx.Store(path, name=,
+        version=)`` names it explicitly. Default None.
+    max_evals : int, optional
+        The most evaluations of f, ``f(x)`` included: the most accurate stencil that
+        fits, or in the adaptive mode a first step sized for the levels it affords and
+        refinement stopped early, the coordinates of largest error last. The
+        ``message`` says when the budget bound. Default None (no limit)."""
 
 RETURNS = """\
     Returns

@@ -9,7 +9,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Status", "Result", "DifferentiationError"]
+__all__ = ["Status", "Result", "Provenance", "DifferentiationError"]
 
 ArrayOrScalar = Union[NDArray[Any], np.generic]  # noqa: UP007 (a runtime alias on 3.10)
 
@@ -127,6 +127,12 @@ class Result:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def provenance(self) -> Provenance | None:
+        """With ``store=``: which points came from the store and which were evaluated (else None)."""
+        found: Provenance | None = self.extras.get("provenance")
+        return found
+
+    @property
     def success(self) -> bool:
         """True unless the status is a failure (``status.failed``)."""
         return not self.status.failed
@@ -142,6 +148,36 @@ class Result:
         return f"{head}\n{_pm(self.value, self.error)}"
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Provenance:
+    """Where the values of f behind a result came from, when it was computed with ``store=``.
+
+    Attributes
+    ----------
+    store : str
+        The store's file.
+    name, version : str
+        f's identity in the store.
+    reused : ndarray
+        The points, ``(k, *x.shape)``, whose values were read from the store (``f(x)``
+        included when it was recorded).
+    new : ndarray
+        The points f was evaluated at in this call, each recorded as it completed.
+    """
+
+    store: str
+    name: str
+    version: str
+    reused: NDArray[Any]
+    new: NDArray[Any]
+
+    def __repr__(self) -> str:
+        return (
+            f"Provenance(store={self.store!r}, name={self.name!r}, version={self.version!r}, "
+            f"reused={len(self.reused)} points, new={len(self.new)} points)"
+        )
 
 
 def _pm(value: ArrayOrScalar, error: ArrayOrScalar, limit: int = 12) -> str:

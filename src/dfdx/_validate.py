@@ -348,3 +348,15 @@ def as_worker_count(workers: Any) -> int | None:
             "pass None (the default) to evaluate f serially here."
         )
     return count
+
+
+def as_max_evals(max_evals: Any) -> int | None:
+    """None, or a positive integer: the most evaluations of f one call may use."""
+    if max_evals is None:
+        return None
+    if isinstance(max_evals, bool) or not isinstance(max_evals, numbers.Integral) or max_evals < 1:
+        raise ValueError(
+            f"`max_evals` must be a positive integer (the most evaluations of f, f(x) included), "
+            f"got {max_evals!r:.40}."
+        )
+    return int(max_evals)

@@ -52,6 +52,7 @@ from ..numerics.richardson import abs_coefficients, expansion_spacing, next_row,
 from ..numerics.stencils import Stencil
 from ..numerics.steps import COMPLEX_STEP, absolute_steps
 from .adaptive_points import LevelPoints, as_bytes, stencil_data
+from .budget import affordable
 from .fixed import Estimate
 from .layouts import Layout
 
@@ -156,6 +157,10 @@ def adaptive(
             active = run.all
         else:
             active = np.flatnonzero(~run.done_cols)
+            if active.size == 0:
+                break
+        if ev.budget is not None:  # max_evals: the columns it still pays for (engine/budget.py)
+            active = affordable(ev.budget, active, len(run.offsets), run.best, run.best_err, run.done)
             if active.size == 0:
                 break
         mult = np.full(run.ncols, np.nan)

@@ -9,6 +9,7 @@ planned in all of them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +19,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _validate as v
-from .._result import Result
+from .._result import DifferentiationError, Result
 from ..evaluation.evaluator import Evaluator
 from ..noise import estimate_noise, noise_error, noisy_steps
 from ..numerics.stencils import Stencil, make_stencil
 from ..numerics.steps import absolute_steps, relative_step, unit_roundoff
-from .adaptive import adaptive, initial_steps
+from .adaptive import FIRST_STEP, adaptive, initial_steps
 from .bounds import run_planned
+from .budget import first_step, fixed_stencil, too_small
 from .fixed import Estimate, assemble
 from .layouts import Axes, Layout
 from .tiny import applies, tiny_axes
@@ -60,9 +62,13 @@ class Call:
         progress: Any = False,
         f0: Any = None,
         args: Any = (),
+        store: Any = None,
+        max_evals: Any = None,
+        columns: int | None = None,
     ) -> None:
         self.f = v.as_function(f)
         self.x = v.as_point(x)
+        self.n = n
         self.method = v.as_method(method)
         self.adaptive = v.as_flag(adaptive, "adaptive")
         if self.adaptive and accuracy is None:
@@ -84,6 +90,10 @@ class Call:
         self.bounds = v.as_bounds(bounds, self.x)
         if not isinstance(args, tuple):
             args = (args,)
+        self.max_evals = v.as_max_evals(max_evals)
+        #: The adaptive mode's first step relative to max(1, |x|), when a budget sets it.
+        self.first_step: float | None = None
+        notes = self._plan_budget(columns, f0 is None) if self.max_evals is not None else []
         self.ev = Evaluator(
             self.f,
             self.x,
@@ -93,12 +103,44 @@ class Call:
             f0=f0,
             args=args,
             progress=self.progress,
+            store=store,
+            max_evals=self.max_evals,
         )
+        for note in notes:
+            self.ev.budget.note(note)  # type: ignore[union-attr]
         self.eps = unit_roundoff(self.x.dtype, self.ev.f0.dtype)
+        if self.adaptive and self.max_evals is not None:
+            available = self.max_evals - self.ev.budget.used  # type: ignore[union-attr]
+            self.first_step = first_step(self.stencil, self._columns, available, self.eps, FIRST_STEP)
         self.noise_used: float | None = None
         #: One fixed stencil at fixed steps, no box: what :mod:`dfdx.engine.tiny` covers.
         self.plain = self.noise is None and not self.adaptive and self.bounds is None
         self.mode = next(mode for mode in MODES if mode.applies(self))
+
+    def _plan_budget(self, columns: int | None, at_x: bool) -> list[str]:
+        """Fit the stencil (and mode) to `max_evals` before anything is evaluated; what changed."""
+        assert self.max_evals is not None
+        size = self.x.size
+        pairs = size * (size - 1) // 2 if self.n > 1 else 0  # a Hessian's off-diagonal lines
+        self._columns = columns if columns is not None else size + pairs
+        available = self.max_evals - int(at_x)
+        per_level = self._columns * self.stencil.nfev
+        if self.adaptive and available >= 2 * per_level and self.noise is None:
+            return []
+        fits = fixed_stencil(self.method, self.n, self.stencil.accuracy, self._columns, available)
+        if fits is None:
+            raise too_small(self.max_evals, self.method, self.n, self._columns, int(at_x))
+        notes = []
+        if self.adaptive:
+            notes.append("too few evaluations for two adaptive steps per coordinate: a fixed stencil instead")
+            self.adaptive = False
+        if fits is not self.stencil:
+            notes.append(
+                f"the stencil was lowered from {self.stencil.kind} accuracy {self.stencil.accuracy} "
+                f"to {fits.kind} accuracy {fits.accuracy}"
+            )
+            self.stencil, self.accuracy, self.method = fits, fits.accuracy, fits.kind
+        return notes
 
     def steps(self, layout: Layout, stencil: Stencil | None = None) -> NDArray[np.float64]:
         """Automatic or user steps for the columns of `layout` (shape of ``layout.reach``)."""
@@ -125,18 +167,36 @@ class Call:
 
     def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:
         self.ev.close()  # the progress bar ends with the call, not with garbage collection
-        return assemble(
-            value,
-            error,
-            status,
-            step=step,
-            nfev=self.ev.nfev,
-            method=self.method,
-            accuracy=self.stencil.accuracy,
-            throw=self.throw,
-            noise=self.noise_used,
-            f0=self.ev.f0,
-        )
+        try:
+            result = assemble(
+                value,
+                error,
+                status,
+                step=step,
+                nfev=self.ev.nfev,
+                method=self.method,
+                accuracy=self.stencil.accuracy,
+                throw=self.throw,
+                noise=self.noise_used,
+                f0=self.ev.f0,
+            )
+        except DifferentiationError as exc:
+            self._account(exc.result)
+            raise
+        return self._account(result)
+
+    def _account(self, result: Result) -> Result:
+        """The store's provenance and the budget's notes, on the result."""
+        provenance = self.ev.provenance()
+        if provenance is not None:
+            result.extras["provenance"] = provenance
+        budget = self.ev.budget
+        if budget is not None:
+            result.extras["budget"] = budget
+            if budget.bound:
+                note = f" max_evals={budget.limit} bound ({budget.used} used): {'; '.join(budget.notes)}."
+                result = dataclasses.replace(result, message=result.message + note)
+        return result
 
 
 Runner = Callable[[Call, Layout, Stencil, "NDArray[np.float64] | None"], tuple[Estimate, NDArray[np.float64]]]
@@ -163,7 +223,12 @@ def _adaptive(
     call: Call, layout: Layout, stencil: Stencil, h: NDArray[np.float64] | None
 ) -> tuple[Estimate, NDArray[np.float64]]:
     """A shrinking step sequence with Richardson extrapolation (:mod:`dfdx.engine.adaptive`)."""
-    h0 = call.step_of(layout) if call.step is not None else initial_steps(layout.reach, stencil)
+    if call.step is not None:
+        h0 = call.step_of(layout)
+    elif call.first_step is not None:  # max_evals: see engine/budget.py
+        h0 = absolute_steps(layout.reach, call.first_step)
+    else:
+        h0 = initial_steps(layout.reach, stencil)
     estimator = functools.partial(
         adaptive, rtol=call.rtol, atol=call.atol, max_steps=call.max_steps, strict=call.strict
     )

@@ -196,7 +196,13 @@ def _scouting_applies(s: Call) -> bool:
         and s.noise is None
         and s.stencil is central(2, 4)
         and s.x.dtype == np.float64
+        and (s.max_evals is None or s.max_evals >= _scouted_most(s.x.size))
     )
+
+
+def _scouted_most(n: int) -> int:
+    """The most evaluations the scouted Hessian takes (``max_evals`` below it: no scout)."""
+    return 1 + 10 * n + 9 * (n * (n - 1) // 2)
 
 
 def _scout(s: Call, layout: Layout, small: Array) -> tuple[Estimate, Array, Array] | None:

@@ -21,9 +21,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._result import Provenance
+from .budget import Budget
+from .checks import Checks, as_array, check_first
 from .pools import Pool, as_pool
 from .progress import Progress
-from .work import BLOCK_BYTES, PointSet, Work, annotate, batch_of, format_point, keep_freed_blocks
+from .store import Recorder, as_store
+from .work import (
+    BLOCK_BYTES,
+    ArrayPoints,
+    PointSet,
+    Work,
+    annotate,
+    batch_of,
+    format_point,
+    keep_freed_blocks,
+)
 
 __all__ = ["Evaluator", "PointSet", "format_point", "BLOCK_BYTES"]
 
@@ -54,11 +67,21 @@ class Evaluator:
         Extra positional arguments of `f`.
     progress : bool or Progress
         Draw a progress bar whose total grows with every call of the evaluator.
+    store : str, os.PathLike or Store, optional
+        A persistent record of evaluations (:class:`~dfdx.evaluation.store.Store`):
+        points recorded there are read, not evaluated; new ones are recorded as they
+        complete.
+    max_evals : int, optional
+        Most points (``f(x)`` included, recorded ones too) this evaluator may be asked
+        for: its :class:`~dfdx.evaluation.budget.Budget`, which the engine plans within.
 
     Attributes
     ----------
     nfev : int
-        Points evaluated so far (``f(x)`` included when it was computed here).
+        Points evaluated so far (``f(x)`` included when it was computed here); points
+        read from the store are not counted.
+    budget : Budget or None
+        The `max_evals` budget and how it was spent.
     f0 : ndarray
         ``f(x)``.
     out_shape : tuple
@@ -89,6 +112,8 @@ class Evaluator:
         f0: Any = None,
         args: tuple[Any, ...] = (),
         progress: bool | Progress = False,
+        store: Any = None,
+        max_evals: int | None = None,
     ) -> None:
         self.f = f
         self.x = x
@@ -98,43 +123,66 @@ class Evaluator:
         self.pool: Pool | None = as_pool(workers)
         self.workers = workers
         self.nfev = 0
+        self.budget = None if max_evals is None else Budget(max_evals)
         self.callbacks: list[Callable[[int], None]] = []
         self.seconds_per_call: float | None = None
         self.progress: Progress | None = None
+        found = as_store(store)
+        # Opened (and checked) before anything is evaluated; closed with the evaluator.
+        self.recorder = None if found is None else Recorder(found, f, args)
+        if self.recorder is not None:
+            weakref.finalize(self, self.recorder.close)
         if progress:
             self.progress = progress if isinstance(progress, Progress) else Progress()
             weakref.finalize(self, self.progress.close)
-        if f0 is None:
-            self._grow(1)
-            start = time.perf_counter()
-            try:
-                value = self._first()
-            except BaseException:
-                self.close()
-                raise
-            self.seconds_per_call = time.perf_counter() - start
-            self._done(1)
-        else:
-            value = _as_array(f0, x, "f0")
-        self._check_first(value)
-        self.f0: NDArray[Any] = value
+        self.f0: NDArray[Any] = self._at_x() if f0 is None else as_array(f0, x, "f0")
+        if f0 is not None:
+            check_first(self.f0)
+        value = self.f0
         self.out_shape: tuple[int, ...] = value.shape
         dtype = np.float64 if value.dtype.kind in "biu" else value.dtype
         self.dtype = np.result_type(dtype, np.complex64) if complex_points else np.dtype(dtype)
         self._fast = _COMPLEX_SCALARS if complex_points else _REAL_SCALARS
-        self._kind = "c" if complex_points else "f"
+        checks = Checks(self.out_shape, complex_points)
+        #: Check one value of f at a point / a vectorized call's values (batch axis first).
+        self.take, self.take_batch = checks.take, checks.take_batch
         itemsize = 16 if complex_points else x.dtype.itemsize
         per_point = x.size * itemsize + max(1, value.size) * self.dtype.itemsize
         #: Most points in one block (bounded memory for points and values alike).
         self.block_points = max(1, BLOCK_BYTES // per_point)
 
+    def _at_x(self) -> NDArray[Any]:
+        """f(x), computed here (or read from the store) and recorded."""
+        self._grow(1)
+        if self.budget is not None:
+            self.budget.spend(1)
+        keys: list[bytes] = []
+        if self.recorder is not None:
+            keys, found = self.recorder.find(self.x[None])
+            if found:
+                self._skip(1)
+                value, self.seconds_per_call = found[0]
+                return value
+        start = time.perf_counter()
+        try:
+            value = self._first()
+            check_first(value)
+        except BaseException:
+            self.close()
+            raise
+        self.seconds_per_call = time.perf_counter() - start
+        if self.recorder is not None:
+            self.recorder.write(keys, self.x[None], value[None], self.seconds_per_call)
+        self._done(1)
+        return value
+
     def _first(self) -> NDArray[Any]:
         if not self.vectorized:
             # A copy: an f that writes into its argument must not move x itself.
-            return _as_array(self.call(self.x.copy()), self.x)
+            return as_array(self.call(self.x.copy()), self.x)
         point = self.x[..., None].copy()  # a copy, as for a serial f: x itself never moves
         point.flags.writeable = False  # as every batch
-        value = _as_array(self.call_batch(point), self.x)
+        value = as_array(self.call_batch(point), self.x)
         if value.ndim == 0 or value.shape[-1] != 1:
             raise ValueError(
                 f"vectorized f was given a batch of 1 point (an array of shape x.shape + (1,) = "
@@ -155,10 +203,27 @@ class Evaluator:
         for callback in self.callbacks:
             callback(count)
 
+    def _skip(self, count: int) -> None:
+        """`count` points were read from the store: done, but not evaluated."""
+        if self.progress is not None and count:
+            self.progress.skip(count)
+
+    def provenance(self) -> Provenance | None:
+        """Which points came from the store and which were evaluated (None without a store)."""
+        rec = self.recorder
+        if rec is None:
+            return None
+        empty = np.empty((0, *self.x.shape))
+        reused = np.concatenate(rec.reused) if rec.reused else empty
+        new = np.concatenate(rec.new) if rec.new else empty
+        return Provenance(str(rec.store.path), rec.name, rec.version, reused, new)
+
     def close(self) -> None:
-        """Finish the progress bar, if any (also done when the evaluator is collected)."""
+        """Finish the progress bar, if any, and the store's connection (also done when collected)."""
         if self.progress is not None:
             self.progress.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # -- calling f ------------------------------------------------------------------
     def call(self, point: Any) -> Any:
@@ -183,12 +248,16 @@ class Evaluator:
         out = np.empty((total, *self.out_shape), dtype=self.dtype)
         if total == 0:
             return out
+        if self.budget is not None:
+            self.budget.spend(total)
         self._grow(total)
         if self.vectorized:
             keep_freed_blocks()
         try:
-            if self.pool is not None:
-                self.pool.run(self._work(points, out))
+            if self.recorder is not None:
+                self.recorder.fill(points, out, self.block_points, self._fresh, self._skip)
+            elif self.pool is not None:
+                self.pool.run(self._work(points, out, lambda start, stop, seconds: self._done(stop - start)))
             elif self.vectorized:
                 self._batches(points, out)
             else:
@@ -200,7 +269,9 @@ class Evaluator:
             raise
         return out
 
-    def _work(self, points: PointSet, out: NDArray[Any]) -> Work:
+    def _work(
+        self, points: PointSet, out: NDArray[Any], done: Callable[[int, int, float | None], None]
+    ) -> Work:
         """What a pool needs to fill `out` with f at `points`: nothing of the evaluator itself."""
         return Work(
             self.f,
@@ -212,8 +283,37 @@ class Evaluator:
             seconds_per_call=self.seconds_per_call,
             take=self.take,
             take_batch=self.take_batch,
-            done=lambda start, stop, seconds: self._done(stop - start),
+            done=done,
+            timed=self.recorder is not None,
         )
+
+    # -- with a store -----------------------------------------------------------------
+    def _fresh(self, points: NDArray[Any], keys: list[bytes]) -> NDArray[Any]:
+        """f at `points` (serial, vectorized or on the workers), each batch recorded as it completes."""
+        assert self.recorder is not None
+        record, saved = self.recorder.write, points.copy()
+        values = np.empty((len(points), *self.out_shape), dtype=self.dtype)
+
+        def done(start: int, stop: int, seconds: float | None) -> None:
+            record(keys[start:stop], saved[start:stop], values[start:stop], seconds)
+            self._done(stop - start)
+
+        given = ArrayPoints(points)
+        if self.pool is not None:
+            self.pool.run(self._work(given, values, done))
+            return values
+        step = self.block_points if self.vectorized else 1
+        for start in range(0, len(points), step):
+            stop = min(len(points), start + step)
+            clock = time.perf_counter()
+            if self.vectorized:
+                batch = batch_of(given, start, stop)
+                batch.flags.writeable = False
+                values[start:stop] = self.take_batch(self.call_batch(batch), stop - start)
+            else:
+                values[start] = self.take(self.call(points[start]), points[start])
+            done(start, stop, time.perf_counter() - clock)
+        return values
 
     def scalars(self, block: NDArray[Any]) -> list[Any]:
         """A scalar f at every point of `block` (shape ``(m, *x.shape)``), serially, as floats.
@@ -224,9 +324,11 @@ class Evaluator:
         for the values, for a gradient in a few variables. Not with workers, a
         vectorized f or a progress bar.
         """
+        number = complex if self.complex_points else float
+        if self.recorder is not None or self.budget is not None:
+            return [number(v) for v in self(ArrayPoints(block))]
         assert self.pool is None and not self.vectorized and self.progress is None and not self.out_shape
         f, args, fast = self.f, self.args, self._fast
-        number = complex if self.complex_points else float
         out = []
         for point in block:
             try:
@@ -290,82 +392,3 @@ class Evaluator:
         self.nfev += len(block)
         for callback in self.callbacks:
             callback(len(block))
-
-    # -- validation -----------------------------------------------------------------
-    def take(self, raw: Any, point: Any) -> NDArray[Any]:
-        """Check one value of f (returned at `point`) and return it as an array."""
-        if type(raw) is np.ndarray and raw.shape == self.out_shape and raw.dtype.kind == self._kind:
-            return raw
-        value = _as_array(raw, point)
-        self._check(value, point)
-        return value
-
-    def take_batch(self, raw: Any, k: int) -> NDArray[Any]:
-        """Check the value of a vectorized call on `k` points; returns it batch axis first."""
-        if type(raw) is np.ndarray and raw.dtype.kind == self._kind and raw.shape == self.out_shape + (k,):
-            # The common case, checked as fully as below: the batch axis moved to the front.
-            return raw if raw.ndim == 1 else raw.transpose(raw.ndim - 1, *range(raw.ndim - 1))
-        value = _as_array(raw, None)
-        expected = self.out_shape
-        if value.shape != expected + (k,):
-            raise ValueError(
-                f"vectorized f was given a batch of {k} points and returned shape {value.shape}; "
-                f"f(x) has shape {expected}, so the expected shape is f(x).shape + (k,) = "
-                f"{expected + (k,)} (the points are stacked on the last axis of f's argument)."
-            )
-        batch = np.moveaxis(value, -1, 0)
-        self._check(batch[0], f"a batch of {len(batch)} points")
-        return batch
-
-    def _check_first(self, value: NDArray[Any]) -> None:
-        if value.dtype.kind not in "biufc":
-            raise TypeError(
-                f"f must return numbers (a float or an array of floats), but f(x) returned "
-                f"{_describe(value)}. Return a float or a NumPy array of floats."
-            )
-        if value.dtype.kind == "c":
-            raise TypeError(
-                "f returned complex values at a real point x. dfdx differentiates real "
-                "functions: return the real part, or split f into real and imaginary parts."
-            )
-
-    def _check(self, value: NDArray[Any], point: Any) -> None:
-        where = point if isinstance(point, str) else f"x = {format_point(point)}"
-        if value.shape != self.out_shape:
-            raise ValueError(
-                f"f returned shape {value.shape} at {where}, but shape "
-                f"{self.out_shape} at the point of differentiation; f must return the same "
-                "shape at every point."
-            )
-        if value.dtype.kind not in "biufc":
-            raise TypeError(f"f returned {_describe(value)} at {where}; it must return numbers.")
-        if value.dtype.kind == "c" and not self.complex_points:
-            raise TypeError(
-                f"f returned complex values at the real point {where}; "
-                "dfdx differentiates real functions: return the real part."
-            )
-        if self.complex_points and value.dtype.kind != "c":
-            raise TypeError(
-                "method='complex' needs f to carry the imaginary part through, but f returned "
-                f"real values at the complex point {where}. f must be written "
-                "with complex-safe operations (no abs, np.real, float(), math.*); "
-                "otherwise use method='central'."
-            )
-
-
-def _as_array(raw: Any, point: Any, name: str = "f") -> NDArray[Any]:
-    try:
-        return np.asarray(raw)
-    except (TypeError, ValueError):
-        what = "`f0` was given as" if name == "f0" else "f returned"
-        where = "" if point is None or name == "f0" else f" at x = {format_point(point)}"
-        raise TypeError(
-            f"{what} {raw!r:.80}{where}, which is not a float or an array of numbers "
-            "of one shape (a list of mixed shapes?)."
-        ) from None
-
-
-def _describe(value: NDArray[Any]) -> str:
-    if value.dtype.kind in "USO":
-        return f"a value of dtype {value.dtype} ({format_point(value)})"
-    return f"dtype {value.dtype}"

@@ -76,6 +76,18 @@ class Progress:
         """`count` more evaluations are done."""
         self._bar.update(count)
 
+    def skip(self, count: int) -> None:
+        """`count` more evaluations were found done (read from a store).
+
+        They count as done but not in the rate: the ETA stays that of the evaluations
+        actually measured in this run.
+        """
+        bar = self._bar
+        bar.n += count
+        bar.last_print_n += count  # tqdm's rate follows n - last_print_n over time
+        bar.initial += count  # and, before its first smoothed rate, (n - initial) / elapsed
+        bar.refresh()
+
     def close(self) -> None:
         """Draw the final state and release the line (idempotent)."""
         if not self.closed:

@@ -1,0 +1,368 @@
+"""A persistent record of f's evaluations (``store=``): one SQLite file, written as results arrive.
+
+Every evaluation is a row keyed by f's identity (a name and a version), a digest of its
+extra arguments, and a digest of the exact bits, dtype and shape of the point; the row
+holds the point, the value's bytes, dtype and shape, when it finished and how long f
+took. A later call with the same f, arguments and points (a rerun after a crash, a
+Hessian after a gradient at the same x) reads these values instead of calling f, so its
+results are bit for bit those of a run that evaluated everything.
+
+Why SQLite from the standard library rather than ``diskcache`` (a key-value cache built
+on SQLite): the record must never evict an evaluation (a cache does, by design, past its
+size limit), must be listed by columns (function, when, how long) rather than opaque
+pickled keys, and should cost no dependency; both rest on the same SQLite transactions,
+and the benchmark ``benchmarks/bench_store.py`` measures the two side by side.
+
+Robustness: the file is in WAL mode (readers never block the one writer, and a process
+killed in the middle of a transaction leaves the last committed state), writers wait up
+to ``timeout`` seconds for a lock, and each batch of results is one transaction made in
+the calling process as the values arrive, whatever ran f (threads, processes, Dask).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .work import PointSet
+
+__all__ = ["Store", "StoreError", "Entry", "Recorder", "as_store"]
+
+#: Version of the file layout, kept in the file's ``dfdx_store`` table.
+FORMAT = "1"
+_CHUNK = 500  # digests per SELECT (SQLite allows 999 parameters in older builds)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dfdx_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+    name TEXT NOT NULL, version TEXT NOT NULL, context BLOB NOT NULL, digest BLOB NOT NULL,
+    point BLOB NOT NULL, point_dtype TEXT NOT NULL, point_shape TEXT NOT NULL,
+    value BLOB NOT NULL, value_dtype TEXT NOT NULL, value_shape TEXT NOT NULL,
+    finished REAL NOT NULL, seconds REAL,
+    PRIMARY KEY (name, version, context, digest)
+) WITHOUT ROWID;
+"""
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used: corrupt, not a dfdx store, locked too long, or read-only."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded evaluation: ``f(point) = value``, finished at `finished`, taking `seconds`.
+
+    `seconds` is the wall time of f at that point; for points evaluated together (a
+    vectorized call, a batch on a worker) it is the batch's time shared equally.
+    """
+
+    name: str
+    version: str
+    point: NDArray[Any]
+    value: NDArray[Any]
+    finished: datetime
+    seconds: float | None
+
+
+class Store:
+    """A persistent record of f's evaluations in one SQLite file, for ``store=``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; created if missing (its folder must exist).
+    name : str, optional
+        f's identity in the store. Default: f's module and qualified name
+        (``"mymodel.simulate"``); required for a lambda or a nested function.
+    version : str, optional
+        Change it when f changes: values of another version are never used. Default "".
+    timeout : float, optional
+        Seconds to wait for another process's lock before a :class:`StoreError`. Default 30.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, dfdx
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.db")
+    >>> store = dfdx.Store(path, name="quadratic", version="1")
+    >>> def f(x):
+    ...     return float(x @ x)
+    >>> first = dfdx.gradient(f, [1.0, 2.0], store=store)
+    >>> again = dfdx.gradient(f, [1.0, 2.0], store=store)
+    >>> first.nfev, again.nfev, len(again.provenance.reused), len(store)
+    (9, 0, 9, 9)
+    >>> bool((first.value == again.value).all())
+    True
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        version: str = "",
+        timeout: float = 30.0,
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"the store's path must be a str or os.PathLike, got {type(path).__name__}.")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"`name` must be a non-empty str, got {name!r:.60}.")
+        if not isinstance(version, str):
+            raise TypeError(f"`version` must be a str (e.g. '2'), got {type(version).__name__}.")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+            raise ValueError(f"`timeout` must be a number of seconds >= 0, got {timeout!r:.40}.")
+        self.path = Path(path)
+        self.name, self.version, self.timeout = name, version, float(timeout)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, name={self.name!r}, version={self.version!r})"
+
+    def identity(self, f: Callable[..., Any]) -> str:
+        """f's name in the store: the given `name`, or f's module and qualified name."""
+        if self.name is not None:
+            return self.name
+        qualname, module = getattr(f, "__qualname__", None), getattr(f, "__module__", None)
+        if not isinstance(qualname, str) or "<lambda>" in qualname or "<locals>" in qualname:
+            raise ValueError(
+                f"store= needs a name for f = {f!r:.60}: a lambda, a nested function or a callable "
+                "object has no stable name of its own. Pass dfdx.Store(path, name='my-model', "
+                "version='1')."
+            )
+        return f"{module}.{qualname}"
+
+    def connect(self, *, write: bool) -> sqlite3.Connection:
+        """An open connection, the file checked (and created, laid out, in WAL mode, for `write`)."""
+        try:
+            if write:
+                con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            else:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                con = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self.failure(exc, "open") from exc
+        try:
+            if write:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=NORMAL")  # durable across a crash of the process
+                con.executescript(_SCHEMA)
+                con.execute("INSERT OR IGNORE INTO dfdx_store VALUES ('format', ?)", (FORMAT,))
+            self._check_format(con)
+        except sqlite3.Error as exc:
+            con.close()
+            raise self.failure(exc, "open") from exc
+        except StoreError:
+            con.close()
+            raise
+        return con
+
+    def _check_format(self, con: sqlite3.Connection) -> None:
+        try:
+            row = con.execute("SELECT value FROM dfdx_store WHERE key = 'format'").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            row = None
+        if row is None or row[0] != FORMAT:
+            raise StoreError(
+                f"{self.path} is not a dfdx store (format {FORMAT}): it is another SQLite database. "
+                "Give store= a new file name."
+            )
+
+    def failure(self, exc: sqlite3.Error, action: str) -> StoreError:
+        """A clear :class:`StoreError` naming the file, for an error of SQLite."""
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            why = (
+                f"it stayed locked by another process for more than {self.timeout:g} s "
+                "(raise Store(..., timeout=) or stop the other writer)"
+            )
+        elif "readonly" in text or "read-only" in text or "unable to open" in text:
+            why = "it cannot be written: a read-only file or folder, or a folder that does not exist"
+        elif "not a database" in text or "malformed" in text or "corrupt" in text:
+            why = "it is corrupt or not a SQLite file: move it aside and start a new store"
+        else:
+            why = f"SQLite failed: {exc}"
+        return StoreError(f"dfdx store {self.path}: could not {action}: {why}. (SQLite: {exc})")
+
+    def entries(self, *, name: str | None = None, version: str | None = None) -> list[Entry]:
+        """Every recorded evaluation (of f `name`, `version` if given), oldest first."""
+        sql = (
+            "SELECT name, version, point, point_dtype, point_shape, value, value_dtype, value_shape, "
+            "finished, seconds FROM evaluations"
+        )
+        where = [(c, v) for c, v in (("name", name), ("version", version)) if v is not None]
+        if where:
+            sql += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)
+        with _closing(self.connect(write=False)) as con:
+            rows = self._query(con, sql + " ORDER BY finished", [v for _, v in where])
+        return [
+            Entry(n, ver, decode(p, pd, ps), decode(v, vd, vs), datetime.fromtimestamp(t, timezone.utc), s)
+            for n, ver, p, pd, ps, v, vd, vs, t, s in rows
+        ]
+
+    def __len__(self) -> int:
+        if not self.path.exists():
+            return 0
+        with _closing(self.connect(write=False)) as con:
+            return int(self._query(con, "SELECT count(*) FROM evaluations", [])[0][0])
+
+    def _query(self, con: sqlite3.Connection, sql: str, params: list[Any]) -> list[Any]:
+        try:
+            return con.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self.failure(exc, "read") from exc
+
+
+class _closing:
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.con
+
+    def __exit__(self, *exc: Any) -> None:
+        self.con.close()
+
+
+def as_store(store: Any) -> Store | None:
+    """Validate ``store=``: None, a path, or a :class:`Store`."""
+    if store is None or isinstance(store, Store):
+        return store
+    if isinstance(store, (str, os.PathLike)):
+        return Store(store)
+    raise TypeError(
+        f"`store` must be a file path or a dfdx.Store, got {type(store).__name__}; "
+        "e.g. store='gradient-run.db' or store=dfdx.Store('run.db', name='model', version='1')."
+    )
+
+
+def digest(point: NDArray[Any]) -> bytes:
+    """A 16-byte digest of a point's exact bits, dtype and shape."""
+    a = np.ascontiguousarray(point)
+    h = hashlib.blake2b(f"{a.dtype.str}{a.shape}".encode(), digest_size=16)
+    h.update(a.data)
+    return h.digest()
+
+
+def decode(blob: bytes, dtype: str, shape: str) -> NDArray[Any]:
+    """An array back from its bytes, dtype and shape as recorded."""
+    dims = tuple(int(d) for d in shape.split(",") if d)
+    out: NDArray[Any] = np.frombuffer(blob, dtype=np.dtype(dtype)).reshape(dims).copy()
+    return out
+
+
+def _shape(a: NDArray[Any]) -> str:
+    return ",".join(str(d) for d in a.shape)
+
+
+class Recorder:
+    """One call's link to a :class:`Store`: finds recorded values and records new ones.
+
+    Also keeps which points came from the store and which were evaluated (provenance).
+    """
+
+    def __init__(self, store: Store, f: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.store = store
+        self.name, self.version = store.identity(f), store.version
+        try:
+            blob = pickle.dumps(args, protocol=4)
+        except Exception as exc:
+            raise TypeError(
+                f"store= keys evaluations by f's `args`, which could not be pickled ({exc}); "
+                "pass picklable args, or fold them into f and name it with Store(name=, version=)."
+            ) from exc
+        self.context = hashlib.blake2b(blob, digest_size=16).digest()
+        self.con = store.connect(write=True)
+        self.reused: list[NDArray[Any]] = []
+        self.new: list[NDArray[Any]] = []
+
+    def find(self, block: NDArray[Any]) -> tuple[list[bytes], dict[int, tuple[NDArray[Any], float | None]]]:
+        """The digests of the points of `block` and the recorded ``(value, seconds)`` by index."""
+        keys = [digest(p) for p in block]
+        where: dict[bytes, list[int]] = {}
+        for i, k in enumerate(keys):
+            where.setdefault(k, []).append(i)
+        found: dict[int, tuple[NDArray[Any], float | None]] = {}
+        unique = list(where)
+        for a in range(0, len(unique), _CHUNK):
+            chunk = unique[a : a + _CHUNK]
+            sql = (
+                "SELECT digest, value, value_dtype, value_shape, seconds FROM evaluations "
+                "WHERE name = ? AND version = ? AND context = ? "
+                f"AND digest IN ({','.join('?' * len(chunk))})"
+            )
+            rows = self.store._query(self.con, sql, [self.name, self.version, self.context, *chunk])
+            for k, blob, dtype, shape, seconds in rows:
+                for i in where[k]:
+                    found[i] = (decode(blob, dtype, shape), seconds)
+        if found:
+            self.reused.append(block[sorted(found)].copy())
+        return keys, found
+
+    def fill(
+        self,
+        points: PointSet,
+        out: NDArray[Any],
+        block_points: int,
+        fresh: Callable[[NDArray[Any], list[bytes]], NDArray[Any]],
+        skip: Callable[[int], None],
+    ) -> None:
+        """Values from the store where recorded, ``fresh(points, keys)`` (f, recorded) elsewhere."""
+        total = len(points)
+        for start in range(0, total, block_points):
+            stop = min(total, start + block_points)
+            block = points.block(start, stop)
+            keys, found = self.find(block)
+            for i, (value, _) in found.items():
+                out[start + i] = self._checked(value, out)
+            skip(len(found))
+            missing = [i for i in range(stop - start) if i not in found]
+            if missing:
+                # A copy: the points recorded are those f was asked for, whatever f does to them.
+                new = np.array(block[missing], dtype=block.dtype)
+                out[start + np.array(missing)] = fresh(new, [keys[i] for i in missing])
+
+    def _checked(self, value: NDArray[Any], out: NDArray[Any]) -> NDArray[Any]:
+        """A recorded value, checked against the shape and dtype f gives now."""
+        if value.shape != out.shape[1:] or value.dtype != out.dtype:
+            raise StoreError(
+                f"dfdx store {self.store.path}: f {self.name!r} version {self.version!r} was recorded "
+                f"returning shape {value.shape} and dtype {value.dtype}, but returns shape "
+                f"{out.shape[1:]} and dtype {out.dtype} now: another function under the same name. "
+                "Give dfdx.Store(..., version=) a new version (or another name)."
+            )
+        return value
+
+    def write(
+        self, keys: list[bytes], points: NDArray[Any], values: NDArray[Any], seconds: float | None
+    ) -> None:
+        """Record f at `points` (one transaction); `seconds` is f's time for all of them."""
+        each = None if seconds is None else seconds / max(1, len(points))
+        now = time.time()
+        rows = [
+            (self.name, self.version, self.context, k, p.tobytes(), p.dtype.str, _shape(p))
+            + (v.tobytes(), v.dtype.str, _shape(v), now, each)
+            for k, p, v in zip(keys, np.ascontiguousarray(points), np.asarray(values))
+        ]
+        try:
+            self.con.execute("BEGIN IMMEDIATE")
+            self.con.executemany(f"INSERT OR IGNORE INTO evaluations VALUES ({','.join('?' * 12)})", rows)
+            self.con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.con.in_transaction:
+                self.con.execute("ROLLBACK")
+            raise self.store.failure(exc, f"record {len(rows)} new evaluation(s)") from exc
+        self.new.append(np.array(points, copy=True))
+
+    def close(self) -> None:
+        self.con.close()
