@@ -152,6 +152,11 @@ class Store:
             raise self.failure(exc, "open") from exc
         try:
             if write:
+                tables = {
+                    row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if tables and "dfdx_store" not in tables:
+                    raise StoreError(self._foreign())
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")  # durable across a crash of the process
                 con.executescript(_SCHEMA)
@@ -173,10 +178,13 @@ class Store:
                 raise
             row = None
         if row is None or row[0] != FORMAT:
-            raise StoreError(
-                f"{self.path} is not a dfdx store (format {FORMAT}): it is another SQLite database. "
-                "Give store= a new file name."
-            )
+            raise StoreError(self._foreign())
+
+    def _foreign(self) -> str:
+        return (
+            f"dfdx store {self.path}: it is not a dfdx store (format {FORMAT}) but another SQLite "
+            "database. Give store= a new file name."
+        )
 
     def failure(self, exc: sqlite3.Error, action: str) -> StoreError:
         """A clear :class:`StoreError` naming the file, for an error of SQLite."""
