@@ -425,3 +425,49 @@ def test_an_empty_store_lists_nothing(tmp_path):
     store = dfdx.Store(tmp_path / "none.db")
     assert len(store) == 0 and repr(store).startswith("Store(")
     assert pickle.loads(pickle.dumps(store)).path == store.path
+
+
+# -- Dask ----------------------------------------------------------------------------------
+def _dies_mid_gradient(x, folder, parent):
+    """trig, slow, but the worker process dies (once) at the 12th point evaluated on the workers."""
+    time.sleep(0.06)  # slower than a Dask task's overhead: one point per task
+    if os.getpid() != parent:
+        fd = os.open(os.path.join(folder, "count"), os.O_CREAT | os.O_APPEND | os.O_WRONLY)
+        os.write(fd, b".")
+        os.close(fd)
+        if os.path.getsize(os.path.join(folder, "count")) >= 12:
+            try:
+                os.close(os.open(os.path.join(folder, "killed"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                pass
+            else:
+                os._exit(1)
+    return trig(x)
+
+
+def test_a_dask_worker_killed_mid_gradient_loses_no_completed_evaluation(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    dask = pytest.importorskip("dask")
+    import functools
+
+    f = functools.partial(_dies_mid_gradient, folder=str(tmp_path), parent=os.getpid())
+    store = dfdx.Store(tmp_path / "run.db", name="trig")
+    x = np.linspace(0.1, 1.6, 8)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        )
+    try:
+        with distributed.Client(cluster, timeout="30s") as client:
+            with pytest.raises(dfdx.WorkerError, match="KilledWorker"):
+                dfdx.gradient(f, x, workers=client, store=store)
+            recorded = {e.point.tobytes() for e in store.entries()}
+            assert os.path.exists(tmp_path / "killed") and len(recorded) >= 2
+            client.wait_for_workers(2, timeout=30)
+            rerun = dfdx.gradient(f, x, workers=client, store=store)
+    finally:
+        cluster.close()
+    plain = dfdx.gradient(trig, x)
+    same_bits(rerun, plain)
+    assert rerun.nfev == plain.nfev - len(recorded)
+    assert not recorded & {p.tobytes() for p in rerun.provenance.new}  # nothing done twice

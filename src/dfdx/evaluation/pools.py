@@ -242,6 +242,11 @@ class ExecutorPool(Pool):
         if work.seconds_per_call:
             size = max(size, math.ceil(MIN_TASK_SECONDS[self.kind] / work.seconds_per_call))
         size = min(size, math.ceil(total / workers), work.block_points)
+        if work.timed and work.seconds_per_call:
+            # A store records a task's values when it returns: the smallest worthwhile tasks
+            # (one point, for an f slower than the executor's overhead) lose the least to a
+            # worker that dies.
+            size = min(size, math.ceil(MIN_TASK_SECONDS[self.kind] / work.seconds_per_call))
         return max(1, size)
 
     def submit(self, task: _Batch, block: NDArray[Any]) -> cf.Future[Any]:
