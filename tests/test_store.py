@@ -208,7 +208,7 @@ KILLED = """
 import sys, time, sqlite3, concurrent.futures as cf
 import numpy as np
 import dfdx
-from dfdx.evaluation.store import Recorder
+from dfdx.evaluation.store import INSERT, Recorder
 import test_store
 from test_store import _sleepy
 
@@ -220,10 +220,8 @@ count = [0]
 def slow_write(self, keys, points, values, seconds):
     count[0] += 1
     if during_write and count[0] == 6:  # hold the sixth write open, mid-transaction
-        self.con.execute("BEGIN IMMEDIATE")
-        self.con.executemany("INSERT OR IGNORE INTO evaluations VALUES (" + ",".join("?" * 12) + ")",
-            [(self.name, self.version, self.context, k, p.tobytes(), p.dtype.str, "24", v.tobytes(),
-              v.dtype.str, "", 0.0, 0.0) for k, p, v in zip(keys, points, values)])
+        self.con.execute("BEGIN IMMEDIATE")  # the rows written, never committed
+        self.con.executemany(INSERT, self.rows(keys, points, values, seconds))
         print("IN-WRITE", flush=True)
         time.sleep(60)
     write(self, keys, points, values, seconds)

@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..evaluation.budget import Budget
-from ..numerics.stencils import Stencil, backward, central, complex_step, forward
+from ..numerics.stencils import Stencil, backward, central, complex_step, forward, make_stencil
+from ..numerics.steps import relative_step
 
 __all__ = ["fixed_stencil", "first_step", "affordable", "too_small"]
 
@@ -56,18 +57,21 @@ def too_small(max_evals: int, method: str, n: int, columns: int, at_x: int) -> V
 def first_step(stencil: Stencil, columns: int, available: int, eps: float, default: float) -> float:
     """The adaptive mode's first step relative to ``max(1, |x|)``, for the levels the budget affords.
 
-    With L levels the extrapolation reaches order ``p + s (L - 1)`` (s = 2 for central
-    quotients, 1 for one-sided), whose best step is about ``eps**(1 / (order + n))``;
-    the sequence starts ``2**(L - 1)`` times above it (a power of two), never above
-    `default`.
+    L levels of every column extrapolate to order ``q = p + s (L - 1)`` (s = 2 for central
+    quotients, 1 for one-sided): as a fixed stencil of order q at the last step. The
+    sequence therefore starts ``2**(L - 1)`` times above the automatic step of that
+    stencil (so that two levels give the default fixed-step estimate's accuracy), and
+    never above `default`.
     """
     if stencil.is_complex:
         return default
-    levels = max(2, round(available / (columns * stencil.nfev)))
+    levels = max(2, available // (columns * stencil.nfev))  # every column gets them
     spacing = 2 if stencil.kind == "central" else 1
     order = stencil.accuracy + spacing * (levels - 1)
-    best = math.log2(eps) / (order + stencil.n) + (levels - 1)
-    return min(default, 2.0 ** math.floor(best))
+    if stencil.n + order > 24:
+        return default
+    last = relative_step(make_stencil(stencil.kind, stencil.n, order), eps)
+    return min(default, 2.0 ** math.floor(math.log2(last) + levels - 1))
 
 
 def affordable(

@@ -42,6 +42,8 @@ __all__ = ["Store", "StoreError", "Entry", "Recorder", "as_store"]
 #: Version of the file layout, kept in the file's ``dfdx_store`` table.
 FORMAT = "1"
 _CHUNK = 500  # digests per SELECT (SQLite allows 999 parameters in older builds)
+#: One evaluation into the table (a point recorded twice keeps its first value).
+INSERT = "INSERT OR IGNORE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dfdx_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -355,16 +357,10 @@ class Recorder:
         self, keys: list[bytes], points: NDArray[Any], values: NDArray[Any], seconds: float | None
     ) -> None:
         """Record f at `points` (one transaction); `seconds` is f's time for all of them."""
-        each = None if seconds is None else seconds / max(1, len(points))
-        now = time.time()
-        rows = [
-            (self.name, self.version, self.context, k, p.tobytes(), p.dtype.str, _shape(p))
-            + (v.tobytes(), v.dtype.str, _shape(v), now, each)
-            for k, p, v in zip(keys, np.ascontiguousarray(points), np.asarray(values))
-        ]
+        rows = self.rows(keys, points, values, seconds)
         try:
             self.con.execute("BEGIN IMMEDIATE")
-            self.con.executemany(f"INSERT OR IGNORE INTO evaluations VALUES ({','.join('?' * 12)})", rows)
+            self.con.executemany(INSERT, rows)
             self.con.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.con.in_transaction:
@@ -372,5 +368,18 @@ class Recorder:
             raise self.store.failure(exc, f"record {len(rows)} new evaluation(s)") from exc
         self.new.append(np.array(points, copy=True))
 
+    def rows(
+        self, keys: list[bytes], points: NDArray[Any], values: NDArray[Any], seconds: float | None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of the evaluations table for f at `points`, finished now."""
+        each = None if seconds is None else seconds / max(1, len(points))
+        now = time.time()
+        return [
+            (self.name, self.version, self.context, k, p.tobytes(), p.dtype.str, _shape(p))
+            + (v.tobytes(), v.dtype.str, _shape(v), now, each)
+            for k, p, v in zip(keys, np.ascontiguousarray(points), np.asarray(values))
+        ]
+
     def close(self) -> None:
+        """Close the connection (every evaluation is committed already)."""
         self.con.close()
