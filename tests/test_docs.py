@@ -79,7 +79,17 @@ def test_readme_quickstart_runs_and_reproduces_the_seed(capsys, tmp_path, monkey
 
 @pytest.mark.parametrize(
     "page",
-    ["methods.md", "noisy.md", "migration.md", "cli.md", "index.md", "checking.md", "scaling.md", "api.md"],
+    [
+        "methods.md",
+        "noisy.md",
+        "migration.md",
+        "cli.md",
+        "index.md",
+        "checking.md",
+        "scaling.md",
+        "api.md",
+        "expensive.md",
+    ],
 )
 def test_docs_pages_link_to_files_that_exist(page):
     path = ROOT / "docs" / page

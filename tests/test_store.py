@@ -469,3 +469,19 @@ def test_a_dask_worker_killed_mid_gradient_loses_no_completed_evaluation(tmp_pat
     same_bits(rerun, plain)
     assert rerun.nfev == plain.nfev - len(recorded)
     assert not recorded & {p.tobytes() for p in rerun.provenance.new}  # nothing done twice
+
+
+def test_stored_points_do_not_speed_up_the_eta():
+    # 90 points read from a store, then 5 evaluated at 20 ms each: the rate is that of the
+    # evaluations measured, not 95 points over 0.1 s.
+    bar = Progress(file=io.StringIO())
+    bar._options["mininterval"] = 0
+    bar.grow(100)
+    bar.skip(90)
+    for _ in range(5):
+        time.sleep(0.02)
+        bar.update(1)
+    rate = bar._bar.format_dict["rate"] or (bar.done - bar._bar.initial) / bar._bar.format_dict["elapsed"]
+    assert (bar.done, bar.total) == (95, 100)
+    assert 10 < rate < 60  # evaluations per second: about 1 / 20 ms
+    bar.close()
