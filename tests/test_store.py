@@ -485,3 +485,46 @@ def test_stored_points_do_not_speed_up_the_eta():
     assert (bar.done, bar.total) == (95, 100)
     assert 10 < rate < 60  # evaluations per second: about 1 / 20 ms
     bar.close()
+
+
+def test_a_lock_taken_mid_run_delays_the_record_and_loses_nothing(tmp_path):
+    path = tmp_path / "run.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    calls = [0]
+
+    def f(x):
+        calls[0] += 1
+        if calls[0] == 4:  # another process takes the lock for a while
+            holder.execute("BEGIN IMMEDIATE")
+        if calls[0] == 15:
+            holder.execute("ROLLBACK")
+        return trig(x)
+
+    res = dfdx.gradient(f, X, store=dfdx.Store(path, name="f", timeout=0.05))
+    holder.close()
+    assert res.nfev == calls[0] == 25
+    assert len(dfdx.Store(path)) == 25  # every evaluation recorded, late ones included
+    same_bits(res, dfdx.gradient(trig, X))
+
+
+def test_a_lock_held_to_the_end_is_a_clear_error_counting_what_was_not_recorded(tmp_path):
+    path = tmp_path / "run.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    calls = [0]
+
+    def f(x):
+        calls[0] += 1
+        if calls[0] == 20:
+            holder.execute("BEGIN IMMEDIATE")
+        return trig(x)
+
+    try:
+        with pytest.raises(
+            dfdx.StoreError, match=r"run\.db: could not record 6 new evaluation\(s\): .*locked"
+        ) as info:
+            dfdx.gradient(f, X, store=dfdx.Store(path, name="f", timeout=0.05))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(dfdx.Store(path)) == 19  # those recorded before the lock
+    same_bits(info.value.result, dfdx.gradient(trig, X))  # the derivative itself is complete

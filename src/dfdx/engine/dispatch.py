@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from .. import _validate as v
 from .._result import DifferentiationError, Result
 from ..evaluation.evaluator import Evaluator
+from ..evaluation.store import StoreError
 from ..noise import estimate_noise, noise_error, noisy_steps
 from ..numerics.stencils import Stencil, make_stencil
 from ..numerics.steps import absolute_steps, relative_step, unit_roundoff
@@ -166,7 +167,11 @@ class Call:
         return self.mode.run(self, layout, stencil or self.stencil, h)
 
     def finish(self, value: Any, error: Any, status: Any, step: Any) -> Result:
-        self.ev.close()  # the progress bar ends with the call, not with garbage collection
+        unrecorded: StoreError | None = None
+        try:
+            self.ev.close()  # the progress bar ends with the call, not with garbage collection
+        except StoreError as exc:  # the store stayed locked: the result is still complete
+            unrecorded = exc
         try:
             result = assemble(
                 value,
@@ -183,7 +188,11 @@ class Call:
         except DifferentiationError as exc:
             self._account(exc.result)
             raise
-        return self._account(result)
+        result = self._account(result)
+        if unrecorded is not None:
+            unrecorded.result = result
+            raise unrecorded
+        return result
 
     def _account(self, result: Result) -> Result:
         """The store's provenance and the budget's notes, on the result."""

@@ -58,7 +58,14 @@ CREATE TABLE IF NOT EXISTS evaluations (
 
 
 class StoreError(RuntimeError):
-    """The store file cannot be used: corrupt, not a dfdx store, locked too long, or read-only."""
+    """The store file cannot be used: corrupt, not a dfdx store, locked too long, or read-only.
+
+    Raised before anything is evaluated when the file cannot be opened. When the file
+    stayed locked to the end of a call, the derivative itself is complete: it is in
+    ``result`` (otherwise None), and the message counts the evaluations not recorded.
+    """
+
+    result: Any = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +302,9 @@ class Recorder:
         self.con = store.connect(write=True)
         self.reused: list[NDArray[Any]] = []
         self.new: list[NDArray[Any]] = []
+        #: Rows a lock held back, and when to try them again.
+        self.pending: list[tuple[Any, ...]] = []
+        self.retry_at = 0.0
 
     def find(self, block: NDArray[Any]) -> tuple[list[bytes], dict[int, tuple[NDArray[Any], float | None]]]:
         """The digests of the points of `block` and the recorded ``(value, seconds)`` by index."""
@@ -356,17 +366,47 @@ class Recorder:
     def write(
         self, keys: list[bytes], points: NDArray[Any], values: NDArray[Any], seconds: float | None
     ) -> None:
-        """Record f at `points` (one transaction); `seconds` is f's time for all of them."""
-        rows = self.rows(keys, points, values, seconds)
+        """Record f at `points` (one transaction); `seconds` is f's time for all of them.
+
+        While another process holds the file locked past the timeout, the rows wait here
+        and are written with a later batch (tried again one timeout later), or at
+        :meth:`close`: a lock delays the record, it does not stop the run or lose a value.
+        """
+        self.new.append(np.array(points, copy=True))
+        self.pending += self.rows(keys, points, values, seconds)
+        if time.monotonic() >= self.retry_at:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
         try:
             self.con.execute("BEGIN IMMEDIATE")
-            self.con.executemany(INSERT, rows)
+            self.con.executemany(INSERT, self.pending)
             self.con.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.con.in_transaction:
                 self.con.execute("ROLLBACK")
-            raise self.store.failure(exc, f"record {len(rows)} new evaluation(s)") from exc
-        self.new.append(np.array(points, copy=True))
+            failure = self.store.failure(exc, f"record {len(self.pending)} new evaluation(s)")
+            if final or not isinstance(exc, sqlite3.OperationalError) or "lock" not in str(exc):
+                raise failure from exc
+            self.retry_at = time.monotonic() + self.store.timeout
+            return
+        self.pending = []
+
+    def close(self) -> None:
+        """Write what a lock held back, and close the connection.
+
+        Raises
+        ------
+        StoreError
+            If the file is still locked: the evaluations not recorded are counted in
+            the message (the call's result itself is complete).
+        """
+        try:
+            if self.pending:
+                self._flush(final=True)
+        finally:
+            self.pending = []  # reported once, by the error above
+            self.con.close()
 
     def rows(
         self, keys: list[bytes], points: NDArray[Any], values: NDArray[Any], seconds: float | None
@@ -379,7 +419,3 @@ class Recorder:
             + (v.tobytes(), v.dtype.str, _shape(v), now, each)
             for k, p, v in zip(keys, np.ascontiguousarray(points), np.asarray(values))
         ]
-
-    def close(self) -> None:
-        """Close the connection (every evaluation is committed already)."""
-        self.con.close()
