@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import dfdx  # noqa: E402
-from dfdx.evaluation.store import INSERT, Recorder  # noqa: E402
+from dfdx.evaluation.recorder import Recorder  # noqa: E402
+from dfdx.evaluation.store import INSERT  # noqa: E402
 
 N = 24
 X = np.linspace(0.1, 2.4, N)

@@ -208,7 +208,8 @@ KILLED = """
 import sys, time, sqlite3, concurrent.futures as cf
 import numpy as np
 import dfdx
-from dfdx.evaluation.store import INSERT, Recorder
+from dfdx.evaluation.recorder import Recorder
+from dfdx.evaluation.store import INSERT
 import test_store
 from test_store import _sleepy
 
@@ -421,7 +422,8 @@ def test_store_must_be_a_path_or_a_store():
 
 def test_an_empty_store_lists_nothing(tmp_path):
     store = dfdx.Store(tmp_path / "none.db")
-    assert len(store) == 0 and repr(store).startswith("Store(")
+    assert len(store) == 0 and store.entries() == [] and repr(store).startswith("Store(")
+    assert not store.path.exists()  # listing creates nothing
     assert pickle.loads(pickle.dumps(store)).path == store.path
 
 

@@ -26,7 +26,8 @@ from .budget import Budget
 from .checks import Checks, as_array, check_first
 from .pools import Pool, as_pool
 from .progress import Progress
-from .store import Recorder, as_store
+from .recorder import Recorder
+from .store import as_store
 from .work import (
     BLOCK_BYTES,
     ArrayPoints,
