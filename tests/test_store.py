@@ -392,7 +392,9 @@ def test_functions_without_a_stable_name_need_one(tmp_path):
 
 
 def test_unpicklable_args_are_refused(tmp_path):
-    with pytest.raises(TypeError, match=r"store= keys evaluations by f's `args`, which could not be pickled"):
+    with pytest.raises(
+        TypeError, match=r"store= keys evaluations by f's `args` and `kwargs`, which could not be pickled"
+    ):
         dfdx.gradient(
             lambda x, lock: float(x @ x),
             X,
@@ -530,3 +532,15 @@ def test_a_lock_held_to_the_end_is_a_clear_error_counting_what_was_not_recorded(
         holder.close()
     assert len(dfdx.Store(path)) == 19  # those recorded before the lock
     same_bits(info.value.result, dfdx.gradient(trig, X))  # the derivative itself is complete
+
+
+def test_kwargs_are_part_of_the_key(tmp_path):
+    path = tmp_path / "run.db"
+    one = dfdx.gradient(trig, X, kwargs={"scale": 2.0}, store=path)
+    again = dfdx.gradient(trig, X, kwargs={"scale": 2.0}, store=path)
+    other = dfdx.gradient(trig, X, kwargs={"scale": 3.0}, store=path)
+    assert (one.nfev, again.nfev, other.nfev) == (25, 0, 25)
+    assert one.provenance.name.endswith(".trig")  # the function, not the partial binding kwargs
+    np.testing.assert_array_equal(other.value, dfdx.gradient(trig, X, args=(3.0,)).value)
+    with pytest.raises(TypeError, match=r"`args` and `kwargs`, which could not be pickled"):
+        dfdx.gradient(trig, X, kwargs={"scale": threading.Lock()}, store=path)

@@ -7,6 +7,7 @@ block by block, and records each batch of new values in one transaction as it ar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pickle
 import sqlite3
@@ -31,6 +32,16 @@ def digest(point: NDArray[Any]) -> bytes:
     return h.digest()
 
 
+def _bound(f: Callable[..., Any]) -> tuple[tuple[Any, ...], list[tuple[str, Any]]]:
+    """The arguments a ``functools.partial`` binds (`kwargs` reach f that way), in a fixed order."""
+    args: tuple[Any, ...] = ()
+    keywords: dict[str, Any] = {}
+    while isinstance(f, functools.partial):
+        args, keywords = f.args + args, {**f.keywords, **keywords}
+        f = f.func
+    return args, sorted(keywords.items())
+
+
 class Recorder:
     """One call's link to a :class:`Store`: finds recorded values and records new ones.
 
@@ -41,11 +52,12 @@ class Recorder:
         self.store = store
         self.name, self.version = store.identity(f), store.version
         try:
-            blob = pickle.dumps(args, protocol=4)
+            blob = pickle.dumps((args, *_bound(f)), protocol=4)
         except Exception as exc:
             raise TypeError(
-                f"store= keys evaluations by f's `args`, which could not be pickled ({exc}); "
-                "pass picklable args, or fold them into f and name it with Store(name=, version=)."
+                f"store= keys evaluations by f's `args` and `kwargs`, which could not be pickled "
+                f"({exc}); pass picklable ones, or fold them into f and name it with "
+                "Store(name=, version=)."
             ) from exc
         self.context = hashlib.blake2b(blob, digest_size=16).digest()
         self.con = store.connect(write=True)

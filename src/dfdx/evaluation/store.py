@@ -21,6 +21,7 @@ the calling process as the values arrive, whatever ran f (threads, processes, Da
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Callable
@@ -132,9 +133,15 @@ class Store:
         return f"Store({str(self.path)!r}, name={self.name!r}, version={self.version!r})"
 
     def identity(self, f: Callable[..., Any]) -> str:
-        """f's name in the store: the given `name`, or f's module and qualified name."""
+        """f's name in the store: the given `name`, or f's module and qualified name.
+
+        A ``functools.partial`` (how `kwargs` reach f) is named by the function it wraps;
+        its bound arguments are part of the key with `args` (see the recorder).
+        """
         if self.name is not None:
             return self.name
+        while isinstance(f, functools.partial):
+            f = f.func
         qualname, module = getattr(f, "__qualname__", None), getattr(f, "__module__", None)
         if not isinstance(qualname, str) or "<lambda>" in qualname or "<locals>" in qualname:
             raise ValueError(
