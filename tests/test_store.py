@@ -486,9 +486,10 @@ def test_stored_points_do_not_speed_up_the_eta():
         time.sleep(0.02)
         bar.update(1)
     rate = bar._bar.format_dict["rate"] or (bar.done - bar._bar.initial) / bar._bar.format_dict["elapsed"]
-    assert (bar.done, bar.total) == (95, 100)
+    assert (bar.done, bar.total, bar.stored) == (95, 100, 90)
     assert 10 < rate < 60  # evaluations per second: about 1 / 20 ms
     bar.close()
+    assert "90 from the store" in bar._options["file"].getvalue()
 
 
 def test_a_lock_taken_mid_run_delays_the_record_and_loses_nothing(tmp_path):
@@ -544,3 +545,14 @@ def test_kwargs_are_part_of_the_key(tmp_path):
     np.testing.assert_array_equal(other.value, dfdx.gradient(trig, X, args=(3.0,)).value)
     with pytest.raises(TypeError, match=r"`args` and `kwargs`, which could not be pickled"):
         dfdx.gradient(trig, X, kwargs={"scale": threading.Lock()}, store=path)
+
+
+def test_a_rerun_shows_its_stored_points_in_the_progress_bar(tmp_path, capsys):
+    path = tmp_path / "run.db"
+    dfdx.gradient(trig, X[:3], store=path)
+    res = dfdx.gradient(trig, X[:4], store=path, progress=True)  # f(x) and the rest new
+    again = dfdx.gradient(trig, X[:4], store=path, progress=True)
+    err = capsys.readouterr().err
+    assert (res.nfev, again.nfev) == (17, 0)
+    assert re.findall(r"(\d+)/(\d+) \[", err)[-1] == ("17", "17")
+    assert "17 from the store" in err

@@ -52,6 +52,8 @@ class Progress:
         self._tqdm = tqdm
         self._options = {"desc": description, "unit": "eval", "file": file, "dynamic_ncols": True}
         self._bar: Any = None  # drawn at the first grow, when there is a total to show
+        #: Evaluations read from a store rather than made (see :meth:`skip`).
+        self.stored = 0
         self.closed = False
 
     @property
@@ -83,6 +85,8 @@ class Progress:
         actually measured in this run.
         """
         bar = self._bar
+        self.stored += count
+        bar.set_postfix_str(f"{self.stored} from the store", refresh=False)
         bar.n += count
         bar.last_print_n += count  # tqdm's rate follows n - last_print_n over time
         bar.initial += count  # and, before its first smoothed rate, (n - initial) / elapsed
