@@ -146,3 +146,21 @@ def test_a_budget_and_a_store_count_recorded_points_too(tmp_path):
     again = dfdx.gradient(trig, X, max_evals=13, store=path)
     assert (first.nfev, again.nfev) == (13, 0)
     np.testing.assert_array_equal(first.value, again.value)
+
+
+def test_the_noise_mode_plans_its_probes_within_the_budget():
+    rng = np.random.default_rng(1)
+
+    def noisy(x):
+        return trig(x) + 1e-9 * rng.standard_normal()
+
+    n = X.size
+    # Order 4: 4 points and a 6-point probe of the 5th derivative per coordinate.
+    full = dfdx.gradient(noisy, X, noise=1e-9)
+    assert full.nfev == 1 + n * (4 + 6)
+    lowered = dfdx.gradient(noisy, X, noise=1e-9, max_evals=1 + n * (4 + 6) - 1)
+    assert lowered.nfev <= 1 + n * (4 + 6) - 1 and lowered.accuracy == 2
+    auto = dfdx.gradient(noisy, X, noise="auto", max_evals=1 + n * 6 + 16)
+    assert auto.nfev <= 1 + n * 6 + 16 and np.all(np.abs(auto.value - trig_grad(X)) <= auto.error)
+    with pytest.raises(ValueError, match=r"needs at least \d+ evaluations .*and the noise mode's probes"):
+        dfdx.gradient(noisy, X, noise=1e-9, max_evals=2 * n)

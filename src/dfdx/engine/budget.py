@@ -18,10 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..evaluation.budget import Budget
+from ..noise import POINTS as NOISE_POINTS
 from ..numerics.stencils import Stencil, backward, central, complex_step, forward, make_stencil
 from ..numerics.steps import relative_step
 
-__all__ = ["fixed_stencil", "first_step", "affordable", "too_small"]
+__all__ = ["cost", "fixed_stencil", "first_step", "affordable", "too_small"]
 
 
 def _candidates(method: str, n: int, accuracy: int) -> list[Stencil]:
@@ -35,22 +36,42 @@ def _candidates(method: str, n: int, accuracy: int) -> list[Stencil]:
     return [make(n, a) for a in range(accuracy, 0, -1)]
 
 
-def fixed_stencil(method: str, n: int, accuracy: int, columns: int, available: int) -> Stencil | None:
-    """The most accurate stencil with ``columns * points <= available``, or None."""
+def cost(stencil: Stencil, columns: int, noise: float | str | None = None) -> int:
+    """Evaluations beyond f(x) of `stencil` on `columns` columns (with ``noise=``: its probes too).
+
+    The noise mode measures the derivative that drives the truncation error with one
+    more central stencil per column, and ``noise='auto'`` first estimates the level
+    (ECnoise, at most two tries).
+    """
+    per = stencil.nfev
+    if noise is not None:
+        per += central(stencil.n + stencil.accuracy, 2).nfev
+    return columns * per + (2 * NOISE_POINTS if noise == "auto" else 0)
+
+
+def fixed_stencil(
+    method: str, n: int, accuracy: int, columns: int, available: int, noise: float | str | None = None
+) -> Stencil | None:
+    """The most accurate stencil whose :func:`cost` fits in `available`, or None."""
     for stencil in _candidates(method, n, accuracy):
-        if columns * stencil.nfev <= available:
+        if cost(stencil, columns, noise) <= available:
             return stencil
     return None
 
 
-def too_small(max_evals: int, method: str, n: int, columns: int, at_x: int) -> ValueError:
+def too_small(
+    max_evals: int, method: str, n: int, columns: int, at_x: int, noise: float | str | None = None
+) -> ValueError:
     """The error for a budget below the cheapest estimate, raised before anything is evaluated."""
-    cheapest = min(s.nfev for s in _candidates(method, n, 1 if method in ("forward", "backward") else 2))
-    need = at_x + columns * cheapest
+    cheapest = min(
+        _candidates(method, n, 1 if method in ("forward", "backward") else 2), key=lambda s: s.nfev
+    )
+    need = at_x + cost(cheapest, columns, noise)
+    probes = " and the noise mode's probes" if noise is not None else ""
     return ValueError(
         f"max_evals={max_evals} is too small for any estimate: method={method!r} needs at least "
-        f"{need} evaluations here ({'f(x) and ' if at_x else ''}{cheapest} per coordinate for "
-        f"{columns} coordinate(s) or direction(s)). Raise max_evals to {need} or more."
+        f"{need} evaluations here ({'f(x) and ' if at_x else ''}{cheapest.nfev} per coordinate for "
+        f"{columns} coordinate(s) or direction(s){probes}). Raise max_evals to {need} or more."
     )
 
 

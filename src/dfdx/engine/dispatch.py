@@ -128,9 +128,9 @@ class Call:
         per_level = self._columns * self.stencil.nfev
         if self.adaptive and available >= 2 * per_level and self.noise is None:
             return []
-        fits = fixed_stencil(self.method, self.n, self.stencil.accuracy, self._columns, available)
+        fits = fixed_stencil(self.method, self.n, self.stencil.accuracy, self._columns, available, self.noise)
         if fits is None:
-            raise too_small(self.max_evals, self.method, self.n, self._columns, int(at_x))
+            raise too_small(self.max_evals, self.method, self.n, self._columns, int(at_x), self.noise)
         notes = []
         if self.adaptive:
             notes.append("too few evaluations for two adaptive steps per coordinate: a fixed stencil instead")

@@ -37,8 +37,8 @@ class Budget:
         if self.used + count > self.limit:
             raise ValueError(
                 f"max_evals={self.limit} is spent: {self.used} points were used and {count} more "
-                "are needed beyond the plan (one-sided retries where f is not finite or near a "
-                "bound, or a noise estimate). Raise max_evals."
+                "are needed beyond the plan (one-sided retries where f is not finite). "
+                "Raise max_evals."
             )
         self.used += count
 

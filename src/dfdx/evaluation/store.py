@@ -155,7 +155,10 @@ class Store:
         """An open connection, the file checked (and created, laid out, in WAL mode, for `write`)."""
         try:
             if write:
-                con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+                # Used by one thread at a time; a finalizer may close it from another.
+                con = sqlite3.connect(
+                    self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+                )
             else:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
                 con = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
