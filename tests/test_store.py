@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import io
+import multiprocessing
 import os
 import pickle
 import re
@@ -76,7 +77,8 @@ def test_every_way_of_running_f_records_and_reads_the_same_bits(tmp_path, kind):
     front = dfdx.jacobian if kind == "vectorized" else dfdx.gradient
     x = np.linspace(0.1, 1.6, 5) if kind == "vectorized" else X
     plain = front(f, x)
-    pools = {"threads": cf.ThreadPoolExecutor(3), "processes": cf.ProcessPoolExecutor(2)}
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    pools = {"threads": cf.ThreadPoolExecutor(3), "processes": cf.ProcessPoolExecutor(2, mp_context=spawn)}
     try:
         kw = {"vectorized": True} if kind == "vectorized" else {"workers": pools.get(kind, map)}
         first = front(f, x, store=path, **kw)
