@@ -162,7 +162,9 @@ def budget() -> None:
                 continue
             assert capped.nfev <= 6 * n
             err_d, err_a = np.abs(default.value - exact), np.abs(capped.value - exact)
-            rows.append((p.name, n, err_d, err_a, default.error, capped.error, default.nfev, capped.nfev))
+            scale = max(float(np.abs(exact).max()), 1e-300)
+            row = (p.name, n, err_d, err_a, default.error, capped.error, default.nfev, capped.nfev, scale)
+            rows.append(row)
     worst_d = np.array([r[2].max() for r in rows])
     worst_a = np.array([r[3].max() for r in rows])
     tiny = 1e-300
@@ -180,6 +182,16 @@ def budget() -> None:
     print(f"  refused (domain-hole retries beyond the budget): {len(spent)} ({', '.join(spent)})")
     worse = [r[0] for r, a, d in zip(rows, worst_a, worst_d) if a > 10 * d + 1e-15]
     print(f"  capped more than 10x worse than default: {len(worse)} ({', '.join(worse[:8])})")
+    behind = [(a / r[8], a / d) for r, a, d in zip(rows, worst_a, worst_d) if a > d]
+    if behind:
+        rel = max(b[0] for b in behind)
+        print(
+            f"  where capped is behind ({len(behind)}): worst relative error {rel:.1e}, "
+            f"median factor {np.median([b[1] for b in behind]):.2g}"
+        )
+    for label, k in (("default", 2), ("capped", 3)):
+        over = np.concatenate([r[k + 2][r[k] > 0] / r[k][r[k] > 0] for r in rows])
+        print(f"  median over-estimate (error estimate / true error), {label}: {np.median(over):.3g}x")
 
 
 # -- overhead -------------------------------------------------------------------------------
