@@ -16,6 +16,7 @@ from .check import CheckReport, assert_gradient, check_gradient, check_jacobian
 from .evaluation.pools import WorkerError
 from .evaluation.store import Store, StoreError
 from .noise import NoiseLevel, noise_level
+from .optimize import BudgetExhausted, Objective, as_linear_operator
 
 __all__ = [
     "derivative",
@@ -37,6 +38,9 @@ __all__ = [
     "CheckReport",
     "noise_level",
     "NoiseLevel",
+    "Objective",
+    "BudgetExhausted",
+    "as_linear_operator",
 ]
 
 __version__ = "0.1.0"

@@ -1,0 +1,442 @@
+"""dfdx inside SciPy's optimizers: value and gradient from one set of evaluations, counted.
+
+:class:`Objective` wraps f for ``scipy.optimize``: ``minimize(obj, x0, jac=True)`` gets
+f(x) and its gradient together, f(x) shared with the gradient's stencil, and every
+evaluation of f (the optimizer's and dfdx's) is counted in ``obj.nfev`` and may be
+capped by ``budget=``. ``obj.hessp`` and ``obj.hess`` serve the trust-region and
+Newton-CG methods. :func:`as_linear_operator` gives a Jacobian whose products are
+directional derivatives, for Krylov solvers. Everything here calls the public
+front-ends; f(x) itself is computed by the evaluator, as everywhere in dfdx.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _validate as v
+from ._api import directional, hessian, jacobian
+from ._result import Result
+from .evaluation.evaluator import Evaluator
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult  # type: ignore[import-untyped]
+    from scipy.sparse.linalg import LinearOperator  # type: ignore[import-untyped]
+
+__all__ = ["Objective", "BudgetExhausted", "as_linear_operator"]
+
+#: The derivative of an optimizer's objective by default: second-order central differences
+#: with f(x) shared, 2 n evaluations per gradient, n + 1 with method='forward' or 'complex'
+#: (``benchmarks/bench_optimizers.py`` measures the choices).
+DEFAULTS: dict[str, Any] = {"method": "central", "accuracy": 2}
+
+#: Options of the front-ends that say how f is evaluated; Hessians use them too.
+EVALUATION_OPTIONS = ("vectorized", "workers", "bounds", "progress")
+
+#: Points whose value (and derivative) an Objective remembers: the optimizer's current
+#: point and the two points of a Hessian-vector product, with one to spare.
+CACHE_SIZE = 4
+
+
+class BudgetExhausted(RuntimeError):
+    """Raised by an :class:`Objective` when the next evaluation would exceed its budget.
+
+    f was called at most ``budget`` times. ``x`` and ``fun`` are the best point the
+    optimizer was given a value at (lowest f, or lowest ``sum(f**2) / 2`` for a vector f),
+    None if there is none; :meth:`result` packs them as an ``OptimizeResult``.
+    """
+
+    def __init__(self, budget: int, nfev: int, x: NDArray[Any] | None, fun: Any) -> None:
+        super().__init__(
+            f"the budget of {budget} evaluations of f is exhausted ({nfev} made; the next step "
+            "needs more). The best point so far is in .x and .fun, or .result()."
+        )
+        self.budget, self.nfev, self.x, self.fun = budget, nfev, x, fun
+
+    def result(self) -> OptimizeResult:
+        """The best point so far as a ``scipy.optimize.OptimizeResult`` (``success=False``)."""
+        from scipy.optimize import OptimizeResult
+
+        return OptimizeResult(
+            x=self.x, fun=self.fun, nfev=self.nfev, success=False, status=-1, message=str(self)
+        )
+
+
+class _OutOfBudget(Exception):
+    """Raised by :class:`_Guard` inside dfdx; the Objective turns it into BudgetExhausted."""
+
+
+class _Guard:
+    """f, refusing any evaluation beyond `left` (counted in this process)."""
+
+    def __init__(self, f: Callable[..., Any], left: int, vectorized: bool) -> None:
+        self.f, self.left, self.vectorized, self.used = f, left, vectorized, 0
+
+    def __call__(self, x: NDArray[Any], *args: Any) -> Any:
+        k = x.shape[-1] if self.vectorized else 1
+        if self.used + k > self.left:
+            raise _OutOfBudget
+        self.used += k
+        return self.f(x, *args)
+
+
+@dataclass
+class _Entry:
+    """A point the Objective has evaluated: f(x), and the derivative once taken."""
+
+    point: NDArray[Any]
+    args: tuple[Any, ...]
+    value: NDArray[Any]
+    derivative: Any = None
+    error: Any = None
+
+    def matches(self, point: NDArray[Any], args: tuple[Any, ...]) -> bool:
+        same_args = len(args) == len(self.args) and all(a is b for a, b in zip(args, self.args))
+        return same_args and point.shape == self.point.shape and point.tobytes() == self.point.tobytes()
+
+
+def _options(options: dict[str, Any], budget: int | None) -> dict[str, Any]:
+    allowed = set(inspect.signature(jacobian).parameters) - {"f", "x", "f0", "args", "kwargs"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TypeError(
+            f"Objective got unknown option(s) {', '.join(map(repr, unknown))}; it takes those of "
+            f"dfdx.jacobian: {', '.join(sorted(allowed))}."
+        )
+    if budget is not None and options.get("workers") is not None:
+        raise ValueError(
+            "`budget` counts evaluations as they are made in this process, and `workers` makes "
+            "them elsewhere: drop one of them (obj.nfev still counts every evaluation with workers)."
+        )
+    return {**DEFAULTS, **options}
+
+
+def _budget(budget: Any) -> int | None:
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"`budget` must be a positive integer (evaluations of f), got {budget!r}.")
+    return int(budget)
+
+
+class Objective:
+    """f for ``scipy.optimize``: value and derivative from one set of evaluations, counted.
+
+    ``minimize(obj, x0, jac=True)`` receives ``(f(x), gradient)`` from each call, the
+    gradient's stencil sharing f(x). ``obj.fun`` and ``obj.jac`` give the two separately
+    (``least_squares(obj.fun, x0, jac=obj.jac)``); a derivative at a point whose value was
+    just computed reuses it. ``obj.hessp`` and ``obj.hess`` serve ``hessp=`` and ``hess=``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args, **kwargs)``: a scalar (``minimize``) or an array (``least_squares``,
+        ``root``).
+    args : tuple, optional
+        Extra positional arguments of f, used when the optimizer passes none; when it
+        passes ``args`` (``minimize(..., args=a)``) those win.
+    kwargs : dict, optional
+        Keyword arguments of f.
+    budget : int, optional
+        Most evaluations of f in all (see Notes). An evaluation beyond it is not made:
+        :class:`BudgetExhausted` is raised instead, carrying the best point so far.
+        Not combined with `workers`.
+    **options
+        Options of :func:`dfdx.jacobian` for the derivative. Default
+        ``method='central', accuracy=2`` (2 n evaluations per gradient beyond the shared
+        f(x)); ``method='complex'`` costs n for an analytic f. `vectorized`, `workers`,
+        `bounds` and `progress` also apply to Hessians and Hessian-vector products.
+
+    Attributes
+    ----------
+    nfev : int
+        Evaluations of f made so far, every one counted once: each value the optimizer
+        asked for, each stencil point of each derivative (Hessians and Hessian-vector
+        products included), a vectorized batch counting its points. A value asked for
+        again at the same point (and the f(x) a derivative shares) is not recomputed.
+    njev, nhev : int
+        Gradients (or Jacobians) and Hessians (or Hessian-vector products) computed.
+
+    Raises
+    ------
+    TypeError
+        For an option dfdx.jacobian does not take.
+    ValueError
+        For a `budget` that is not a positive integer, or `budget` with `workers`.
+
+    Notes
+    -----
+    SciPy's own ``nfev`` (``maxfun``, ``maxfev``) counts calls of the function it was
+    given: with ``jac=True`` each call is f(x) plus a gradient, 2 n + 1 evaluations by
+    default. ``obj.nfev`` is the cost in evaluations of f; ``budget`` caps it exactly:
+    f is never called more than ``budget`` times.
+
+    Examples
+    --------
+    >>> import numpy as np, dfdx
+    >>> from scipy.optimize import minimize, rosen
+    >>> obj = dfdx.Objective(rosen)
+    >>> sol = minimize(obj, [-1.2, 1.0], jac=True, method="BFGS")
+    >>> bool(np.allclose(sol.x, [1.0, 1.0], atol=1e-5)), obj.nfev == 5 * sol.nfev
+    (True, True)
+
+    With a budget, the best point so far when it runs out:
+
+    >>> obj = dfdx.Objective(rosen, budget=100)
+    >>> try:
+    ...     sol = minimize(obj, [-1.2, 1.0], jac=True, method="BFGS")
+    ... except dfdx.BudgetExhausted as stop:
+    ...     sol = stop.result()
+    >>> obj.nfev <= 100, sol.success
+    (True, False)
+    """
+
+    def __init__(
+        self,
+        f: Callable[..., Any],
+        *,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        budget: int | None = None,
+        **options: Any,
+    ) -> None:
+        v.as_function(f)
+        self.f: Callable[..., Any] = functools.partial(f, **kwargs) if kwargs else f
+        self.args = args if isinstance(args, tuple) else (args,)
+        self.budget = _budget(budget)
+        self.options = _options(options, self.budget)
+        self.evaluation = {k: self.options[k] for k in EVALUATION_OPTIONS if k in self.options}
+        self.nfev = self.njev = self.nhev = 0
+        self._cache: list[_Entry] = []
+        self._best: tuple[float, NDArray[Any], Any] | None = None
+
+    def __call__(self, x: ArrayLike, *args: Any) -> tuple[Any, Any]:
+        """``(f(x), derivative)``, for ``jac=True``."""
+        entry = self._entry(x, args)
+        return self._value(entry), self._derivative(entry)
+
+    def fun(self, x: ArrayLike, *args: Any) -> Any:
+        """f(x): a float for a scalar f, else an array (remembered for the derivative)."""
+        return self._value(self._entry(x, args))
+
+    def jac(self, x: ArrayLike, *args: Any) -> Any:
+        """The gradient (scalar f) or Jacobian at x, sharing f(x) with :meth:`fun`."""
+        return self._derivative(self._entry(x, args))
+
+    def hessp(self, x: ArrayLike, p: ArrayLike, *args: Any) -> NDArray[Any]:
+        """Hessian times `p`: the derivative of the gradient along `p` (for ``hessp=``).
+
+        A central difference of two gradients at ``x ± t p``, whose step allows for the
+        error of the gradients themselves (their error estimate is passed as `noise`).
+        With the default options that is ``2 (2 n + 1)`` evaluations.
+        """
+        entry = self._scalar(x, args, "hessp")
+        g0 = self._derivative(entry)
+        direction = np.asarray(p, dtype=np.float64).reshape(entry.point.shape)
+        if not np.any(direction):
+            return np.zeros(entry.point.shape)
+        level = float(np.max(entry.error))
+        noise = level if np.isfinite(level) and level > 0 else None
+        res = directional(self.jac, entry.point, direction, accuracy=2, noise=noise, f0=g0, args=entry.args)
+        self.nhev += 1
+        return np.asarray(res.value)
+
+    def hess(self, x: ArrayLike, *args: Any) -> NDArray[Any]:
+        """The Hessian by :func:`dfdx.hessian` from f alone, f(x) shared (for ``hess=``)."""
+        entry = self._scalar(x, args, "hess")
+        res = self._run(hessian, entry.point, f0=entry.value, args=entry.args, **self.evaluation)
+        self.nhev += 1
+        return np.asarray(res.value)
+
+    def _entry(self, x: ArrayLike, args: tuple[Any, ...]) -> _Entry:
+        point, args = v.as_point(x), args or self.args
+        for i, entry in enumerate(self._cache):
+            if entry.matches(point, args):
+                self._cache.insert(0, self._cache.pop(i))
+                return entry
+        self._spend(1)
+        ev = Evaluator(self.f, point, vectorized=bool(self.options.get("vectorized")), args=args)
+        self.nfev += ev.nfev
+        entry = _Entry(point.copy(), args, ev.f0)
+        self._cache = [entry, *self._cache[: CACHE_SIZE - 1]]
+        self._remember(entry)
+        return entry
+
+    def _scalar(self, x: ArrayLike, args: tuple[Any, ...], name: str) -> _Entry:
+        entry = self._entry(x, args)
+        if entry.value.shape != ():
+            raise ValueError(
+                f"Objective.{name} needs a scalar f, but f(x) has shape {entry.value.shape}; "
+                "for a vector f use obj.jac (least_squares, root)."
+            )
+        return entry
+
+    @staticmethod
+    def _value(entry: _Entry) -> Any:
+        return float(entry.value) if entry.value.shape == () else entry.value.copy()
+
+    def _derivative(self, entry: _Entry) -> Any:
+        if entry.derivative is None:
+            if not np.all(np.isfinite(entry.value)):
+                # No derivative where f is not finite (the optimizer rejects such a point).
+                entry.derivative = np.full(entry.value.shape + entry.point.shape, np.nan)
+                entry.error = entry.derivative
+            else:
+                res = self._run(jacobian, entry.point, f0=entry.value, args=entry.args, **self.options)
+                self.njev += 1
+                entry.derivative, entry.error = res.value, res.error
+        value = entry.derivative
+        return value.copy() if hasattr(value, "copy") else value
+
+    def _run(self, front: Callable[..., Result], point: NDArray[Any], **options: Any) -> Result:
+        """``front(f, point, **options)``, its evaluations counted and kept within the budget."""
+        if self.budget is None:
+            res = front(self.f, point, **options)
+            self.nfev += res.nfev
+            return res
+        guard = _Guard(self.f, self.budget - self.nfev, bool(options.get("vectorized")))
+        try:
+            res = front(guard, point, **options)
+        except _OutOfBudget:
+            self.nfev += guard.used
+            raise self._exhausted() from None
+        self.nfev += guard.used
+        return res
+
+    def _spend(self, k: int) -> None:
+        if self.budget is not None and self.nfev + k > self.budget:
+            raise self._exhausted()
+
+    def _exhausted(self) -> BudgetExhausted:
+        assert self.budget is not None
+        if self._best is None:
+            return BudgetExhausted(self.budget, self.nfev, None, None)
+        return BudgetExhausted(self.budget, self.nfev, self._best[1].copy(), self._best[2])
+
+    def _remember(self, entry: _Entry) -> None:
+        merit = float(entry.value) if entry.value.shape == () else 0.5 * float(np.sum(entry.value**2))
+        if np.isfinite(merit) and (self._best is None or merit < self._best[0]):
+            self._best = (merit, entry.point.copy(), self._value(entry))
+
+
+class _Products:
+    """Jacobian-vector products at a fixed x, by directional derivatives."""
+
+    def __init__(self, f: Callable[..., Any], x: ArrayLike, args: tuple[Any, ...], options: dict[str, Any]):
+        self.f, self.x, self.args, self.options = f, v.as_point(x), args, options
+        ev = Evaluator(f, self.x, vectorized=bool(options.get("vectorized")), args=args)
+        self.f0: NDArray[Any] = ev.f0
+        self.nfev = ev.nfev
+        self.jacobian: Any = None
+
+    def matvec(self, vec: NDArray[Any]) -> NDArray[Any]:
+        vec = np.asarray(vec).reshape(-1)
+        if np.iscomplexobj(vec):  # J is real: J (a + ib) = J a + i J b
+            return self.matvec(vec.real) + 1j * self.matvec(vec.imag)
+        if self.jacobian is not None:
+            return np.asarray(self.jacobian @ vec)
+        if not np.any(vec):
+            return np.zeros(self.f0.size)
+        res = directional(
+            self.f, self.x, vec.reshape(self.x.shape), f0=self.f0, args=self.args, **self.options
+        )
+        self.nfev += res.nfev
+        return np.asarray(res.value).reshape(-1)
+
+    def rmatvec(self, vec: NDArray[Any]) -> NDArray[Any]:
+        if self.jacobian is None:
+            res = jacobian(self.f, self.x, f0=self.f0, args=self.args, **self.options)
+            self.nfev += res.nfev
+            self.jacobian = np.asarray(res.value).reshape(self.f0.size, self.x.size)
+        return np.asarray(self.jacobian.T @ np.asarray(vec).reshape(-1))
+
+
+def as_linear_operator(
+    f: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    **options: Any,
+) -> LinearOperator:
+    """The Jacobian of f at x as a ``scipy.sparse.linalg.LinearOperator``.
+
+    ``op @ v`` (``matvec``) is the directional derivative ``J v`` by
+    :func:`dfdx.directional`: one stencil, whatever the size of x (4 evaluations by
+    default, 1 with ``method='forward'`` or ``'complex'``), f(x) computed once here and
+    shared. For Krylov solvers that need only products (``gmres``, ``bicgstab``,
+    ``minres``): the Jacobian is never formed.
+
+    ``op.T @ u`` (``rmatvec``, which ``lsqr`` and ``lsmr`` need) is ``J^T u``, which
+    differences cannot give for less than the whole Jacobian: the first call computes it
+    with :func:`dfdx.jacobian` (n stencils) and keeps it; later products of either kind are
+    then products with it and cost nothing.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args, **kwargs)``, a scalar or an array.
+    x : array_like
+        The point; the operator maps ``x.size`` to ``f(x).size`` (flattened).
+    args, kwargs : optional
+        Extra arguments of f.
+    **options
+        Options of :func:`dfdx.directional` (`method`, `accuracy`, `step`, ...), also used
+        for the Jacobian behind ``rmatvec``.
+
+    Returns
+    -------
+    scipy.sparse.linalg.LinearOperator
+        Of shape ``(f(x).size, x.size)``, dtype float64; ``op.nfev`` counts the
+        evaluations of f made so far (f(x) included).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`dfdx.directional` does, for f, x and the options.
+
+    Examples
+    --------
+    >>> import numpy as np, dfdx
+    >>> f = lambda x: np.array([x[0] ** 2 * x[1], 5 * x[0] + np.sin(x[1])])
+    >>> op = dfdx.as_linear_operator(f, [1.0, 2.0])
+    >>> np.allclose(op @ np.array([1.0, 0.0]), [4.0, 5.0], rtol=1e-12)
+    True
+    >>> from scipy.sparse.linalg import gmres
+    >>> s, info = gmres(op, np.array([1.0, 1.0]), rtol=1e-12)
+    >>> info, bool(np.allclose([[4, 1], [5, np.cos(2.0)]] @ s, [1.0, 1.0]))
+    (0, True)
+    """
+    func = functools.partial(f, **kwargs) if kwargs else v.as_function(f)
+    products = _Products(func, x, args if isinstance(args, tuple) else (args,), options)
+    return _operator_class()(products)
+
+
+@functools.cache
+def _operator_class() -> Any:
+    """The LinearOperator subclass, made on first use (scipy.sparse.linalg loads then)."""
+    from scipy.sparse.linalg import LinearOperator
+
+    class JacobianOperator(LinearOperator):  # type: ignore[misc]
+        def __init__(self, products: _Products) -> None:
+            super().__init__(np.float64, (products.f0.size, products.x.size))
+            self.products = products
+
+        def _matvec(self, vec: NDArray[Any]) -> NDArray[Any]:
+            return self.products.matvec(vec)
+
+        def _rmatvec(self, vec: NDArray[Any]) -> NDArray[Any]:
+            return self.products.rmatvec(vec)
+
+        @property
+        def nfev(self) -> int:
+            """Evaluations of f made so far, f(x) included."""
+            return self.products.nfev
+
+    return JacobianOperator
