@@ -1,0 +1,9 @@
+"""dfdx inside SciPy: optimizers (:class:`Objective`) and Krylov solvers (:func:`as_linear_operator`).
+
+See docs/optimizers.md for a recipe of each.
+"""
+
+from .objective import BudgetExhausted, Objective
+from .operator import as_linear_operator
+
+__all__ = ["Objective", "BudgetExhausted", "as_linear_operator"]
