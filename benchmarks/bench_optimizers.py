@@ -179,14 +179,14 @@ ROUTES = [
     "SciPy 2-point",
     "SciPy 3-point",
     "SciPy cs",
-    "dfdx Objective",
+    "dfdx Objective default",
     "dfdx Objective complex",
     "dfdx Objective forward",
     "dfdx.jac (order 4)",
 ]
 SCIPY = {"SciPy 2-point": "2-point", "SciPy 3-point": "3-point", "SciPy cs": "cs"}
 OBJECTIVE = {
-    "dfdx Objective": {},
+    "dfdx Objective default": {},
     "dfdx Objective complex": {"method": "complex"},
     "dfdx Objective forward": {"method": "forward", "accuracy": 1},
 }
@@ -239,8 +239,10 @@ def main(detail: bool = False) -> dict[tuple[str, str], list[tuple[bool, int]]]:
 def print_table(results: dict[tuple[str, str], list[tuple[bool, int]]]) -> None:
     print(f"{len(PROBLEMS)} problems; successes and total evaluations of f per optimizer")
     head = "".join(f"{o:>22}" for o in OPTIMIZERS)
-    print(f"{'route':<24}{head}{'all 36 runs':>22}{'evals / 3-point':>17}")
-    three = sum(sum(n for _, n in results[o, "SciPy 3-point"]) for o in OPTIMIZERS)
+    print(f"{'route':<24}{head}{'all 36 runs':>22}{'/ 2-point':>11}{'/ 3-point':>11}")
+    two, three = (
+        sum(sum(n for _, n in results[o, r]) for o in OPTIMIZERS) for r in ("SciPy 2-point", "SciPy 3-point")
+    )
     for route in ROUTES:
         cells, wins, total = "", 0, 0
         for o in OPTIMIZERS:
@@ -248,7 +250,8 @@ def print_table(results: dict[tuple[str, str], list[tuple[bool, int]]]) -> None:
             ok, evals = sum(s for s, _ in runs), sum(n for _, n in runs)
             cells += f"{ok:>8}/{len(runs)} {evals:>10,}"
             wins, total = wins + ok, total + evals
-        print(f"{route:<24}{cells}{wins:>8}/{3 * len(PROBLEMS)} {total:>10,}{total / three:>17.2f}")
+        ratios = f"{total / two:>11.2f}{total / three:>11.2f}"
+        print(f"{route:<24}{cells}{wins:>8}/{3 * len(PROBLEMS)} {total:>10,}{ratios}")
 
 
 def print_detail(results: dict[tuple[str, str], list[tuple[bool, int]]]) -> None:

@@ -145,7 +145,9 @@ def test_budget_is_never_exceeded_and_counted_exactly(options):
     for budget in sorted({1, 2, 6, 7, 8, 13, 14, full.nfev // 3, full.nfev // 2, full.nfev - 1}):
         f = Counted(rosen)
         obj = dfdx.Objective(f, budget=budget, **options)
-        with pytest.raises(dfdx.BudgetExhausted, match=f"budget of {budget} evaluations of f is exhausted") as info:
+        with pytest.raises(
+            dfdx.BudgetExhausted, match=f"budget of {budget} evaluations of f is exhausted"
+        ) as info:
             minimize(obj, X3, jac=True, method="BFGS")
         assert f.calls == obj.nfev == info.value.nfev <= budget
         stop = info.value
@@ -188,14 +190,19 @@ def test_budget_covers_hessians_and_best_point_of_least_squares():
 
 @pytest.mark.parametrize(
     ("options", "rtol"),
-    [({}, 1e-6), ({"method": "forward", "accuracy": 1}, 1e-4), ({"method": "complex"}, 1e-7), ({"accuracy": 4}, 1e-7)],
+    [
+        ({}, 1e-5),
+        ({"method": "forward", "accuracy": 1}, 1e-3),
+        ({"method": "complex"}, 1e-8),
+        ({"accuracy": 4}, 1e-6),
+    ],
 )
 def test_hessp_agrees_with_the_hessian_times_p(options, rtol):
-    # The product is as good as the gradients it differences: forward ones give four digits.
+    # The product keeps about two thirds of the gradients' digits: forward ones give five.
     rng = np.random.default_rng(1)
     obj = dfdx.Objective(rosen, **options)
-    for _ in range(5):
-        x, p = rng.normal(size=4), rng.normal(size=4)
+    for _ in range(20):
+        x, p = 2 * rng.normal(size=4), rng.normal(size=4)
         exact = rosen_hess(x) @ p
         assert np.max(np.abs(obj.hessp(x, p) - exact)) <= rtol * np.max(np.abs(exact))
     assert np.array_equal(obj.hessp(x, np.zeros(4)), np.zeros(4))

@@ -161,6 +161,19 @@ class Objective:
     njev, nhev : int
         Gradients (or Jacobians) and Hessians (or Hessian-vector products) computed.
 
+    Methods
+    -------
+    __call__(x, *args)
+        ``(f(x), derivative)``, for ``jac=True``.
+    fun(x, *args)
+        f(x) alone, a float for a scalar f (``fun=`` of ``least_squares``).
+    jac(x, *args)
+        The gradient or Jacobian, sharing the f(x) of the last calls (``jac=``).
+    hessp(x, p, *args)
+        Hessian times p, a central difference of two gradients along p (``hessp=``).
+    hess(x, *args)
+        The Hessian by :func:`dfdx.hessian` from f alone, f(x) shared (``hess=``).
+
     Raises
     ------
     TypeError
@@ -230,18 +243,24 @@ class Objective:
     def hessp(self, x: ArrayLike, p: ArrayLike, *args: Any) -> NDArray[Any]:
         """Hessian times `p`: the derivative of the gradient along `p` (for ``hessp=``).
 
-        A central difference of two gradients at ``x ± t p``, whose step allows for the
-        error of the gradients themselves (their error estimate is passed as `noise`).
-        With the default options that is ``2 (2 n + 1)`` evaluations.
+        A central difference of two gradients at ``x ± t p``, ``2 (2 n + 1)`` evaluations
+        with the default options. The step grows with the relative error of the gradients
+        themselves (their error estimate), as the cube root: the difference then loses
+        about a third of the gradients' digits.
         """
         entry = self._scalar(x, args, "hessp")
         g0 = self._derivative(entry)
         direction = np.asarray(p, dtype=np.float64).reshape(entry.point.shape)
         if not np.any(direction):
             return np.zeros(entry.point.shape)
-        level = float(np.max(entry.error))
-        noise = level if np.isfinite(level) and level > 0 else None
-        res = directional(self.jac, entry.point, direction, accuracy=2, noise=noise, f0=g0, args=entry.args)
+        scale = max(1.0, float(np.max(np.abs(entry.point))))
+        size = float(np.max(np.abs(g0)))
+        relative = float(np.max(entry.error)) / size if size > 0 else 1.0
+        relative = (
+            min(max(relative, float(np.finfo(np.float64).eps)), 1e-6) if np.isfinite(relative) else 1e-6
+        )
+        step = scale * relative ** (1 / 3)
+        res = directional(self.jac, entry.point, direction, accuracy=2, step=step, f0=g0, args=entry.args)
         self.nhev += 1
         return np.asarray(res.value)
 
