@@ -156,6 +156,21 @@ def test_budget_is_never_exceeded_and_counted_exactly(options):
         assert not res.success and res.nfev == f.calls and np.array_equal(res.x, stop.x)
 
 
+def test_a_fixed_step_gradient_that_would_not_fit_is_not_started():
+    f = Counted(rosen)
+    obj = dfdx.Objective(f, budget=16)
+    obj(X3), obj.fun(X3 + 1)  # 1 + 6, then 1: the next gradient needs 6, 8 are left
+    obj(X3 + 2)  # 1 + 6: 15 spent, 1 left
+    with pytest.raises(dfdx.BudgetExhausted, match=r"\(15 made; the next step needs more\)"):
+        obj.jac(X3 + 1)
+    assert f.calls == obj.nfev == 15
+    obj.fun(X3 + 3)  # a value still fits
+    assert f.calls == obj.nfev == 16
+    with pytest.raises(dfdx.BudgetExhausted):
+        obj.fun(X3 + 4)
+    assert f.calls == 16
+
+
 def test_budget_with_vectorized_f_counts_points():
     f = Counted(lambda x: rosen(x), vectorized=True)
     obj = dfdx.Objective(f, budget=10, vectorized=True)
@@ -338,4 +353,7 @@ def test_the_optimizer_recipes_run_and_print_what_the_docs_say(capsys):
         expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]
         exec(compile(block, "docs/optimizers.md", "exec"), namespace)
         printed = capsys.readouterr().out.splitlines()
-        assert len(printed) == len(expected) and all(map(_same_output, printed, expected)), (printed, expected)
+        assert len(printed) == len(expected) and all(map(_same_output, printed, expected)), (
+            printed,
+            expected,
+        )

@@ -48,6 +48,20 @@ class BudgetExhausted(RuntimeError):
     f was called at most ``budget`` times. ``x`` and ``fun`` are the best point the
     optimizer was given a value at (lowest f, or lowest ``sum(f**2) / 2`` for a vector f),
     None if there is none; :meth:`result` packs them as an ``OptimizeResult``.
+
+    Examples
+    --------
+    >>> import numpy as np, dfdx
+    >>> obj = dfdx.Objective(lambda x: x @ x, budget=7)
+    >>> obj.fun(np.array([1.0, 2.0])), obj.jac(np.array([1.0, 2.0])), obj.nfev  # 1 + 2 n
+    (5.0, array([2., 4.]), 5)
+    >>> obj.fun(np.array([0.5, 0.0]))
+    0.25
+    >>> try:
+    ...     obj.jac(np.array([0.5, 0.0]))  # needs 4 more evaluations, 1 is left
+    ... except dfdx.BudgetExhausted as stop:
+    ...     print(stop.nfev, stop.x, stop.fun, stop.result().success)
+    6 [0.5 0. ] 0.25 False
     """
 
     def __init__(self, budget: int, nfev: int, x: NDArray[Any] | None, fun: Any) -> None:
@@ -143,8 +157,9 @@ class Objective:
         Keyword arguments of f.
     budget : int, optional
         Most evaluations of f in all (see Notes). An evaluation beyond it is not made:
-        :class:`BudgetExhausted` is raised instead, carrying the best point so far.
-        Not combined with `workers`.
+        :class:`BudgetExhausted` is raised instead, carrying the best point so far. A
+        fixed-step derivative that would not fit is not started (its cost is that of the
+        previous one); an adaptive one stops at the budget. Not combined with `workers`.
     **options
         Options of :func:`dfdx.jacobian` for the derivative. Default
         ``method='central', accuracy=2`` (2 n evaluations per gradient beyond the shared
@@ -224,20 +239,48 @@ class Objective:
         self.options = _options(options, self.budget)
         self.evaluation = {k: self.options[k] for k in EVALUATION_OPTIONS if k in self.options}
         self.nfev = self.njev = self.nhev = 0
+        self._cost: int | None = None  # evaluations of a fixed-step derivative, once known
         self._cache: list[_Entry] = []
         self._best: tuple[float, NDArray[Any], Any] | None = None
 
     def __call__(self, x: ArrayLike, *args: Any) -> tuple[Any, Any]:
-        """``(f(x), derivative)``, for ``jac=True``."""
+        """``(f(x), derivative)``, for ``jac=True``.
+
+        Examples
+        --------
+        >>> import numpy as np, dfdx
+        >>> obj = dfdx.Objective(lambda x: x[0] ** 2 + 3 * x[1])
+        >>> value, grad = obj(np.array([1.0, 2.0]))
+        >>> value, np.round(grad, 12), obj.nfev
+        (7.0, array([2., 3.]), 5)
+        """
         entry = self._entry(x, args)
         return self._value(entry), self._derivative(entry)
 
     def fun(self, x: ArrayLike, *args: Any) -> Any:
-        """f(x): a float for a scalar f, else an array (remembered for the derivative)."""
+        """f(x): a float for a scalar f, else an array (remembered for the derivative).
+
+        Examples
+        --------
+        >>> import numpy as np, dfdx
+        >>> obj = dfdx.Objective(lambda x: np.array([x[0] * x[1], x[0] - 1]))
+        >>> obj.fun(np.array([2.0, 3.0])), obj.nfev
+        (array([6., 1.]), 1)
+        """
         return self._value(self._entry(x, args))
 
     def jac(self, x: ArrayLike, *args: Any) -> Any:
-        """The gradient (scalar f) or Jacobian at x, sharing f(x) with :meth:`fun`."""
+        """The gradient (scalar f) or Jacobian at x, sharing f(x) with :meth:`fun`.
+
+        Examples
+        --------
+        >>> import numpy as np, dfdx
+        >>> obj = dfdx.Objective(lambda x: np.array([x[0] * x[1], x[0] - 1]))
+        >>> _ = obj.fun(np.array([2.0, 3.0]))
+        >>> np.round(obj.jac(np.array([2.0, 3.0])), 9), obj.nfev  # 1 + 2 n: f(x) shared
+        (array([[3., 2.],
+               [1., 0.]]), 5)
+        """
         return self._derivative(self._entry(x, args))
 
     def hessp(self, x: ArrayLike, p: ArrayLike, *args: Any) -> NDArray[Any]:
@@ -247,6 +290,15 @@ class Objective:
         with the default options. The step grows with the relative error of the gradients
         themselves (their error estimate), as the cube root: the difference then loses
         about a third of the gradients' digits.
+
+        Examples
+        --------
+        >>> import numpy as np, dfdx
+        >>> from scipy.optimize import rosen, rosen_hess
+        >>> obj = dfdx.Objective(rosen)
+        >>> x, p = np.array([-1.2, 1.0, 0.5]), np.array([1.0, 0.0, -1.0])
+        >>> bool(np.allclose(obj.hessp(x, p), rosen_hess(x) @ p, rtol=1e-5))
+        True
         """
         entry = self._scalar(x, args, "hessp")
         g0 = self._derivative(entry)
@@ -265,7 +317,16 @@ class Objective:
         return np.asarray(res.value)
 
     def hess(self, x: ArrayLike, *args: Any) -> NDArray[Any]:
-        """The Hessian by :func:`dfdx.hessian` from f alone, f(x) shared (for ``hess=``)."""
+        """The Hessian by :func:`dfdx.hessian` from f alone, f(x) shared (for ``hess=``).
+
+        Examples
+        --------
+        >>> import numpy as np, dfdx
+        >>> from scipy.optimize import rosen, rosen_hess
+        >>> obj = dfdx.Objective(rosen)
+        >>> bool(np.allclose(obj.hess([1.0, 1.0]), rosen_hess([1.0, 1.0]), rtol=1e-9))
+        True
+        """
         entry = self._scalar(x, args, "hess")
         res = self._run(hessian, entry.point, f0=entry.value, args=entry.args, **self.evaluation)
         self.nhev += 1
@@ -312,18 +373,28 @@ class Objective:
         return value.copy() if hasattr(value, "copy") else value
 
     def _run(self, front: Callable[..., Result], point: NDArray[Any], **options: Any) -> Result:
-        """``front(f, point, **options)``, its evaluations counted and kept within the budget."""
+        """``front(f, point, **options)``, its evaluations counted and kept within the budget.
+
+        A fixed-step derivative costs the same at every point: once its cost is known, one
+        that would not fit is refused before any evaluation, so none is wasted.
+        """
+        fixed = front is jacobian and not options.get("adaptive") and options.get("noise") != "auto"
+        if fixed and self._cost is not None:
+            self._spend(self._cost)
         if self.budget is None:
             res = front(self.f, point, **options)
-            self.nfev += res.nfev
-            return res
-        guard = _Guard(self.f, self.budget - self.nfev, bool(options.get("vectorized")))
-        try:
-            res = front(guard, point, **options)
-        except _OutOfBudget:
-            self.nfev += guard.used
-            raise self._exhausted() from None
-        self.nfev += guard.used
+            used = res.nfev
+        else:
+            guard = _Guard(self.f, self.budget - self.nfev, bool(options.get("vectorized")))
+            try:
+                res = front(guard, point, **options)
+            except _OutOfBudget:
+                self.nfev += guard.used
+                raise self._exhausted() from None
+            used = guard.used
+        self.nfev += used
+        if fixed:
+            self._cost = used
         return res
 
     def _spend(self, k: int) -> None:
