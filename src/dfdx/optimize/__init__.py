@@ -3,7 +3,8 @@
 See docs/optimizers.md for a recipe of each.
 """
 
-from .objective import BudgetExhausted, Objective
+from .budget import BudgetExhausted
+from .objective import Objective
 from .operator import as_linear_operator
 
 __all__ = ["Objective", "BudgetExhausted", "as_linear_operator"]
