@@ -337,39 +337,3 @@ def test_hessians_need_a_scalar_f(name):
 def test_bad_options_are_reported_by_the_front_ends():
     with pytest.raises(ValueError, match="method"):
         dfdx.Objective(rosen, method="centre").jac(X3)
-
-
-# --- the recipes of docs/optimizers.md run and print what they say ---------------------
-
-
-def _same_output(printed: str, expected: str) -> bool:
-    """Token by token, numbers within a relative 1e-6 (solvers' last digits vary with BLAS)."""
-    got, want = printed.replace("[", " [ ").split(), expected.replace("[", " [ ").split()
-    if len(got) != len(want):
-        return False
-    for a, b in zip(got, want):
-        try:
-            if not np.isclose(float(a.rstrip("]")), float(b.rstrip("]")), rtol=1e-6, atol=1e-12):
-                return False
-        except ValueError:
-            if a != b:
-                return False
-    return True
-
-
-def test_the_optimizer_recipes_run_and_print_what_the_docs_say(capsys):
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "docs" / "optimizers.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 6
-    namespace: dict = {}
-    for block in blocks:
-        expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]
-        exec(compile(block, "docs/optimizers.md", "exec"), namespace)
-        printed = capsys.readouterr().out.splitlines()
-        assert len(printed) == len(expected) and all(map(_same_output, printed, expected)), (
-            printed,
-            expected,
-        )
