@@ -46,6 +46,11 @@ def test_seed_answer_gradient():
 # -- zero false failures on correct gradients ---------------------------------------
 
 
+#: Correct gradients that cannot be verified numerically: sin at x = 1e6 in float32, where
+#: x's own spacing (0.0625) leaves no step at which the derivative shows to a tenth.
+UNVERIFIABLE = {np.float64: set(), np.float32: {"sin_large_x"}}
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("mode", ["full", "directional"])
 def test_no_false_failures_on_the_bank(dtype, mode):
@@ -57,7 +62,8 @@ def test_no_false_failures_on_the_bank(dtype, mode):
         assert grad(x).dtype == dtype
         for seed in range(3 if mode == "directional" else 1):
             report = dfdx.check_gradient(p.f, grad, x, mode=mode, seed=seed)
-            if not report.passed:
+            inconclusive = report.verdict == "inconclusive" and p.name in UNVERIFIABLE[dtype]
+            if not (report.passed or inconclusive):
                 failures.append(f"{p.name} seed {seed}:\n{report}")
     assert not failures, "\n".join(failures)
 

@@ -106,7 +106,7 @@ def test_gross_bugs_caught_in_float32_both_modes(name, mode):
         if planted is None:
             continue
         correct = dfdx.check_gradient(p.f, analytic_gradient(p), p.x.astype(np.float32))
-        if any(e.status == "weak" for e in correct.entries):
+        if not correct.passed or any(e.status == "weak" for e in correct.entries):
             skipped.append(p.name)
             continue
         x, wrong, changed = planted

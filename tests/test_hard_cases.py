@@ -229,7 +229,6 @@ def test_weak_statuses_rarely_miss_by_10x(mode):
     assert n["weak_miss"] <= WEAK_LIMIT.get(mode, 0.1) * sum(n.values()), n
 
 
-@_known("the adaptive mode answers too few hard cases today")
 def test_adaptive_answers_three_quarters():
     with_d = [c for c in CASES if c.exists]
     covered = sum(outcome(c, "adaptive").verdict == "covered" for c in with_d)

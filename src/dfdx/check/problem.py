@@ -27,7 +27,7 @@ Array = NDArray[Any]
 #: a gradient computed in floating point carries a few ulps of the terms it sums.
 ROUNDOFF = 8.0
 #: Order of the entry statuses in the report, worst first.
-_RANK = {"mismatch": 0, "not differentiable": 1, "kink accepted": 2, "weak": 3, "ok": 4}
+_RANK = {"mismatch": 0, "not differentiable": 1, "inconclusive": 2, "kink accepted": 3, "weak": 4, "ok": 5}
 
 
 class _Prepared:
@@ -155,12 +155,22 @@ class Problem:
         shown += [e for e in ranked if e.status == "ok"][: opts.show]
         mismatches = tuple(e.index for e in ranked if e.status == "mismatch")
         undecided = any(e.status == "not differentiable" for e in entries)
+        unverified = sum(e.status == "inconclusive" for e in entries)
         verdict = "fail" if mismatches else ("not differentiable" if undecided else "pass")
+        if verdict == "pass" and unverified:
+            verdict = "inconclusive"
         weak = sum(e.status == "weak" for e in entries)
         if weak:
             notes = notes + [
                 f"{weak} entr{'y agrees' if weak == 1 else 'ies agree'} but could only be checked "
                 "loosely: the numerical error there exceeds sqrt(eps) of the gradient's size."
+            ]
+        if unverified:
+            notes = notes + [
+                f"{unverified} entr{'y' if unverified == 1 else 'ies'} could not be verified: dfdx's "
+                "numerical error there is as large as the entry itself (f is large beside the change "
+                "the entry makes, even at a step of its own), so a wrong value, even of the wrong "
+                "sign, would agree too. Check them at another point, or scale the problem."
             ]
         if undecided and opts.kinks == "report":
             notes = notes + ["pass kinks='accept' to accept any value between the one-sided slopes."]

@@ -15,9 +15,9 @@ from typing import Any
 __all__ = ["CheckReport", "EntryCheck", "DirectionCheck", "VERDICTS", "ENTRY_STATUSES"]
 
 #: Overall verdicts. Only "pass" sets ``passed``.
-VERDICTS = ("pass", "fail", "not differentiable")
+VERDICTS = ("pass", "fail", "not differentiable", "inconclusive")
 #: What was concluded about one entry of the gradient (Jacobian).
-ENTRY_STATUSES = ("ok", "weak", "mismatch", "not differentiable", "kink accepted")
+ENTRY_STATUSES = ("ok", "weak", "inconclusive", "mismatch", "not differentiable", "kink accepted")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ class EntryCheck:
         precision of the dtype).
     status : str
         One of ``"ok"``, ``"weak"`` (agrees, but the numerical value is too imprecise
-        for a strict check), ``"mismatch"``, ``"not differentiable"`` (the one-sided
+        for a strict check), ``"inconclusive"`` (agrees, but within a tolerance as large
+        as the entry itself, even at a step of the entry's own: not verified),
+        ``"mismatch"``, ``"not differentiable"`` (the one-sided
         slopes differ: a kink), ``"kink accepted"`` (a kink, and the analytic value
         lies between the one-sided slopes, with ``kinks="accept"``).
     slopes : tuple of float or None
@@ -95,7 +97,9 @@ class CheckReport:
     verdict : str
         ``"pass"``, ``"fail"`` (some entry disagrees: the gradient is wrong there), or
         ``"not differentiable"`` (f has a kink at x along some coordinates, where the
-        gradient cannot be judged; no entry was found wrong).
+        gradient cannot be judged; no entry was found wrong), or ``"inconclusive"`` (some
+        entries could not be verified, numerically, to a tenth of their size; no entry was
+        found wrong). Only ``"pass"`` sets ``passed``.
     kind : str
         ``"gradient"`` or ``"jacobian"``.
     mode : str
@@ -218,6 +222,12 @@ def _headline(r: CheckReport) -> str:
         return (
             f"{what} check FAILED: {len(r.mismatches)} of {size} entries disagree with "
             f"dfdx's numerical {r.kind}."
+        )
+    if r.verdict == "inconclusive":
+        unverified = sum(e.status == "inconclusive" for e in r.entries)
+        return (
+            f"{what} check INCONCLUSIVE: {unverified} of {size} entries could not be verified "
+            f"(dfdx's numerical error there is as large as the entry); no entry disagrees."
         )
     coords = ", ".join(str(i) for i in r.nondifferentiable[:10])
     return (

@@ -10,6 +10,7 @@ differ by more than all of that explains.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..stencils import make_stencil
 from .problem import ROUNDOFF, Problem, column_estimates
 from .report import EntryCheck
 
-__all__ = ["judge_columns"]
+__all__ = ["judge_columns", "conclusive"]
 
 Array = NDArray[Any]
 #: An estimate of one column: values and errors ``(m,)``, its step and ``sum |w_k|``.
@@ -31,6 +32,16 @@ _KINKED = ("not differentiable", "kink accepted", "mismatch")
 NOISE_SIGMAS = 3.0
 #: How far beyond its tolerance a tight estimate must disagree to outvote a looser one.
 MARGIN = 2.0
+#: An entry is verified when its tolerance is below this fraction of its own size (or below
+#: sqrt(eps) of its row's largest entry): a tenth tells a flipped sign or a factor two.
+CONCLUSIVE = 0.1
+#: How far beyond its tolerance an entry checked again at a step of its own must disagree
+#: to be called wrong (nearer is inconclusive).
+MISMATCH_MARGIN = 10.0
+#: Most growth of the step for an entry checked again at a step of its own, and the
+#: reduction of that step for a second try.
+RESCALE_MAX = 2.0**30
+RESCALE_RETRY = 64.0
 
 
 def judge_columns(
@@ -47,12 +58,16 @@ def judge_columns(
     for c, j in enumerate(cols.tolist()):
         if np.all(ok[:, c]):
             T = p.tolerance(A[:, c : c + 1], E[:, c : c + 1], opts)[:, 0]
-            entries += [_entry(p, i, j, A[i, c], N[i, c], E[i, c], T[i], "ok") for i in range(p.m)]
+            column = [_entry(p, i, j, A[i, c], N[i, c], E[i, c], T[i], "ok") for i in range(p.m)]
+            column, used = _rescale(p, opts, j, column, float(H[c]))
+            entries += column
+            nfev += used
             continue
         probe, used = _probe(p, j, float(H[c]))
         probe["central"] = (N[:, c], E[:, c], float(H[c]), amp)
         nfev += used
         sigma = None
+        column = []
         for i in range(p.m):
             entry = _settle(p, opts, i, j, A[i, c], probe, None)
             if entry.status in _KINKED:
@@ -61,8 +76,11 @@ def judge_columns(
                     nfev += used
                 entry = _settle(p, opts, i, j, A[i, c], probe, float(sigma[i]))
                 noisy += entry.status not in _KINKED
-            entries.append(entry)
-        if any(e.status in ("not differentiable", "kink accepted") for e in entries[-p.m :]):
+            column.append(entry)
+        column, used = _rescale(p, opts, j, column, float(H[c]))
+        nfev += used
+        entries += column
+        if any(e.status in ("not differentiable", "kink accepted") for e in column):
             nondiff.append(j)
     notes = []
     if noisy:
@@ -74,10 +92,107 @@ def judge_columns(
     return entries, tuple(nondiff), nfev, notes
 
 
+def conclusive(p: Problem, i: int, analytic: float, tolerance: float) -> bool:
+    """Whether a tolerance can tell a wrong entry: below a tenth of the entry's own size.
+
+    An entry agreeing within a tolerance as large as itself would agree with its sign
+    flipped; each entry is judged on its own size, not on the gradient's. An entry that is
+    zero in the working precision (below the analytic round-off floor of its row) is
+    verified to sqrt(eps) of its row's largest entry.
+    """
+    row = float(p.rowmax[i])
+    if abs(analytic) <= ROUNDOFF * p.eps * row:
+        return bool(tolerance <= math.sqrt(p.eps) * row)
+    return bool(tolerance <= CONCLUSIVE * abs(analytic))
+
+
+def _rescale(
+    p: Problem, opts: Any, j: int, column: list[EntryCheck], h: float
+) -> tuple[list[EntryCheck], int]:
+    """Entries of column `j` that agree but cannot be verified, checked again at a step of their own.
+
+    The numerical error of such an entry is mostly rounding of f (f is large beside the change
+    the entry makes over the step: Brown's badly scaled function, a large offset), and rounding
+    shrinks as the step grows: the adaptive mode starts from the step at which rounding would
+    be a tenth of what the check needs (it steps down by itself where f varies on a shorter
+    scale), and once more RESCALE_RETRY times lower if that leaves entries undecided.
+    """
+    doubtful = [
+        k
+        for k, e in enumerate(column)
+        if e.status in ("ok", "weak") and not conclusive(p, k, e.analytic, e.tolerance)
+    ]
+    if not doubtful:
+        return column, 0
+    need = min(max(CONCLUSIVE * abs(column[k].analytic), p.eps * float(p.rowmax[k])) for k in doubtful)
+    worst = max(column[k].numerical_error for k in doubtful)
+    grow = min(RESCALE_MAX, max(1.0, 10 * worst / max(need, np.finfo(float).tiny)))
+    start = 2.0 ** math.ceil(math.log2(h * grow))
+    out = [_restatus(e, "inconclusive") if k in doubtful else e for k, e in enumerate(column)]
+    nfev = 0
+    for step in (start, start / RESCALE_RETRY):
+        value, error, trusted, used = _own_step(p, j, step)
+        nfev += used
+        for k in doubtful:
+            if out[k].status == "inconclusive" and trusted and np.isfinite(value[k] + error[k]):
+                out[k] = _rejudge(p, opts, column[k], k, j, float(value[k]), float(error[k]))
+        if all(out[k].status != "inconclusive" for k in doubtful):
+            break
+    return out, nfev
+
+
+def _own_step(p: Problem, j: int, step: float) -> tuple[Array, Array, bool, int]:
+    """The adaptive mode along coordinate `j` from `step`: values, errors, whether to trust them, nfev."""
+    from .. import Status  # the public namespace, which imports this module first
+
+    e = np.zeros(p.x.shape)
+    e.ravel()[j] = 1.0
+    res = directional(
+        p.f,
+        p.x,
+        e,
+        adaptive=True,
+        step=step,
+        f0=p.f0,
+        throw=False,
+        vectorized=p.vectorized,
+        workers=p.workers,
+    )
+    value = np.asarray(res.value, dtype=np.float64).reshape(p.m)
+    error = np.asarray(res.error, dtype=np.float64).reshape(p.m)
+    trusted = res.status in (Status.SUCCESS, Status.ONE_SIDED, Status.ROUNDOFF)
+    return value, error, trusted, res.nfev
+
+
+def _rejudge(
+    p: Problem, opts: Any, old: EntryCheck, i: int, j: int, value: float, error: float
+) -> EntryCheck:
+    """An entry judged on its estimate at a step of its own, where that estimate is conclusive.
+
+    ``mismatch`` needs a disagreement MISMATCH_MARGIN times the tolerance and an answer within
+    the first estimate's tolerance (two estimates that contradict each other verify nothing);
+    the entry stays ``inconclusive`` otherwise.
+    """
+    tol = opts.tolerance_factor * (error + ROUNDOFF * p.eps * (abs(old.analytic) + float(p.rowmax[i])))
+    tol += opts.atol + opts.rtol * abs(old.analytic)
+    miss = abs(old.analytic - value)
+    status = "inconclusive"
+    # The first estimate's bar was honest, if loose: an answer outside it contradicts it.
+    if conclusive(p, i, old.analytic, tol) and abs(value - old.numerical) <= old.tolerance:
+        status = "ok" if miss <= tol else ("mismatch" if miss > MISMATCH_MARGIN * tol else "inconclusive")
+    if status == "inconclusive":
+        return old
+    return _entry(p, i, j, old.analytic, value, error, float(tol), status)
+
+
+def _restatus(e: EntryCheck, status: str) -> EntryCheck:
+    return dataclasses.replace(e, status=status)
+
+
 def _amplification(method: str, accuracy: int) -> float:
-    """``sum |w_k|`` of a first-derivative stencil: how it amplifies noise in f (0 for the complex step)."""
+    """How a first-derivative stencil amplifies noise in f (its ``amplification``; 0 for the complex step)."""
     stencil = make_stencil(method, 1, accuracy)
-    return 0.0 if stencil.is_complex else float(np.abs(stencil.weights).sum())
+    return 0.0 if stencil.is_complex else stencil.amplification
 
 
 def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, Estimate], int]:
@@ -122,34 +237,48 @@ def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, Estimate], int]:
 
 
 def _noise(p: Problem, j: int, h: float, points: int = 8) -> tuple[Array, int]:
-    """Noise level of f along coordinate `j` (one per output), from a difference table.
+    """Noise level of f along coordinate `j` (one per output), with :func:`dfdx.noise_level`.
 
-    f is evaluated at ``x + k delta e_j``, ``k = 1..8``, with ``delta`` the finer probing
-    step, and the noise is what is left in the higher differences (Moré and Wild's
-    ECnoise, SIAM J. Sci. Comput. 33(3), 2011). The spacing is that of the stencils on
-    purpose: rounding inside f can be correlated between points much closer than that
-    (a long sum whose terms barely change), and then hides from a finer table. Each
-    order ``k`` estimates the level as ``sqrt(gamma_k mean((Delta^k f)^2))``,
-    ``gamma_k = (k!)^2 / (2k)!``; the smallest over orders 4 to 7 is taken, since a
-    smooth part left in the differences only adds to it.
+    The samples are ``x + k delta e_j``, ``k = 1..8``, with ``delta`` the finer probing
+    step: the spacing of the stencils on purpose, since rounding inside f can be
+    correlated between points much closer than that (a long sum whose terms barely
+    change) and then hides from a finer table. Each output is one ECnoise (Moré and Wild,
+    SIAM J. Sci. Comput. 33(3), 2011) on the same points, evaluated once; an output whose
+    table gives no trustworthy level counts as noiseless.
     """
+    from .. import noise_level  # the public namespace, which imports this module first
+
     xj = abs(float(p.x.ravel()[j]))
     least = 4 * float(np.spacing(np.asarray(xj, dtype=p.dtype)))
     delta = 2.0 ** math.ceil(math.log2(max(min(h / 4, h / max(1.0, xj)), least)))
-    flat = np.repeat(p.x.ravel()[None, :], points, axis=0)
-    flat[:, j] += delta * np.arange(1, points + 1)
-    batch = flat.reshape((points, *p.x.shape))
-    if p.vectorized:
-        raw = np.moveaxis(np.asarray(p.f(np.moveaxis(batch, 0, -1))), -1, 0)
-    else:
-        raw = np.stack([np.asarray(p.f(point)) for point in batch])
-    values = np.concatenate([p.f0.reshape(1, -1), raw.reshape(points, -1)]).astype(np.float64)
-    levels = []
-    for k in range(4, points):
-        gamma = math.factorial(k) ** 2 / math.factorial(2 * k)
-        levels.append(np.sqrt(gamma * np.mean(np.diff(values, n=k, axis=0) ** 2, axis=0)))
-    sigma = np.min(np.stack(levels), axis=0)
-    return np.where(np.isfinite(sigma), sigma, 0.0), points
+    e = np.zeros(p.x.shape)
+    e.ravel()[j] = 1.0
+    outputs = _Outputs(p)
+    sigma = np.zeros(p.m)
+    for i in range(p.m):
+        found = noise_level(outputs.entry(i), p.x, step=delta, direction=e, points=points)
+        sigma[i] = found.level if found.trustworthy and math.isfinite(found.level) else 0.0
+    return sigma, outputs.calls
+
+
+class _Outputs:
+    """f's outputs one at a time, each point evaluated once (for :func:`dfdx.noise_level`)."""
+
+    def __init__(self, p: Problem) -> None:
+        self.p, self.calls = p, 0
+        self.seen: dict[bytes, Array] = {}
+
+    def value(self, z: Any) -> Array:
+        z = np.asarray(z)
+        key = z.tobytes()
+        if key not in self.seen:
+            out = self.p.f(z[..., None])[..., 0] if self.p.vectorized else self.p.f(z)
+            self.seen[key] = np.asarray(out, dtype=np.float64).reshape(-1)
+            self.calls += 1
+        return self.seen[key]
+
+    def entry(self, i: int) -> Any:
+        return lambda z: self.value(z)[i]
 
 
 def _settle(

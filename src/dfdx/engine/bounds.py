@@ -214,6 +214,11 @@ def _merge(
             source = _view(layout, getattr(part, name))[rows]
         mask = np.ones(source.shape, dtype=bool) if only is None else only
         target[index] = np.where(mask, source, target[index])
+    if part.status is None and into.status is not None:
+        # Entries redone by a scheme that does not decide statuses: decided from the flags.
+        target = _view(layout, into.status)
+        mask = np.ones(target[index].shape, dtype=bool) if only is None else only
+        target[index] = np.where(mask, UNDECIDED, target[index])
     if part.status is not None:
         # Statuses decided by the scheme itself (the adaptive mode); None elsewhere.
         if into.status is None:
@@ -263,7 +268,8 @@ def run_planned(
         if part.step is not None:
             # The scheme chose its own final steps (the adaptive mode).
             final = used.copy() if result.step is None else result.step
-            final[group.index] = np.ravel(part.step)
+            step = np.ravel(part.step)
+            final[group.index] = step[group.index] if layout.one_column else step
             result.step = final
     _mend_holes(ev, layout, stencil, result, used, eps, minus, plus, estimate)
     if result.step is not None:

@@ -61,6 +61,7 @@ __all__ = [
     "row_truncation",
     "row_changes",
     "row_errors",
+    "noise_weights",
 ]
 
 Array = NDArray[Any]
@@ -310,3 +311,28 @@ def row_errors(
         np.fmax(d[1:], d[:-1], out=changes[1:])
     trunc: Array = np.where(np.isnan(same), ridders, np.maximum(same, lower))
     return trunc, changes
+
+
+def noise_weights(nodes: ArrayLike) -> Array:
+    """Weights of the highest divided difference on `nodes`, scaled to unit Euclidean norm.
+
+    Applied to values of f at ``x + t_i h``, the combination annihilates every polynomial
+    of degree below ``len(nodes) - 1``; independent noise of standard deviation sigma in the
+    values gives a result of standard deviation sigma, while f's smooth part contributes
+    about ``h^k f^(k)`` (k = ``len(nodes) - 1``), which vanishes fast as h shrinks. Its
+    magnitude is therefore a measurement of f's noise (rounding inside f included) once
+    h is small, and an upper bound on it before.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = noise_weights([0.0, 1.0, 2.0])
+    >>> bool(np.allclose(a, np.array([1.0, -2.0, 1.0]) / np.sqrt(6)))
+    True
+    """
+    t = np.asarray(nodes, dtype=np.float64)
+    diff = t[:, None] - t[None, :]
+    np.fill_diagonal(diff, 1.0)
+    w = 1.0 / np.prod(diff, axis=1)
+    out: Array = w / np.sqrt(np.sum(w * w))
+    return out
