@@ -32,8 +32,9 @@ _KINKED = ("not differentiable", "kink accepted", "mismatch")
 NOISE_SIGMAS = 3.0
 #: How far beyond its tolerance a tight estimate must disagree to outvote a looser one.
 MARGIN = 2.0
-#: An entry is verified when its tolerance is below this fraction of its own size (or below
-#: sqrt(eps) of its row's largest entry): a tenth tells a flipped sign or a factor two.
+#: An entry is verified when its tolerance is below this fraction of its own size (a zero
+#: entry: below sqrt(eps) of its row's largest entry): a tenth tells a flipped sign or a
+#: factor two.
 CONCLUSIVE = 0.1
 #: How far beyond its tolerance an entry checked again at a step of its own must disagree
 #: to be called wrong (nearer is inconclusive).
