@@ -8,6 +8,7 @@ arranged in the shape the front-end documents.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _validate as v
+from ._adapt import TreeFunction, flat_options, run_nested
 from ._options import Options, bind, worker_pool
 from ._result import Result
 from .engine.dispatch import Call, along_axes, columns_last
@@ -22,23 +24,56 @@ from .engine.fixed import clean_or_status, entry_status
 from .engine.hessian import hessian_from_f, hessian_from_gradient
 from .engine.layouts import Directions, Elementwise
 from .engine.sparse import sparse_jacobian
+from .trees import Flattening, flatten
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian"]
 
 
+Body = Callable[[Call, Flattening | None], Result]
+
+
 def _run(
-    body: Callable[[Call], Result], f: Any, x: Any, opts: Options, n: int = 1, columns: int | None = None
+    body: Body,
+    f: Any,
+    x: Any,
+    opts: Options,
+    n: int = 1,
+    nesting: str = "gradient",
+    columns: int | None = None,
 ) -> Result:
-    """`body` on the :class:`Call` of this call (`columns`: how many it lays out, if not x.size)."""
+    """`body` on the :class:`Call` of this call; a pytree x goes flat and comes back nested.
+
+    `columns`: how many columns the body lays out, if not x.size (for the budget).
+    """
     v.as_function(f)
+    found = flatten(x)
     with worker_pool(opts.workers) as workers:
-        options = opts.with_(workers=workers).for_setup()
-        s = Call(bind(f, opts.kwargs), x, n=n, columns=columns, **options)
-        return body(s)
+        opts = opts.with_(workers=workers)
+        if found is None:
+            return _in_dtype(
+                body(Call(bind(f, opts.kwargs), x, n=n, columns=columns, **opts.for_setup()), None), x
+            )
+        fl, flat = found
+        tree_f = TreeFunction(bind(f, opts.kwargs), fl, opts.vectorized is True)
+        flat_opts = flat_options(fl, opts, tree_f)
+        if flat_opts.method == "complex":
+            fl.library.check_complex()
+        options = flat_opts.for_setup()
+        return run_nested(lambda g: body(Call(g, flat, n=n, columns=columns, **options), fl), tree_f, nesting)
+
+
+def _in_dtype(res: Result, x: Any) -> Result:
+    """A float32 x gets float32 results (the arithmetic is float64 either way)."""
+    if getattr(x, "dtype", None) != np.float32 or hasattr(res.value, "tocsr"):
+        return res
+    value, error = (
+        np.float32(a) if np.ndim(a) == 0 else np.asarray(a, np.float32) for a in (res.value, res.error)
+    )
+    return dataclasses.replace(res, value=value, error=error)
 
 
 def jacobian(f: Any, x: Any, opts: Options, sparsity: Any = None) -> Result:
-    def body(s: Call) -> Result:
+    def body(s: Call, fl: Flattening | None) -> Result:
         if sparsity is not None:
             return _sparse_result(s, sparsity)
         est, h = along_axes(s)
@@ -50,7 +85,7 @@ def jacobian(f: Any, x: Any, opts: Options, sparsity: Any = None) -> Result:
             h.reshape(shape),
         )
 
-    return _run(body, f, x, opts)
+    return _run(body, f, x, opts, nesting="jacobian")
 
 
 def _sparse_result(s: Call, sparsity: Any) -> Result:
@@ -65,7 +100,7 @@ def _sparse_result(s: Call, sparsity: Any) -> Result:
 
 
 def gradient(f: Any, x: Any, opts: Options) -> Result:
-    def body(s: Call) -> Result:
+    def body(s: Call, fl: Flattening | None) -> Result:
         if s.ev.out_shape not in ((), (1,)):  # (1,): a scalar as NumPy code often returns it
             raise ValueError(
                 f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape}; "
@@ -87,7 +122,7 @@ def gradient(f: Any, x: Any, opts: Options) -> Result:
 def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
     order = v.as_order(n)
 
-    def body(s: Call) -> Result:
+    def body(s: Call, fl: Flattening | None) -> Result:
         if s.ev.out_shape != s.x.shape:
             raise ValueError(
                 f"`f` must be elementwise for derivative: f(x) has shape {s.ev.out_shape} but x has "
@@ -98,19 +133,19 @@ def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
         status = entry_status(est).reshape(shape)
         return s.finish(est.value.reshape(shape), est.error.reshape(shape), status, h.reshape(shape))
 
-    return _run(body, f, x, opts, n=order, columns=1)  # one elementwise column
+    return _run(body, f, x, opts, n=order, nesting="derivative", columns=1)  # one elementwise column
 
 
 def directional(f: Any, x: Any, direction: Any, opts: Options) -> Result:
-    def body(s: Call) -> Result:
-        d = as_direction(direction, s.x)
+    def body(s: Call, fl: Flattening | None) -> Result:
+        d = as_direction(direction if fl is None else fl.ravel(direction, "v"), s.x)
         # Along v / max|v|, then scaled back: the derivative is linear in v, and a tiny or
         # huge v would otherwise put the step out of range.
         size = float(np.max(np.abs(d)))
         est, h = s.run(Directions(s.x, d.ravel()[None, :] / size))
         return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], h[0] / size)
 
-    return _run(body, f, x, opts, columns=1)  # one direction
+    return _run(body, f, x, opts, nesting="directional", columns=1)  # one direction
 
 
 def as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:
@@ -125,21 +160,23 @@ def as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:
 def hessian(f: Any, x: Any, opts: Options, grad: Any = None) -> Result:
     v.as_function(f)
     if grad is not None:
-        return _run(_hessian_from_gradient, v.as_function(grad, "grad"), x, opts)
+        return _run(
+            _hessian_from_gradient, v.as_function(grad, "grad"), x, opts, nesting="hessian_of_gradient"
+        )
     if opts.method == "complex":
         raise ValueError(
             "method='complex' needs the gradient for hessian: pass `grad=` (the complex step "
             "then differentiates it), or use method='central' to difference f alone."
         )
-    return _run(_hessian_from_f, f, x, opts, n=2)
+    return _run(_hessian_from_f, f, x, opts, n=2, nesting="hessian")
 
 
-def _hessian_from_gradient(s: Call) -> Result:
+def _hessian_from_gradient(s: Call, fl: Flattening | None) -> Result:
     value, error, status, h = hessian_from_gradient(s)
     return _arranged_hessian(s, value, error, status, h)
 
 
-def _hessian_from_f(s: Call) -> Result:
+def _hessian_from_f(s: Call, fl: Flattening | None) -> Result:
     if s.ev.out_shape != ():
         raise ValueError(
             f"`f` must return a scalar for hessian, but f(x) has shape {s.ev.out_shape}; "

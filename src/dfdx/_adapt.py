@@ -1,0 +1,146 @@
+"""Front-end calls on a pytree x or another library's arrays: one flat NumPy call, nested results.
+
+:func:`flat_call` maps x, `step`, `bounds`, `v` and `f0` to the flat vector of
+:mod:`dfdx.trees`, wraps f in a :class:`TreeFunction` (flat NumPy points in, flat NumPy
+values out, f itself seeing x's structure, library and device), runs the front-end's
+body on the flat problem and returns its result in x's structure and library, with the
+flat result in ``Result.flat``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import optree
+from numpy.typing import NDArray
+
+from ._options import Options
+from ._result import DifferentiationError, Result
+from .arrays import library_of, to_numpy
+from .trees import Flattening, Leaf, flatten
+
+__all__ = ["TreeFunction", "flat_options", "nested_result"]
+
+Array = NDArray[Any]
+
+
+class TreeFunction:
+    """f as the engine sees it: flat NumPy points in, flat NumPy values out (picklable)."""
+
+    def __init__(self, f: Callable[..., Any], x: Flattening, vectorized: bool) -> None:
+        self.f = f
+        self.x = x
+        self.vectorized = vectorized
+        #: The structure of f's values, learned from f(x); None while unknown.
+        self.out: Flattening | None = None
+        self.plain = False  # f returns NumPy arrays or numbers: they pass as they are
+
+    def __call__(self, point: Array, *args: Any) -> Any:
+        return self.flat_value(self.f(self.x.unravel(point, self.vectorized), *args), self.vectorized)
+
+    def flat_value(self, value: Any, batch: bool) -> Any:
+        """One value of f (or a batch of them) as a NumPy array."""
+        if self.out is None:
+            self.learn(value, batch)
+        if self.plain:
+            return value
+        out = self.out
+        assert out is not None
+        if out.single:
+            return optree.tree_map(self.checked, value)
+        leaves, spec = optree.tree_flatten(value)
+        if spec != out.spec:
+            raise ValueError(f"f returned the structure {spec} here, but {out.spec} at x; keep it the same.")
+        tail = (-1,) if batch else ()
+        parts = [
+            np.asarray(self.checked(leaf)).reshape((leaf_.size,) + tail)
+            for leaf, leaf_ in zip(leaves, out.leaves)
+        ]
+        return np.concatenate(parts)
+
+    def checked(self, value: Any) -> Any:
+        """A library array of f as NumPy, refused on another device than x's."""
+        lib = library_of(value)
+        if lib is None or lib.is_numpy:
+            return value
+        if lib.name == self.x.library.name and str(lib.device) != str(self.x.library.device):
+            raise ValueError(
+                f"f returned a {lib.name} array on device {lib.device}, but x is on device "
+                f"{self.x.library.device}; return f's values on x's device."
+            )
+        return to_numpy(value, lib)
+
+    def learn(self, value: Any, batch: bool) -> None:
+        """The structure of f's values, from the first one (f(x), computed in this process)."""
+        leaves = optree.tree_leaves(value)
+        value = optree.tree_map(self.checked, value)
+        found = flatten(value, root="f(x)", finite=False)
+        if found is None:
+            self.plain = all(isinstance(leaf, (np.ndarray, np.generic, float, int)) for leaf in leaves)
+            found_shape = np.shape(value)[:-1] if batch else np.shape(value)
+            leaf = Leaf("f(x)", found_shape, 0, self.x.dtype, False)
+            self.out = Flattening(None, [leaf], self.x.library, self.x.dtype)
+            return
+        fl = found[0]
+        if batch:  # the value of a batch of one point: drop the batch axis of every leaf
+            leaves, offset = [], 0
+            for leaf in fl.leaves:
+                leaves.append(dataclasses.replace(leaf, shape=leaf.shape[:-1], offset=offset))
+                offset += leaves[-1].size
+            fl = Flattening(fl.spec, leaves, fl.library, fl.dtype)
+        self.out = Flattening(fl.spec, fl.leaves, self.x.library, fl.dtype)
+
+
+def flat_options(fl: Flattening, opts: Options, f: TreeFunction) -> Options:
+    """The options of a pytree call, on the flat vector."""
+    bounds = opts.bounds
+    if isinstance(bounds, (tuple, list)) and len(bounds) == 2:
+        bounds = (fl.ravel(bounds[0], "bounds lower"), fl.ravel(bounds[1], "bounds upper"))
+    f0 = opts.f0
+    if f0 is not None:
+        f0 = f.flat_value(f0, batch=False)
+    return opts.with_(step=fl.ravel(opts.step, "step"), bounds=bounds, f0=f0, kwargs=None)
+
+
+def nested_result(res: Result, value_in: list[Flattening], step_in: list[Flattening]) -> Result:
+    """`res` of the flat call in x's structure and library: ``value_in`` nests value and error."""
+
+    def nest(a: Any, layout: list[Flattening], convert: bool = True) -> Any:
+        if hasattr(a, "tocsr") or not layout:  # a sparse Jacobian stays flat; a scalar stays
+            return a
+        return layout[0].nest(np.asarray(a), layout[1:], convert=convert)
+
+    return dataclasses.replace(
+        res,
+        value=nest(res.value, value_in),
+        error=nest(res.error, value_in),
+        step=nest(res.step, step_in),
+        entries=nest(res.entry_status, value_in, convert=False),
+        flat=res,
+    )
+
+
+#: How each front-end's value (and step) nests: X is x's flattening, O that of f's values.
+NESTING: dict[str, Callable[[Flattening, Flattening], tuple[list[Flattening], list[Flattening]]]] = {
+    "gradient": lambda x, o: ([x], [x]),
+    "derivative": lambda x, o: ([x], [x]),
+    "jacobian": lambda x, o: ([o, x], [x]),
+    "hessian": lambda x, o: ([o, x, x], [x]),
+    "hessian_of_gradient": lambda x, o: ([x, x], [x]),
+    "directional": lambda x, o: ([o], []),
+}
+
+
+def run_nested(run: Callable[[TreeFunction], Result], f: TreeFunction, nesting: str) -> Result:
+    """`run` the flat call; its result (or the one a failure carries) comes back nested."""
+    try:
+        res = run(f)
+    except DifferentiationError as exc:
+        if f.out is not None:
+            exc.result = nested_result(exc.result, *NESTING[nesting](f.x, f.out))
+        raise
+    assert f.out is not None
+    return nested_result(res, *NESTING[nesting](f.x, f.out))
