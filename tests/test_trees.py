@@ -151,3 +151,11 @@ def test_failures_carry_the_nested_partial_result():
     assert statuses[0] is dfdx.Status.SUCCESS and statuses[1] is dfdx.Status.NONFINITE
     res = dfdx.gradient(f, x, throw=False)
     assert res.status is dfdx.Status.NONFINITE and res.value["a"][0] == pytest.approx(2.0)
+
+
+def test_a_sparse_jacobian_of_a_tree_stays_on_the_flat_vectors():
+    x = {"a": np.array([1.0, 2.0, 3.0])}
+    f = lambda p: p["a"] ** 2
+    res = dfdx.jacobian(f, x, sparsity=np.eye(3, dtype=bool))
+    np.testing.assert_allclose(res.value.toarray(), np.diag([2.0, 4.0, 6.0]), rtol=1e-10)
+    assert res.step["a"].shape == (3,)

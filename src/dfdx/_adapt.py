@@ -109,10 +109,12 @@ def nested_result(res: Result, value_in: list[Flattening], step_in: list[Flatten
     """`res` of the flat call in x's structure and library: ``value_in`` nests value and error."""
 
     def nest(a: Any, layout: list[Flattening], convert: bool = True) -> Any:
-        if hasattr(a, "tocsr") or not layout:  # a sparse Jacobian stays flat; a scalar stays
+        if not layout:  # the step of a directional derivative: one number
             return a
         return layout[0].nest(np.asarray(a), layout[1:], convert=convert)
 
+    if hasattr(res.value, "tocsr"):  # a sparse Jacobian stays on the flat vectors
+        return dataclasses.replace(res, step=nest(res.step, step_in), flat=res)
     return dataclasses.replace(
         res,
         value=nest(res.value, value_in),

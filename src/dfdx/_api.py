@@ -56,8 +56,9 @@ def derivative(
     f : callable
         Elementwise function, ``f(x, *args).shape == x.shape``. For scalar `x`,
         f receives a NumPy float.
-    x : float or array_like
-        Point(s) of differentiation.
+    x : float, array_like or pytree
+        Point(s) of differentiation, a pytree of them (nested dicts, lists, tuples) or another library's array
+        (torch, JAX, array API); see :mod:`dfdx.trees`.
     n : int, optional
         Derivative order, >= 1 (default 1). The complex step gives n = 1 only.
     %(common)s
@@ -112,8 +113,10 @@ def gradient(
     ----------
     f : callable
         ``f(x, *args)`` returning a scalar; x has the shape of `x`.
-    x : array_like
-        Point of differentiation, any shape (integers are taken as floats).
+    x : array_like or pytree
+        Point of differentiation, any shape (integers are taken as floats), a pytree
+        of them (nested dicts, lists, tuples) or another library's array (torch, JAX,
+        array API); see :mod:`dfdx.trees`.
     %(common)s
 
     %(returns)s
@@ -177,9 +180,11 @@ def jacobian(
     Parameters
     ----------
     f : callable
-        ``f(x, *args)`` returning an array (or a float) of the same shape at every point.
-    x : array_like
-        Point of differentiation, any shape.
+        ``f(x, *args)`` returning an array (or a float, or a pytree when x is one) of the
+        same shape at every point.
+    x : array_like or pytree
+        Point of differentiation, any shape, a pytree of them (nested dicts, lists,
+        tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
     %(common)s
     sparsity : array_like or scipy.sparse array, optional
         Nonzero pattern of the Jacobian, shape ``(m, n)`` with ``m = f(x).size`` and
@@ -191,7 +196,9 @@ def jacobian(
 
     %(returns)s
         ``value.shape == f(x).shape + x.shape``; ``value[i, j] = d f_i / d x_j``.
-        With `sparsity`, ``value`` and ``error`` are sparse ``(m, n)`` arrays.
+        With `sparsity`, ``value`` and ``error`` are sparse ``(m, n)`` arrays (on the
+        flat vectors for pytrees). For a pytree x, ``value[b]`` is the block of leaf
+        b (``f(x).shape + b.shape``); for a pytree-valued f, ``value[a][b]``.
 
     %(raises)s
 
@@ -239,10 +246,11 @@ def directional(
     ----------
     f : callable
         Scalar- or array-valued function of x.
-    x : array_like
-        Point of differentiation.
-    v : array_like
-        Direction, the shape of x (not normalised: the result scales with v).
+    x : array_like or pytree
+        Point of differentiation: an array, a pytree of arrays (nested dicts, lists,
+        tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
+    v : array_like or pytree
+        Direction, the shape (or structure) of x (not normalised: the result scales with v).
     %(common)s
 
     %(returns)s
@@ -291,8 +299,9 @@ def hessian(
     ----------
     f : callable
         ``f(x, *args)`` returning a scalar. Not called when `grad` is given.
-    x : array_like
-        Point of differentiation, any shape.
+    x : array_like or pytree
+        Point of differentiation, any shape, a pytree of them (nested dicts, lists,
+        tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
     grad : callable, optional
         ``grad(x, *args)`` returning the gradient, an array of x's shape. The Hessian is
         then the symmetrised Jacobian of `grad` (``(J + J.T) / 2``), with `method`,
@@ -302,7 +311,8 @@ def hessian(
 
     %(returns)s
         ``value.shape == x.shape + x.shape``; ``step`` holds the step of each
-        coordinate (sized for second derivatives when differencing f).
+        coordinate (sized for second derivatives when differencing f). For a pytree
+        x, ``value[a][b]`` is the block of leaves a and b (``a.shape + b.shape``).
 
     %(raises)s
 
