@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from ._options import Options
 from ._result import DifferentiationError, Result
-from .arrays import library_of, to_numpy
+from .arrays import library_of, reader, to_numpy
 from .trees import Flattening, Leaf, flatten
 
 __all__ = ["TreeFunction", "flat_options", "nested_result"]
@@ -37,6 +37,9 @@ class TreeFunction:
         #: The structure of f's values, learned from f(x); None while unknown.
         self.out: Flattening | None = None
         self.plain = False  # f returns NumPy arrays or numbers: they pass as they are
+        #: A fast reader of f's values when they are one array of x's library.
+        self._type: type | None = None
+        self._read: Callable[[Any], Any] | None = None
 
     def __call__(self, point: Array, *args: Any) -> Any:
         return self.flat_value(self.f(self.x.unravel(point, self.vectorized), *args), self.vectorized)
@@ -50,6 +53,10 @@ class TreeFunction:
         out = self.out
         assert out is not None
         if out.single:
+            if type(value) is self._type and self._read is not None:
+                read = self._read(value)
+                if read is not None:
+                    return read
             return optree.tree_map(self.checked, value)
         leaves, spec = optree.tree_flatten(value)
         if spec != out.spec:
@@ -76,6 +83,7 @@ class TreeFunction:
     def learn(self, value: Any, batch: bool) -> None:
         """The structure of f's values, from the first one (f(x), computed in this process)."""
         leaves = optree.tree_leaves(value)
+        self._type, self._read = type(value), reader(self.x.library, value)
         value = optree.tree_map(self.checked, value)
         found = flatten(value, root="f(x)", finite=False)
         if found is None:

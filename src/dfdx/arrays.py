@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,12 +50,7 @@ class Library:
         if self.is_numpy:
             return arr
         if self.name == "torch":
-            import torch
-
-            with warnings.catch_warnings():
-                # The read-only batches dfdx reuses: f is documented not to write into them.
-                warnings.simplefilter("ignore", UserWarning)
-                tensor = torch.from_numpy(arr)
+            tensor = torch_from_numpy(arr)
             return tensor if self.device is None or str(self.device) == "cpu" else tensor.to(self.device)
         if self.name == "jax":
             import jax
@@ -62,6 +58,12 @@ class Library:
             return jax.device_put(arr, self.device)
         xp = importlib.import_module(self.name)
         return xp.asarray(arr, device=self.device)
+
+    def converter(self) -> Callable[[NDArray[Any]], Any]:
+        """:meth:`from_numpy` without a dtype, made fast for the evaluation of f."""
+        if self.name == "torch" and (self.device is None or str(self.device) == "cpu"):
+            return torch_from_numpy
+        return self.from_numpy
 
     def check_complex(self) -> None:
         """Refuse the complex step where the library (on this device) has no complex dtype."""
@@ -74,6 +76,41 @@ class Library:
                 f"method='complex' needs complex arrays, which {self.name} does not offer on device "
                 f"{self.device}; use method='central' (or another real stencil)."
             )
+
+
+_TORCH_WARNED = False
+
+
+def torch_from_numpy(arr: NDArray[Any]) -> Any:
+    """A tensor sharing `arr`'s memory; read-only batches too (f is documented not to write)."""
+    global _TORCH_WARNED
+    import torch
+
+    if arr.flags.writeable or _TORCH_WARNED:
+        return torch.from_numpy(arr)
+    with warnings.catch_warnings():
+        # torch warns once per process that it cannot mark a tensor read-only.
+        warnings.simplefilter("ignore", UserWarning)
+        tensor = torch.from_numpy(arr)
+    _TORCH_WARNED = True
+    return tensor
+
+
+def reader(library: Library, sample: Any) -> Callable[[Any], Any] | None:
+    """A fast reader of f's values of `sample`'s type into NumPy, checking the device; or None."""
+    lib = library_of(sample)
+    if lib is None or lib.name != "torch" or library.name != "torch":
+        return None
+    expected = sample.device
+
+    def read(value: Any) -> Any:
+        if value.device != expected:
+            return None  # the general path names the mismatch
+        if value.ndim == 0:
+            return value.item()  # a Python number: the evaluator's fast path
+        return value.detach().cpu().numpy()
+
+    return read
 
 
 def library_of(leaf: Any) -> Library | None:

@@ -16,6 +16,7 @@ pytrees.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ class Leaf:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
 
 class Flattening:
@@ -58,6 +59,15 @@ class Flattening:
         self.single = spec is None
         self.size = sum(leaf.size for leaf in self.leaves)
         self.shape = self.leaves[0].shape if self.single else (self.size,)
+        self._make = library.converter()
+        #: ``(start, stop, shape, number)`` of every leaf: the slices of a point.
+        self._slices = [(lf.offset, lf.offset + lf.size, lf.shape, lf.number) for lf in self.leaves]
+        #: A point's leaves, one entry per leaf: an index (a number), a slice (a vector),
+        #: or a slice and a shape.
+        self._views = [
+            start if number else slice(start, stop) if len(shape) == 1 else (slice(start, stop), shape)
+            for start, stop, shape, number in self._slices
+        ]
 
     # -- to the flat vector ----------------------------------------------------------
     def ravel(self, tree: Any, name: str) -> Any:
@@ -84,15 +94,21 @@ class Flattening:
         if flat.dtype.kind == "c" and self.dtype == np.float32:
             flat = flat.astype(np.complex64)  # the complex step in x's precision
         if self.single:
-            return lib.from_numpy(flat)
+            return self._make(flat)
         tail = flat.shape[1:] if batch else ()
-        pieces = []
-        for leaf in self.leaves:
-            part = flat[leaf.offset : leaf.offset + leaf.size]
-            if leaf.number and not batch:
-                pieces.append(part[0])
-            else:
-                pieces.append(lib.from_numpy(part.reshape(leaf.shape + tail)))
+        if lib.is_numpy and not batch:
+            pieces = [flat[v] if type(v) is not tuple else flat[v[0]].reshape(v[1]) for v in self._views]
+        elif lib.is_numpy:
+            pieces = [
+                flat[start] if number and not batch else flat[start:stop].reshape(shape + tail)
+                for start, stop, shape, number in self._slices
+            ]
+        else:
+            make = self._make
+            pieces = [
+                flat[start] if number and not batch else make(flat[start:stop].reshape(shape + tail))
+                for start, stop, shape, number in self._slices
+            ]
         return optree.tree_unflatten(self.spec, pieces)
 
     def nest(
