@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from .arrays import Library, library_of, to_numpy
 
-__all__ = ["Flattening", "flatten", "ravel", "path_name"]
+__all__ = ["ravel"]  # the public face; Flattening and flatten serve the front-ends
 
 Array = NDArray[Any]
 
