@@ -19,9 +19,10 @@ from . import _validate as v
 from ._adapt import TreeFunction, flat_options, run_nested
 from ._options import Options, bind, worker_pool
 from ._result import Result
+from .engine.complex_hessian import hessian_by_complex_step
 from .engine.dispatch import Call, along_axes, columns_last
 from .engine.fixed import clean_or_status, entry_status
-from .engine.hessian import hessian_from_f, hessian_from_gradient
+from .engine.hessian import hessian_from_f, hessian_from_gradient, hessian_of_vector_f
 from .engine.layouts import Directions, Elementwise
 from .engine.sparse import sparse_jacobian
 from .trees import Flattening, flatten
@@ -164,10 +165,13 @@ def hessian(f: Any, x: Any, opts: Options, grad: Any = None) -> Result:
             _hessian_from_gradient, v.as_function(grad, "grad"), x, opts, nesting="hessian_of_gradient"
         )
     if opts.method == "complex":
-        raise ValueError(
-            "method='complex' needs the gradient for hessian: pass `grad=` (the complex step "
-            "then differentiates it), or use method='central' to difference f alone."
-        )
+        if opts.adaptive or opts.noise is not None or opts.bounds is not None:
+            raise ValueError(
+                "method='complex' differences f at fixed steps for hessian; it does not combine with "
+                "`adaptive`, `noise` or `bounds`. Pass `grad=` (the complex step then differentiates "
+                "it), or use method='central'."
+            )
+        return _run(_hessian_by_complex_step, f, x, opts, nesting="hessian")
     return _run(_hessian_from_f, f, x, opts, n=2, nesting="hessian")
 
 
@@ -177,13 +181,21 @@ def _hessian_from_gradient(s: Call, fl: Flattening | None) -> Result:
 
 
 def _hessian_from_f(s: Call, fl: Flattening | None) -> Result:
-    if s.ev.out_shape != ():
-        raise ValueError(
-            f"`f` must return a scalar for hessian, but f(x) has shape {s.ev.out_shape}; "
-            "differentiate each component, or use dfdx.jacobian of its gradient."
-        )
-    value, error, status, h = hessian_from_f(s)
-    return _arranged_hessian(s, value, error, status, h)
+    if s.ev.out_shape == ():
+        value, error, status, h = hessian_from_f(s)
+        return _arranged_hessian(s, value, error, status, h)
+    return _outputs_first(s, *hessian_of_vector_f(s))
+
+
+def _hessian_by_complex_step(s: Call, fl: Flattening | None) -> Result:
+    return _outputs_first(s, *hessian_by_complex_step(s))
+
+
+def _outputs_first(s: Call, value: Any, error: Any, status: Any, h: Any) -> Result:
+    """Hessians ``(n, n, m)`` of f's m outputs as ``f(x).shape + x.shape + x.shape``."""
+    shape = s.ev.out_shape + s.x.shape + s.x.shape
+    value, error, status = (np.moveaxis(a, -1, 0).reshape(shape) for a in (value, error, status))
+    return s.finish(value, error, status, h.reshape(s.x.shape))
 
 
 def _arranged_hessian(s: Call, value: Any, error: Any, status: Any, h: Any) -> Result:
