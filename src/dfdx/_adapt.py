@@ -154,3 +154,48 @@ def run_nested(run: Callable[[TreeFunction], Result], f: TreeFunction, nesting: 
         raise
     assert f.out is not None
     return nested_result(res, *NESTING[nesting](f.x, f.out))
+
+
+#: The start of the evaluation layer's message for a complex f(x) at a real x.
+COMPLEX_F = "f returned complex values at a real point x"
+
+
+class ComplexParts:
+    """A complex-valued f as the real methods see it: its real and imaginary parts, stacked first."""
+
+    def __init__(self, f: Callable[..., Any]) -> None:
+        self.f = f
+
+    def __call__(self, point: Array, *args: Any) -> Array:
+        return as_parts(self.f(point, *args))
+
+
+def as_parts(value: Any) -> Array:
+    """``value`` as ``(2, *shape)``: real part, imaginary part."""
+    value = np.asarray(value)
+    return np.stack([value.real, value.imag]).astype(np.result_type(value.real.dtype, np.float64))
+
+
+def complex_result(run: Callable[[], Result], extra: int) -> Result:
+    """The result of `run` on the parts, combined into complex numbers (`extra` evaluations more)."""
+    try:
+        return _combined(run(), extra)
+    except DifferentiationError as exc:
+        exc.result = _combined(exc.result, extra)
+        raise
+
+
+def _combined(res: Result, extra: int) -> Result:
+    value, error = np.asarray(res.value), np.asarray(res.error)
+    codes = np.asarray(res.entries) if res.entries is not None else None
+    return dataclasses.replace(
+        res,
+        value=_scalar(value[0] + 1j * value[1]),
+        error=_scalar(np.hypot(error[0], error[1])),
+        nfev=res.nfev + extra,
+        entries=None if codes is None or codes.ndim == 0 else np.maximum(codes[0], codes[1]),
+    )
+
+
+def _scalar(a: Array) -> Any:
+    return a[()] if a.ndim == 0 else a

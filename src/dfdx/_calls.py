@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _validate as v
-from ._adapt import TreeFunction, flat_options, run_nested
+from ._adapt import COMPLEX_F, ComplexParts, TreeFunction, as_parts, complex_result, flat_options, run_nested
 from ._options import Options, bind, worker_pool
 from ._result import Result
 from .engine.complex_hessian import hessian_by_complex_step
@@ -41,19 +41,22 @@ def _run(
     n: int = 1,
     nesting: str = "gradient",
     columns: int | None = None,
+    parts: Body | None = None,
+    complex_f: bool = True,
 ) -> Result:
     """`body` on the :class:`Call` of this call; a pytree x goes flat and comes back nested.
 
-    `columns`: how many columns the body lays out, if not x.size (for the budget).
+    `columns`: how many columns the body lays out, if not x.size (for the budget). A
+    complex-valued f at a real x is differentiated by `parts` (default `body`) as the
+    stack of its real and imaginary parts, and the result combined (NumPy x only).
     """
     v.as_function(f)
     found = flatten(x)
     with worker_pool(opts.workers) as workers:
         opts = opts.with_(workers=workers)
         if found is None:
-            return _in_dtype(
-                body(Call(bind(f, opts.kwargs), x, n=n, columns=columns, **opts.for_setup()), None), x
-            )
+            parts = (parts or body) if complex_f else None
+            return _in_dtype(_plain(body, bind(f, opts.kwargs), x, opts, n, parts, columns), x)
         fl, flat = found
         tree_f = TreeFunction(bind(f, opts.kwargs), fl, opts.vectorized is True)
         flat_opts = flat_options(fl, opts, tree_f)
@@ -61,6 +64,21 @@ def _run(
             fl.library.check_complex()
         options = flat_opts.for_setup()
         return run_nested(lambda g: body(Call(g, flat, n=n, columns=columns, **options), fl), tree_f, nesting)
+
+
+def _plain(
+    body: Body, f: Any, x: Any, opts: Options, n: int, parts: Body | None, columns: int | None
+) -> Result:
+    try:
+        return body(Call(f, x, n=n, columns=columns, **opts.for_setup()), None)
+    except TypeError as exc:
+        if parts is None or opts.method == "complex" or not str(exc).startswith(COMPLEX_F):
+            raise
+    # f is complex-valued: its real and imaginary parts, differentiated on the same points.
+    parts_opts = opts.with_(f0=None if opts.f0 is None else as_parts(opts.f0))
+    extra = 1 if opts.f0 is None else 0  # the f(x) that showed f complex
+    call = Call(ComplexParts(f), x, n=n, columns=columns, **parts_opts.for_setup())
+    return complex_result(lambda: parts(call, None), extra)
 
 
 def _in_dtype(res: Result, x: Any) -> Result:
@@ -74,19 +92,20 @@ def _in_dtype(res: Result, x: Any) -> Result:
 
 
 def jacobian(f: Any, x: Any, opts: Options, sparsity: Any = None) -> Result:
-    def body(s: Call, fl: Flattening | None) -> Result:
-        if sparsity is not None:
-            return _sparse_result(s, sparsity)
-        est, h = along_axes(s)
-        shape = s.x.shape
-        return s.finish(
-            columns_last(est.value, shape),
-            columns_last(est.error, shape),
-            columns_last(entry_status(est), shape),
-            h.reshape(shape),
-        )
+    if sparsity is None:
+        return _run(_dense_jacobian, f, x, opts, nesting="jacobian")
+    return _run(lambda s, fl: _sparse_result(s, sparsity), f, x, opts, nesting="jacobian", complex_f=False)
 
-    return _run(body, f, x, opts, nesting="jacobian")
+
+def _dense_jacobian(s: Call, fl: Flattening | None) -> Result:
+    est, h = along_axes(s)
+    shape = s.x.shape
+    return s.finish(
+        columns_last(est.value, shape),
+        columns_last(est.error, shape),
+        columns_last(entry_status(est), shape),
+        h.reshape(shape),
+    )
 
 
 def _sparse_result(s: Call, sparsity: Any) -> Result:
@@ -117,7 +136,7 @@ def gradient(f: Any, x: Any, opts: Options) -> Result:
             h.reshape(shape),
         )
 
-    return _run(body, f, x, opts)
+    return _run(body, f, x, opts, parts=_dense_jacobian)  # a complex f: the Jacobian of its parts
 
 
 def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
@@ -134,7 +153,7 @@ def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
         status = entry_status(est).reshape(shape)
         return s.finish(est.value.reshape(shape), est.error.reshape(shape), status, h.reshape(shape))
 
-    return _run(body, f, x, opts, n=order, nesting="derivative", columns=1)  # one elementwise column
+    return _run(body, f, x, opts, n=order, nesting="derivative", columns=1, complex_f=False)
 
 
 def directional(f: Any, x: Any, direction: Any, opts: Options) -> Result:
