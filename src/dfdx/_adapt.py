@@ -42,7 +42,8 @@ class TreeFunction:
         self._read: Callable[[Any], Any] | None = None
 
     def __call__(self, point: Array, *args: Any) -> Any:
-        return self.flat_value(self.f(self.x.unravel(point, self.vectorized), *args), self.vectorized)
+        value = self.f(self.x.unravel(point, self.vectorized), *args)
+        return value if self.plain else self.flat_value(value, self.vectorized)
 
     def flat_value(self, value: Any, batch: bool) -> Any:
         """One value of f (or a batch of them) as a NumPy array."""

@@ -17,6 +17,7 @@ pytrees.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,12 +63,11 @@ class Flattening:
         self._make = library.converter()
         #: ``(start, stop, shape, number)`` of every leaf: the slices of a point.
         self._slices = [(lf.offset, lf.offset + lf.size, lf.shape, lf.number) for lf in self.leaves]
-        #: A point's leaves, one entry per leaf: an index (a number), a slice (a vector),
-        #: or a slice and a shape.
-        self._views = [
-            start if number else slice(start, stop) if len(shape) == 1 else (slice(start, stop), shape)
-            for start, stop, shape, number in self._slices
-        ]
+        #: A NumPy point's leaves in one call: an index (a number) or a slice per leaf,
+        #: then the leaves of two or more dimensions reshaped.
+        views = [start if number else slice(start, stop) for start, stop, _, number in self._slices]
+        self._take = operator.itemgetter(*views) if len(views) > 1 else None
+        self._reshape = [(k, shape) for k, (*_, shape, number) in enumerate(self._slices) if len(shape) > 1]
 
     # -- to the flat vector ----------------------------------------------------------
     def ravel(self, tree: Any, name: str) -> Any:
@@ -96,8 +96,12 @@ class Flattening:
         if self.single:
             return self._make(flat)
         tail = flat.shape[1:] if batch else ()
-        if lib.is_numpy and not batch:
-            pieces = [flat[v] if type(v) is not tuple else flat[v[0]].reshape(v[1]) for v in self._views]
+        if lib.is_numpy and not batch and self._take is not None:
+            pieces = self._take(flat)
+            if self._reshape:
+                pieces = list(pieces)
+                for k, shape in self._reshape:
+                    pieces[k] = pieces[k].reshape(shape)
         elif lib.is_numpy:
             pieces = [
                 flat[start] if number and not batch else flat[start:stop].reshape(shape + tail)
