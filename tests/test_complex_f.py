@@ -53,3 +53,12 @@ def test_derivative_and_complex_values_off_x_are_refused():
     g = lambda x: x[0] ** 2 if x[0] == 0.3 else x[0] + 1j
     with pytest.raises(TypeError, match=r"f returned complex values at the real point x ="):
         dfdx.gradient(g, X)
+
+
+def test_a_complex_scalar_as_an_array_of_one():
+    g = lambda x: np.array([np.exp(1j * x[0]) * x[1] ** 2])
+    np.testing.assert_array_equal(dfdx.gradient(g, X).value, dfdx.gradient(f, X).value)
+    with pytest.raises(
+        ValueError, match=r"`f` must return a scalar for gradient, but f\(x\) has shape \(2,\)"
+    ):
+        dfdx.gradient(lambda x: 1j * x, X)

@@ -136,7 +136,24 @@ def gradient(f: Any, x: Any, opts: Options) -> Result:
             h.reshape(shape),
         )
 
-    return _run(body, f, x, opts, parts=_dense_jacobian)  # a complex f: the Jacobian of its parts
+    def parts(s: Call, fl: Flattening | None) -> Result:  # a complex f: the Jacobian of its parts
+        if s.ev.out_shape not in ((2,), (2, 1)):
+            raise ValueError(
+                f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape[1:]}; "
+                "use dfdx.jacobian for vector-valued f."
+            )
+        res = _dense_jacobian(s, fl)
+        return res if s.ev.out_shape == (2,) else _squeezed(res)
+
+    return _run(body, f, x, opts, parts=parts)
+
+
+def _squeezed(res: Result) -> Result:
+    """A Jacobian of shape ``(2, 1, *x.shape)`` as ``(2, *x.shape)``."""
+    entries = None if res.entries is None else np.asarray(res.entries)[:, 0]
+    return dataclasses.replace(
+        res, value=np.asarray(res.value)[:, 0], error=np.asarray(res.error)[:, 0], entries=entries
+    )
 
 
 def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
