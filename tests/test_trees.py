@@ -159,3 +159,14 @@ def test_a_sparse_jacobian_of_a_tree_stays_on_the_flat_vectors():
     res = dfdx.jacobian(f, x, sparsity=np.eye(3, dtype=bool))
     np.testing.assert_allclose(res.value.toarray(), np.diag([2.0, 4.0, 6.0]), rtol=1e-10)
     assert res.step["a"].shape == (3,)
+
+
+def module_loss(p, scale=1.0):
+    return scale * float(np.sum(p["a"] ** 2) + np.sin(p["b"]))
+
+
+def test_a_pytree_in_a_process_pool_gives_the_serial_bits():
+    x = {"a": np.array([0.5, -1.0]), "b": 0.25}
+    serial = dfdx.gradient(module_loss, x, kwargs={"scale": 2.0})
+    pooled = dfdx.gradient(module_loss, x, kwargs={"scale": 2.0}, workers=2)
+    np.testing.assert_array_equal(ravel(pooled.value)[0], ravel(serial.value)[0])

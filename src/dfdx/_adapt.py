@@ -37,12 +37,22 @@ class TreeFunction:
         #: The structure of f's values, learned from f(x); None while unknown.
         self.out: Flattening | None = None
         self.plain = False  # f returns NumPy arrays or numbers: they pass as they are
+        self._point = x.point_maker()
         #: A fast reader of f's values when they are one array of x's library.
         self._type: type | None = None
         self._read: Callable[[Any], Any] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_point"]  # a closure: rebuilt where the function lands
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._point = self.x.point_maker()
+
     def __call__(self, point: Array, *args: Any) -> Any:
-        value = self.f(self.x.unravel(point, self.vectorized), *args)
+        value = self.f(self._point(point) if not self.vectorized else self.x.unravel(point, True), *args)
         return value if self.plain else self.flat_value(value, self.vectorized)
 
     def flat_value(self, value: Any, batch: bool) -> Any:

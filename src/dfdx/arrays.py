@@ -86,7 +86,7 @@ def torch_from_numpy(arr: NDArray[Any]) -> Any:
     global _TORCH_WARNED
     import torch
 
-    if arr.flags.writeable or _TORCH_WARNED:
+    if _TORCH_WARNED or arr.flags.writeable:
         return torch.from_numpy(arr)
     with warnings.catch_warnings():
         # torch warns once per process that it cannot mark a tensor read-only.

@@ -88,6 +88,15 @@ class Flattening:
         return np.concatenate(parts).astype(np.result_type(*parts), copy=False)
 
     # -- from the flat vector ----------------------------------------------------------
+    def point_maker(self) -> Callable[[Array], Any]:
+        """:meth:`unravel` for single points, made fast where x is a NumPy pytree."""
+        if self.single and self.dtype != np.float32:  # no complex point to bring to x's precision
+            return self._make
+        if not (self.library.is_numpy and self._take is not None and not self._reshape):
+            return self.unravel
+        take, spec, unflatten = self._take, self.spec, optree.tree_unflatten
+        return lambda flat: unflatten(spec, take(flat))
+
     def unravel(self, flat: Array, batch: bool = False) -> Any:
         """A point (or a batch, the points on a last axis) in x's structure and library."""
         lib = self.library
