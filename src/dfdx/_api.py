@@ -293,12 +293,13 @@ def hessian(
     store: Any = None,
     max_evals: int | None = None,
 ) -> Result:
-    """Hessian of a scalar function ``f: R^n -> R`` at `x`, symmetric by construction.
+    """Hessian of ``f: R^n -> R`` (of every output of a vector f) at `x`, symmetric by construction.
 
     Parameters
     ----------
     f : callable
-        ``f(x, *args)`` returning a scalar. Not called when `grad` is given.
+        ``f(x, *args)`` returning a scalar, or an array (the Hessian of each output).
+        Not called when `grad` is given.
     x : array_like or pytree
         Point of differentiation, any shape, a pytree of them (nested dicts, lists,
         tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
@@ -306,11 +307,11 @@ def hessian(
         ``grad(x, *args)`` returning the gradient, an array of x's shape. The Hessian is
         then the symmetrised Jacobian of `grad` (``(J + J.T) / 2``), with `method`,
         `accuracy`, `step`, `f0` (then ``grad(x)``) and the other options applying to
-        `grad`; ``method='complex'`` needs this.
+        `grad` (``method='complex'`` then differentiates an analytic `grad`).
     %(common)s
 
     %(returns)s
-        ``value.shape == x.shape + x.shape``; ``step`` holds the step of each
+        ``value.shape == f(x).shape + x.shape + x.shape``; ``step`` holds the step of each
         coordinate (sized for second derivatives when differencing f). For a pytree
         x, ``value[a][b]`` is the block of leaves a and b (``a.shape + b.shape``).
 
@@ -327,9 +328,13 @@ def hessian(
     n = 10. With `step`, a tight box, the adaptive or noise modes, or another method or
     accuracy, it is ``4 n + 2 n (n - 1)`` beyond ``f(x)`` at steps
     ``~ eps**(1/6) max(1, |x|)``. The error of ``H_ij`` adds the errors of the three
-    second differences it is made of. With `grad`, central differences of an exact
-    gradient give about eleven digits and the complex step (analytic `grad`)
-    machine precision.
+    second differences it is made of. A vector f is differenced at the default steps,
+    every output on the same points. ``method='complex'`` (analytic f) takes each
+    second derivative along a line u from ``Im[f(x + (1 + i) u) - f(x + (-1 + i) u)] / 2``,
+    fourth-order accurate: ``n (n + 1)`` evaluations beyond ``f(x)``, about thirteen
+    digits, with ``ESTIMATED_ERROR`` (the error rests on a model of the sixth
+    derivative). With `grad`, central differences of an exact gradient give about
+    eleven digits and the complex step (analytic `grad`) machine precision.
 
     Examples
     --------
