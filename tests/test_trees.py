@@ -170,3 +170,12 @@ def test_a_pytree_in_a_process_pool_gives_the_serial_bits():
     serial = dfdx.gradient(module_loss, x, kwargs={"scale": 2.0})
     pooled = dfdx.gradient(module_loss, x, kwargs={"scale": 2.0}, workers=2)
     np.testing.assert_array_equal(ravel(pooled.value)[0], ravel(serial.value)[0])
+
+
+def test_messages_name_the_entries_by_path():
+    f = lambda p: p["a"][0] ** 2 + (0.0 if p["a"][1] == -1.0 else np.nan) + p["b"]
+    res = dfdx.gradient(f, {"a": np.array([1.0, -1.0]), "b": 2.0}, throw=False)
+    assert res.message.endswith("Entries: x['a'][1].")
+    g = lambda p: {"u": p["a"] * (np.nan if p["b"] != 2.0 else 1.0), "v": p["b"]}
+    jac = dfdx.jacobian(g, {"a": np.array([1.0, 3.0]), "b": 2.0}, throw=False)
+    assert "Entries: f(x)['u'][0] / x['b'], f(x)['u'][1] / x['b']." in jac.message

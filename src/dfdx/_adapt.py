@@ -136,12 +136,28 @@ def nested_result(res: Result, value_in: list[Flattening], step_in: list[Flatten
         return dataclasses.replace(res, step=nest(res.step, step_in), flat=res)
     return dataclasses.replace(
         res,
+        message=_named(res, value_in),
         value=nest(res.value, value_in),
         error=nest(res.error, value_in),
         step=nest(res.step, step_in),
         entries=nest(res.entry_status, value_in, convert=False),
         flat=res,
     )
+
+
+def _named(res: Result, value_in: list[Flattening]) -> str:
+    """The message with the entries named by their paths instead of flat indices."""
+    if res.status.code == 0 or res.entries is None or not value_in:
+        return res.message
+    codes = np.asarray(res.entries)
+    shape = tuple(fl.size for fl in value_in)
+    if codes.size != int(np.prod(shape)):
+        return res.message
+    where = np.argwhere(codes.reshape(shape) == res.status.code)
+    names = [" / ".join(fl.name(int(k)) for fl, k in zip(value_in, ix)) for ix in where[:6]]
+    more = f" and {len(where) - 6} more" if len(where) > 6 else ""
+    head = res.message.split(" Entries: ")[0]
+    return f"{head} Entries: {', '.join(names)}{more}."
 
 
 #: How each front-end's value (and step) nests: X is x's flattening, O that of f's values.

@@ -124,6 +124,17 @@ class Flattening:
             ]
         return optree.tree_unflatten(self.spec, pieces)
 
+    def name(self, k: int) -> str:
+        """The path of the flat vector's entry `k`: ``x['w'][1, 0]``."""
+        if self.single:
+            index = np.unravel_index(k, self.shape)
+            return f"{self.leaves[0].path}[{', '.join(map(str, index))}]" if index else self.leaves[0].path
+        for leaf in self.leaves:
+            if leaf.offset <= k < leaf.offset + leaf.size:
+                index = np.unravel_index(k - leaf.offset, leaf.shape)
+                return f"{leaf.path}[{', '.join(map(str, index))}]" if index else leaf.path
+        raise IndexError(k)
+
     def nest(
         self, a: Any, inner: Sequence[Flattening], lead: tuple[int, ...] = (), convert: bool = True
     ) -> Any:
