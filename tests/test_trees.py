@@ -179,3 +179,17 @@ def test_messages_name_the_entries_by_path():
     g = lambda p: {"u": p["a"] * (np.nan if p["b"] != 2.0 else 1.0), "v": p["b"]}
     jac = dfdx.jacobian(g, {"a": np.array([1.0, 3.0]), "b": 2.0}, throw=False)
     assert "Entries: f(x)['u'][0] / x['b'], f(x)['u'][1] / x['b']." in jac.message
+
+
+def test_sparsity_as_nested_blocks():
+    x = {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([0.5, -0.5, 2.0])}
+    f = lambda p: p["a"] ** 2 + np.sin(p["b"])
+    blocks = {"a": np.eye(3, dtype=bool), "b": np.eye(3, dtype=bool)}
+    res = dfdx.jacobian(f, x, sparsity=blocks)
+    dense = dfdx.jacobian(f, x).flat.value
+    assert res.value.shape == (3, 6) and res.value.nnz == 6
+    np.testing.assert_allclose(res.value.toarray(), dense, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match=r"`sparsity` as blocks must have one block per output leaf"):
+        dfdx.jacobian(f, x, sparsity={"a": np.eye(3, dtype=bool)})
+    with pytest.raises(ValueError, match=r"`sparsity` block of f\(x\) and x\['b'\] must have shape \(3, 3\)"):
+        dfdx.jacobian(f, x, sparsity={"a": np.eye(3, dtype=bool), "b": np.ones((2, 2), dtype=bool)})

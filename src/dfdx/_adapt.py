@@ -124,6 +124,30 @@ def flat_options(fl: Flattening, opts: Options, f: TreeFunction) -> Options:
     return opts.with_(step=fl.ravel(opts.step, "step"), bounds=bounds, f0=f0, kwargs=None)
 
 
+def flat_pattern(sparsity: Any, out: Flattening, x: Flattening) -> Any:
+    """A sparsity pattern given as nested blocks (``pattern[out_leaf][x_leaf]``) as one matrix."""
+    if hasattr(sparsity, "tocsr") or isinstance(sparsity, (np.ndarray, str)):
+        return sparsity  # already on the flat vectors
+    blocks = optree.tree_leaves(sparsity)
+    pairs = [(o, b) for o in out.leaves for b in x.leaves]
+    if len(blocks) != len(pairs):
+        raise ValueError(
+            f"`sparsity` as blocks must have one block per output leaf and leaf of x ({len(pairs)}), "
+            f"got {len(blocks)}; or give the (m, n) pattern of the flat vectors (see dfdx.trees.ravel)."
+        )
+    pattern = np.zeros((out.size, x.size), dtype=bool)
+    for block, (o, b) in zip(blocks, pairs):
+        try:
+            part = np.broadcast_to(np.asarray(block, dtype=bool), o.shape + b.shape)
+        except ValueError:
+            raise ValueError(
+                f"`sparsity` block of {o.path} and {b.path} must have shape {o.shape + b.shape}, "
+                f"got {np.shape(block)}."
+            ) from None
+        pattern[o.offset : o.offset + o.size, b.offset : b.offset + b.size] = part.reshape(o.size, b.size)
+    return pattern
+
+
 def nested_result(res: Result, value_in: list[Flattening], step_in: list[Flattening]) -> Result:
     """`res` of the flat call in x's structure and library: ``value_in`` nests value and error."""
 

@@ -16,7 +16,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _validate as v
-from ._adapt import COMPLEX_F, ComplexParts, TreeFunction, as_parts, complex_result, flat_options, run_nested
+from ._adapt import (
+    COMPLEX_F,
+    ComplexParts,
+    TreeFunction,
+    as_parts,
+    complex_result,
+    flat_options,
+    flat_pattern,
+    run_nested,
+)
 from ._options import Options, bind, worker_pool
 from ._result import Result
 from .engine.complex_hessian import hessian_by_complex_step
@@ -94,7 +103,16 @@ def _in_dtype(res: Result, x: Any) -> Result:
 def jacobian(f: Any, x: Any, opts: Options, sparsity: Any = None) -> Result:
     if sparsity is None:
         return _run(_dense_jacobian, f, x, opts, nesting="jacobian")
-    return _run(lambda s, fl: _sparse_result(s, sparsity), f, x, opts, nesting="jacobian", complex_f=False)
+
+    def sparse(s: Call, fl: Flattening | None) -> Result:
+        if fl is None:
+            return _sparse_result(s, sparsity)
+        tree_f = s.f
+        assert isinstance(tree_f, TreeFunction) and tree_f.out is not None  # learned from f(x)
+        pattern = flat_pattern(sparsity, tree_f.out, fl)
+        return _sparse_result(s, pattern)
+
+    return _run(sparse, f, x, opts, nesting="jacobian", complex_f=False)
 
 
 def _dense_jacobian(s: Call, fl: Flattening | None) -> Result:
