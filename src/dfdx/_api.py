@@ -197,8 +197,9 @@ def jacobian(
     %(returns)s
         ``value.shape == f(x).shape + x.shape``; ``value[i, j] = d f_i / d x_j``.
         With `sparsity`, ``value`` and ``error`` are sparse ``(m, n)`` arrays (on the
-        flat vectors for pytrees, whose pattern may also come as nested blocks). For a pytree x, ``value[b]`` is the block of leaf
-        b (``f(x).shape + b.shape``); for a pytree-valued f, ``value[a][b]``.
+        flat vectors for pytrees, whose pattern may also come as nested blocks). For a
+        pytree x, ``value[b]`` is the block of leaf b (``f(x).shape + b.shape``); for a
+        pytree-valued f, ``value[a][b]``.
 
     %(raises)s
 
