@@ -122,11 +122,3 @@ def test_method_costs_table_evaluation_counts():
     for (method, accuracy), per_coordinate in claims.items():
         res = dfdx.gradient(loss, x, method=method, accuracy=accuracy)
         assert res.nfev == 1 + per_coordinate * x.size, (method, accuracy, res.nfev)
-
-
-@pytest.mark.parametrize("page", ["optimizers.md", "structures.md"])
-def test_the_recipes_of_a_page_run(page):
-    pytest.importorskip("torch")
-    namespace: dict = {}
-    for block in _python_blocks(ROOT / "docs" / page):
-        exec(compile(block, page, "exec"), namespace)  # the page's own code, not user input
