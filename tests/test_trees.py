@@ -193,3 +193,16 @@ def test_sparsity_as_nested_blocks():
         dfdx.jacobian(f, x, sparsity={"a": np.eye(3, dtype=bool)})
     with pytest.raises(ValueError, match=r"`sparsity` block of f\(x\) and x\['b'\] must have shape \(3, 3\)"):
         dfdx.jacobian(f, x, sparsity={"a": np.eye(3, dtype=bool), "b": np.ones((2, 2), dtype=bool)})
+
+
+def test_a_store_keys_a_pytree_call_by_f_its_structure_and_kwargs(tmp_path):
+    x = {"a": np.array([0.5, -1.0]), "b": 0.25}
+    path = tmp_path / "evals.sqlite"
+    first = dfdx.gradient(module_loss, x, kwargs={"scale": 2.0}, store=path)
+    again = dfdx.gradient(module_loss, x, kwargs={"scale": 2.0}, store=path)
+    np.testing.assert_array_equal(ravel(again.value)[0], ravel(first.value)[0])
+    assert len(again.provenance.new) == 0  # every point came from the store
+    assert "module_loss on PyTreeSpec" in again.provenance.name
+    other = dfdx.gradient(module_loss, x, kwargs={"scale": 3.0}, store=path)
+    assert len(other.provenance.reused) == 0  # other kwargs: nothing reused
+    np.testing.assert_allclose(ravel(other.value)[0], 1.5 * ravel(first.value)[0], rtol=1e-12)

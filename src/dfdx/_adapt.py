@@ -32,6 +32,7 @@ class TreeFunction:
 
     def __init__(self, f: Callable[..., Any], x: Flattening, vectorized: bool) -> None:
         self.f = f
+        _named_after(self, f, f" on {x.spec if x.spec is not None else x.library.name}")
         self.x = x
         self.vectorized = vectorized
         #: The structure of f's values, learned from f(x); None while unknown.
@@ -51,8 +52,9 @@ class TreeFunction:
         self.__dict__.update(state)
         self._point = self.x.point_maker()
 
-    def __call__(self, point: Array, *args: Any) -> Any:
-        value = self.f(self._point(point) if not self.vectorized else self.x.unravel(point, True), *args)
+    def __call__(self, point: Array, *args: Any, **kwargs: Any) -> Any:
+        tree = self._point(point) if not self.vectorized else self.x.unravel(point, True)
+        value = self.f(tree, *args, **kwargs)
         return value if self.plain else self.flat_value(value, self.vectorized)
 
     def flat_value(self, value: Any, batch: bool) -> Any:
@@ -203,8 +205,16 @@ def run_nested(run: Callable[[TreeFunction], Result], f: TreeFunction, nesting: 
         if f.out is not None:
             exc.result = nested_result(exc.result, *NESTING[nesting](f.x, f.out))
         raise
-    assert f.out is not None
+    if f.out is None:  # every value came from a store: f's own structure was never seen
+        f.out = _flat_out(res, nesting, f.x)
     return nested_result(res, *NESTING[nesting](f.x, f.out))
+
+
+def _flat_out(res: Result, nesting: str, x: Flattening) -> Flattening:
+    """f's values taken as one array, its shape read off the flat result."""
+    ndim = np.ndim(res.value) - len(x.shape) * {"jacobian": 1, "hessian": 2}.get(nesting, 0)
+    shape = tuple(np.shape(res.value)[:ndim]) if nesting in ("jacobian", "hessian", "directional") else ()
+    return Flattening(None, [Leaf("f(x)", shape, 0, x.dtype, False)], x.library, x.dtype)
 
 
 #: The start of the evaluation layer's message for a complex f(x) at a real x.
@@ -216,9 +226,21 @@ class ComplexParts:
 
     def __init__(self, f: Callable[..., Any]) -> None:
         self.f = f
+        _named_after(self, f, " (real and imaginary parts)")
 
-    def __call__(self, point: Array, *args: Any) -> Array:
-        return as_parts(self.f(point, *args))
+    def __call__(self, point: Array, *args: Any, **kwargs: Any) -> Array:
+        return as_parts(self.f(point, *args, **kwargs))
+
+
+def _named_after(wrapper: Any, f: Callable[..., Any], suffix: str) -> None:
+    """Give `wrapper` f's module and name (with `suffix`): how a store names the function.
+
+    The keyword arguments stay outside the wrapper (bound by ``functools.partial``), where
+    the store finds them for its key; a wrapper of a lambda stays nameless, as the lambda.
+    """
+    qualname, module = getattr(f, "__qualname__", None), getattr(f, "__module__", None)
+    if isinstance(qualname, str) and isinstance(module, str):
+        wrapper.__qualname__, wrapper.__module__ = qualname + suffix, module
 
 
 def as_parts(value: Any) -> Array:

@@ -9,6 +9,7 @@ arranged in the shape the front-end documents.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -65,28 +66,29 @@ def _run(
         opts = opts.with_(workers=workers)
         if found is None:
             parts = (parts or body) if complex_f else None
-            return _in_dtype(_plain(body, bind(f, opts.kwargs), x, opts, n, parts, columns), x)
+            return _in_dtype(_plain(body, f, x, opts, n, parts, columns), x)
         fl, flat = found
-        tree_f = TreeFunction(bind(f, opts.kwargs), fl, opts.vectorized is True)
+        tree_f = TreeFunction(f, fl, opts.vectorized is True)
         flat_opts = flat_options(fl, opts, tree_f)
         if flat_opts.method == "complex":
             fl.library.check_complex()
         options = flat_opts.for_setup()
-        return run_nested(lambda g: body(Call(g, flat, n=n, columns=columns, **options), fl), tree_f, nesting)
+        g = bind(tree_f, opts.kwargs)  # kwargs outside the wrapper, where a store sees them
+        return run_nested(lambda _: body(Call(g, flat, n=n, columns=columns, **options), fl), tree_f, nesting)
 
 
 def _plain(
     body: Body, f: Any, x: Any, opts: Options, n: int, parts: Body | None, columns: int | None
 ) -> Result:
     try:
-        return body(Call(f, x, n=n, columns=columns, **opts.for_setup()), None)
+        return body(Call(bind(f, opts.kwargs), x, n=n, columns=columns, **opts.for_setup()), None)
     except TypeError as exc:
         if parts is None or opts.method == "complex" or not str(exc).startswith(COMPLEX_F):
             raise
     # f is complex-valued: its real and imaginary parts, differentiated on the same points.
     parts_opts = opts.with_(f0=None if opts.f0 is None else as_parts(opts.f0))
     extra = 1 if opts.f0 is None else 0  # the f(x) that showed f complex
-    call = Call(ComplexParts(f), x, n=n, columns=columns, **parts_opts.for_setup())
+    call = Call(bind(ComplexParts(f), opts.kwargs), x, n=n, columns=columns, **parts_opts.for_setup())
     return complex_result(lambda: parts(call, None), extra)
 
 
@@ -107,7 +109,7 @@ def jacobian(f: Any, x: Any, opts: Options, sparsity: Any = None) -> Result:
     def sparse(s: Call, fl: Flattening | None) -> Result:
         if fl is None:
             return _sparse_result(s, sparsity)
-        tree_f = s.f
+        tree_f = s.f.func if isinstance(s.f, functools.partial) else s.f
         assert isinstance(tree_f, TreeFunction) and tree_f.out is not None  # learned from f(x)
         pattern = flat_pattern(sparsity, tree_f.out, fl)
         return _sparse_result(s, pattern)
