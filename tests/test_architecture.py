@@ -24,7 +24,7 @@ LAYERS: dict[str, set[str]] = {
     "base": {"numerics", "stencils", "steps", "richardson", "_result", "_validate"},
     "evaluation": {"evaluation"},
     "engine": {"engine", "noise"},
-    "front-ends": {"_api", "_calls", "_options", "optimize"},
+    "front-ends": {"_api", "_calls", "_options", "optimize", "_adapt", "trees", "arrays"},
     "peripherals": {"check", "plot", "cli", "__main__"},
 }
 ORDER = list(LAYERS)

@@ -90,6 +90,7 @@ def test_readme_quickstart_runs_and_reproduces_the_seed(capsys, tmp_path, monkey
         "api.md",
         "expensive.md",
         "optimizers.md",
+        "structures.md",
     ],
 )
 def test_docs_pages_link_to_files_that_exist(page):

@@ -56,8 +56,9 @@ def derivative(
     f : callable
         Elementwise function, ``f(x, *args).shape == x.shape``. For scalar `x`,
         f receives a NumPy float.
-    x : float or array_like
-        Point(s) of differentiation.
+    x : float, array_like or pytree
+        Point(s) of differentiation, a pytree of them (nested dicts, lists, tuples) or another library's array
+        (torch, JAX, array API); see :mod:`dfdx.trees`.
     n : int, optional
         Derivative order, >= 1 (default 1). The complex step gives n = 1 only.
     %(common)s
@@ -112,8 +113,10 @@ def gradient(
     ----------
     f : callable
         ``f(x, *args)`` returning a scalar; x has the shape of `x`.
-    x : array_like
-        Point of differentiation, any shape (integers are taken as floats).
+    x : array_like or pytree
+        Point of differentiation, any shape (integers are taken as floats), a pytree
+        of them (nested dicts, lists, tuples) or another library's array (torch, JAX,
+        array API); see :mod:`dfdx.trees`.
     %(common)s
 
     %(returns)s
@@ -177,9 +180,11 @@ def jacobian(
     Parameters
     ----------
     f : callable
-        ``f(x, *args)`` returning an array (or a float) of the same shape at every point.
-    x : array_like
-        Point of differentiation, any shape.
+        ``f(x, *args)`` returning an array (or a float, or a pytree when x is one) of the
+        same shape at every point.
+    x : array_like or pytree
+        Point of differentiation, any shape, a pytree of them (nested dicts, lists,
+        tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
     %(common)s
     sparsity : array_like or scipy.sparse array, optional
         Nonzero pattern of the Jacobian, shape ``(m, n)`` with ``m = f(x).size`` and
@@ -191,7 +196,10 @@ def jacobian(
 
     %(returns)s
         ``value.shape == f(x).shape + x.shape``; ``value[i, j] = d f_i / d x_j``.
-        With `sparsity`, ``value`` and ``error`` are sparse ``(m, n)`` arrays.
+        With `sparsity`, ``value`` and ``error`` are sparse ``(m, n)`` arrays (on the
+        flat vectors for pytrees, whose pattern may also come as nested blocks). For a
+        pytree x, ``value[b]`` is the block of leaf b (``f(x).shape + b.shape``); for a
+        pytree-valued f, ``value[a][b]``.
 
     %(raises)s
 
@@ -239,10 +247,11 @@ def directional(
     ----------
     f : callable
         Scalar- or array-valued function of x.
-    x : array_like
-        Point of differentiation.
-    v : array_like
-        Direction, the shape of x (not normalised: the result scales with v).
+    x : array_like or pytree
+        Point of differentiation: an array, a pytree of arrays (nested dicts, lists,
+        tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
+    v : array_like or pytree
+        Direction, the shape (or structure) of x (not normalised: the result scales with v).
     %(common)s
 
     %(returns)s
@@ -285,24 +294,27 @@ def hessian(
     store: Any = None,
     max_evals: int | None = None,
 ) -> Result:
-    """Hessian of a scalar function ``f: R^n -> R`` at `x`, symmetric by construction.
+    """Hessian of ``f: R^n -> R`` (of every output of a vector f) at `x`, symmetric by construction.
 
     Parameters
     ----------
     f : callable
-        ``f(x, *args)`` returning a scalar. Not called when `grad` is given.
-    x : array_like
-        Point of differentiation, any shape.
+        ``f(x, *args)`` returning a scalar, or an array (the Hessian of each output).
+        Not called when `grad` is given.
+    x : array_like or pytree
+        Point of differentiation, any shape, a pytree of them (nested dicts, lists,
+        tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
     grad : callable, optional
         ``grad(x, *args)`` returning the gradient, an array of x's shape. The Hessian is
         then the symmetrised Jacobian of `grad` (``(J + J.T) / 2``), with `method`,
         `accuracy`, `step`, `f0` (then ``grad(x)``) and the other options applying to
-        `grad`; ``method='complex'`` needs this.
+        `grad` (``method='complex'`` then differentiates an analytic `grad`).
     %(common)s
 
     %(returns)s
-        ``value.shape == x.shape + x.shape``; ``step`` holds the step of each
-        coordinate (sized for second derivatives when differencing f).
+        ``value.shape == f(x).shape + x.shape + x.shape``; ``step`` holds the step of each
+        coordinate (sized for second derivatives when differencing f). For a pytree
+        x, ``value[a][b]`` is the block of leaves a and b (``a.shape + b.shape``).
 
     %(raises)s
 
@@ -317,9 +329,13 @@ def hessian(
     n = 10. With `step`, a tight box, the adaptive or noise modes, or another method or
     accuracy, it is ``4 n + 2 n (n - 1)`` beyond ``f(x)`` at steps
     ``~ eps**(1/6) max(1, |x|)``. The error of ``H_ij`` adds the errors of the three
-    second differences it is made of. With `grad`, central differences of an exact
-    gradient give about eleven digits and the complex step (analytic `grad`)
-    machine precision.
+    second differences it is made of. A vector f is differenced at the default steps,
+    every output on the same points. ``method='complex'`` (analytic f) takes each
+    second derivative along a line u from ``Im[f(x + (1 + i) u) - f(x + (-1 + i) u)] / 2``,
+    fourth-order accurate: ``n (n + 1)`` evaluations beyond ``f(x)``, about thirteen
+    digits, with ``ESTIMATED_ERROR`` (the error rests on a model of the sixth
+    derivative). With `grad`, central differences of an exact gradient give about
+    eleven digits and the complex step (analytic `grad`) machine precision.
 
     Examples
     --------

@@ -8,6 +8,8 @@ arranged in the shape the front-end documents.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -15,42 +17,115 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _validate as v
+from ._adapt import (
+    COMPLEX_F,
+    ComplexParts,
+    TreeFunction,
+    as_parts,
+    complex_result,
+    flat_options,
+    flat_pattern,
+    run_nested,
+)
 from ._options import Options, bind, worker_pool
 from ._result import Result
+from .engine.complex_hessian import hessian_by_complex_step
 from .engine.dispatch import Call, along_axes, columns_last
 from .engine.fixed import clean_or_status, entry_status
-from .engine.hessian import hessian_from_f, hessian_from_gradient
+from .engine.hessian import hessian_from_f, hessian_from_gradient, hessian_of_vector_f
 from .engine.layouts import Directions, Elementwise
 from .engine.sparse import sparse_jacobian
+from .trees import Flattening, flatten
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian"]
 
 
+Body = Callable[[Call, Flattening | None], Result]
+
+
 def _run(
-    body: Callable[[Call], Result], f: Any, x: Any, opts: Options, n: int = 1, columns: int | None = None
+    body: Body,
+    f: Any,
+    x: Any,
+    opts: Options,
+    n: int = 1,
+    nesting: str = "gradient",
+    columns: int | None = None,
+    parts: Body | None = None,
+    complex_f: bool = True,
 ) -> Result:
-    """`body` on the :class:`Call` of this call (`columns`: how many it lays out, if not x.size)."""
+    """`body` on the :class:`Call` of this call; a pytree x goes flat and comes back nested.
+
+    `columns`: how many columns the body lays out, if not x.size (for the budget). A
+    complex-valued f at a real x is differentiated by `parts` (default `body`) as the
+    stack of its real and imaginary parts, and the result combined (NumPy x only).
+    """
     v.as_function(f)
+    found = flatten(x)
     with worker_pool(opts.workers) as workers:
-        options = opts.with_(workers=workers).for_setup()
-        s = Call(bind(f, opts.kwargs), x, n=n, columns=columns, **options)
-        return body(s)
+        opts = opts.with_(workers=workers)
+        if found is None:
+            parts = (parts or body) if complex_f else None
+            return _in_dtype(_plain(body, f, x, opts, n, parts, columns), x)
+        fl, flat = found
+        tree_f = TreeFunction(f, fl, opts.vectorized is True)
+        flat_opts = flat_options(fl, opts, tree_f)
+        if flat_opts.method == "complex":
+            fl.library.check_complex()
+        options = flat_opts.for_setup()
+        g = bind(tree_f, opts.kwargs)  # kwargs outside the wrapper, where a store sees them
+        return run_nested(lambda _: body(Call(g, flat, n=n, columns=columns, **options), fl), tree_f, nesting)
+
+
+def _plain(
+    body: Body, f: Any, x: Any, opts: Options, n: int, parts: Body | None, columns: int | None
+) -> Result:
+    try:
+        return body(Call(bind(f, opts.kwargs), x, n=n, columns=columns, **opts.for_setup()), None)
+    except TypeError as exc:
+        if parts is None or opts.method == "complex" or not str(exc).startswith(COMPLEX_F):
+            raise
+    # f is complex-valued: its real and imaginary parts, differentiated on the same points.
+    parts_opts = opts.with_(f0=None if opts.f0 is None else as_parts(opts.f0))
+    extra = 1 if opts.f0 is None else 0  # the f(x) that showed f complex
+    call = Call(bind(ComplexParts(f), opts.kwargs), x, n=n, columns=columns, **parts_opts.for_setup())
+    return complex_result(lambda: parts(call, None), extra)
+
+
+def _in_dtype(res: Result, x: Any) -> Result:
+    """A float32 x gets float32 results (the arithmetic is float64 either way)."""
+    if getattr(x, "dtype", None) != np.float32 or hasattr(res.value, "tocsr"):
+        return res
+    value, error = (
+        np.float32(a) if np.ndim(a) == 0 else np.asarray(a, np.float32) for a in (res.value, res.error)
+    )
+    return dataclasses.replace(res, value=value, error=error)
 
 
 def jacobian(f: Any, x: Any, opts: Options, sparsity: Any = None) -> Result:
-    def body(s: Call) -> Result:
-        if sparsity is not None:
-            return _sparse_result(s, sparsity)
-        est, h = along_axes(s)
-        shape = s.x.shape
-        return s.finish(
-            columns_last(est.value, shape),
-            columns_last(est.error, shape),
-            columns_last(entry_status(est), shape),
-            h.reshape(shape),
-        )
+    if sparsity is None:
+        return _run(_dense_jacobian, f, x, opts, nesting="jacobian")
 
-    return _run(body, f, x, opts)
+    def sparse(s: Call, fl: Flattening | None) -> Result:
+        if fl is None:
+            return _sparse_result(s, sparsity)
+        tree_f = s.f.func if isinstance(s.f, functools.partial) else s.f
+        assert isinstance(tree_f, TreeFunction) and tree_f.out is not None  # learned from f(x)
+        pattern = flat_pattern(sparsity, tree_f.out, fl)
+        return _sparse_result(s, pattern)
+
+    return _run(sparse, f, x, opts, nesting="jacobian", complex_f=False)
+
+
+def _dense_jacobian(s: Call, fl: Flattening | None) -> Result:
+    est, h = along_axes(s)
+    shape = s.x.shape
+    return s.finish(
+        columns_last(est.value, shape),
+        columns_last(est.error, shape),
+        columns_last(entry_status(est), shape),
+        h.reshape(shape),
+    )
 
 
 def _sparse_result(s: Call, sparsity: Any) -> Result:
@@ -65,7 +140,7 @@ def _sparse_result(s: Call, sparsity: Any) -> Result:
 
 
 def gradient(f: Any, x: Any, opts: Options) -> Result:
-    def body(s: Call) -> Result:
+    def body(s: Call, fl: Flattening | None) -> Result:
         if s.ev.out_shape not in ((), (1,)):  # (1,): a scalar as NumPy code often returns it
             raise ValueError(
                 f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape}; "
@@ -81,13 +156,30 @@ def gradient(f: Any, x: Any, opts: Options) -> Result:
             h.reshape(shape),
         )
 
-    return _run(body, f, x, opts)
+    def parts(s: Call, fl: Flattening | None) -> Result:  # a complex f: the Jacobian of its parts
+        if s.ev.out_shape not in ((2,), (2, 1)):
+            raise ValueError(
+                f"`f` must return a scalar for gradient, but f(x) has shape {s.ev.out_shape[1:]}; "
+                "use dfdx.jacobian for vector-valued f."
+            )
+        res = _dense_jacobian(s, fl)
+        return res if s.ev.out_shape == (2,) else _squeezed(res)
+
+    return _run(body, f, x, opts, parts=parts)
+
+
+def _squeezed(res: Result) -> Result:
+    """A Jacobian of shape ``(2, 1, *x.shape)`` as ``(2, *x.shape)``."""
+    entries = None if res.entries is None else np.asarray(res.entries)[:, 0]
+    return dataclasses.replace(
+        res, value=np.asarray(res.value)[:, 0], error=np.asarray(res.error)[:, 0], entries=entries
+    )
 
 
 def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
     order = v.as_order(n)
 
-    def body(s: Call) -> Result:
+    def body(s: Call, fl: Flattening | None) -> Result:
         if s.ev.out_shape != s.x.shape:
             raise ValueError(
                 f"`f` must be elementwise for derivative: f(x) has shape {s.ev.out_shape} but x has "
@@ -98,19 +190,19 @@ def derivative(f: Any, x: Any, opts: Options, n: Any) -> Result:
         status = entry_status(est).reshape(shape)
         return s.finish(est.value.reshape(shape), est.error.reshape(shape), status, h.reshape(shape))
 
-    return _run(body, f, x, opts, n=order, columns=1)  # one elementwise column
+    return _run(body, f, x, opts, n=order, nesting="derivative", columns=1, complex_f=False)
 
 
 def directional(f: Any, x: Any, direction: Any, opts: Options) -> Result:
-    def body(s: Call) -> Result:
-        d = as_direction(direction, s.x)
+    def body(s: Call, fl: Flattening | None) -> Result:
+        d = as_direction(direction if fl is None else fl.ravel(direction, "v"), s.x)
         # Along v / max|v|, then scaled back: the derivative is linear in v, and a tiny or
         # huge v would otherwise put the step out of range.
         size = float(np.max(np.abs(d)))
         est, h = s.run(Directions(s.x, d.ravel()[None, :] / size))
         return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], h[0] / size)
 
-    return _run(body, f, x, opts, columns=1)  # one direction
+    return _run(body, f, x, opts, nesting="directional", columns=1)  # one direction
 
 
 def as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:
@@ -125,28 +217,41 @@ def as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:
 def hessian(f: Any, x: Any, opts: Options, grad: Any = None) -> Result:
     v.as_function(f)
     if grad is not None:
-        return _run(_hessian_from_gradient, v.as_function(grad, "grad"), x, opts)
-    if opts.method == "complex":
-        raise ValueError(
-            "method='complex' needs the gradient for hessian: pass `grad=` (the complex step "
-            "then differentiates it), or use method='central' to difference f alone."
+        return _run(
+            _hessian_from_gradient, v.as_function(grad, "grad"), x, opts, nesting="hessian_of_gradient"
         )
-    return _run(_hessian_from_f, f, x, opts, n=2)
+    if opts.method == "complex":
+        if opts.adaptive or opts.noise is not None or opts.bounds is not None:
+            raise ValueError(
+                "method='complex' differences f at fixed steps for hessian; it does not combine with "
+                "`adaptive`, `noise` or `bounds`. Pass `grad=` (the complex step then differentiates "
+                "it), or use method='central'."
+            )
+        return _run(_hessian_by_complex_step, f, x, opts, nesting="hessian")
+    return _run(_hessian_from_f, f, x, opts, n=2, nesting="hessian")
 
 
-def _hessian_from_gradient(s: Call) -> Result:
+def _hessian_from_gradient(s: Call, fl: Flattening | None) -> Result:
     value, error, status, h = hessian_from_gradient(s)
     return _arranged_hessian(s, value, error, status, h)
 
 
-def _hessian_from_f(s: Call) -> Result:
-    if s.ev.out_shape != ():
-        raise ValueError(
-            f"`f` must return a scalar for hessian, but f(x) has shape {s.ev.out_shape}; "
-            "differentiate each component, or use dfdx.jacobian of its gradient."
-        )
-    value, error, status, h = hessian_from_f(s)
-    return _arranged_hessian(s, value, error, status, h)
+def _hessian_from_f(s: Call, fl: Flattening | None) -> Result:
+    if s.ev.out_shape == ():
+        value, error, status, h = hessian_from_f(s)
+        return _arranged_hessian(s, value, error, status, h)
+    return _outputs_first(s, *hessian_of_vector_f(s))
+
+
+def _hessian_by_complex_step(s: Call, fl: Flattening | None) -> Result:
+    return _outputs_first(s, *hessian_by_complex_step(s))
+
+
+def _outputs_first(s: Call, value: Any, error: Any, status: Any, h: Any) -> Result:
+    """Hessians ``(n, n, m)`` of f's m outputs as ``f(x).shape + x.shape + x.shape``."""
+    shape = s.ev.out_shape + s.x.shape + s.x.shape
+    value, error, status = (np.moveaxis(a, -1, 0).reshape(shape) for a in (value, error, status))
+    return s.finish(value, error, status, h.reshape(s.x.shape))
 
 
 def _arranged_hessian(s: Call, value: Any, error: Any, status: Any, h: Any) -> Result:

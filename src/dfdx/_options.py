@@ -98,18 +98,19 @@ COMMON = """\
         any positive integer for 'forward' and 'backward'. Default: 4 for 'central'
         (4 evaluations per coordinate, ~13 digits), 1 for 'forward'/'backward',
         2 for 'complex'.
-    step : float or array_like, optional
-        Absolute step, one for all coordinates or one per coordinate (x's shape).
-        Default: automatic, balancing truncation against rounding for the method,
-        the order and the dtype (the coarser of x's and f(x)'s), relative to
-        ``max(1, |x|)`` and rounded to a power of two so the stencil points are exact.
+    step : float, array_like or pytree, optional
+        Absolute step, one for all coordinates or one per coordinate (x's shape, or
+        x's structure for a pytree). Default: automatic, balancing truncation against
+        rounding for the method, the order and the dtype (the coarser of x's and
+        f(x)'s), relative to ``max(1, |x|)`` and rounded to a power of two so the
+        stencil points are exact.
     throw : bool, optional
         If True (default), a numerical failure (f not finite at stencil points, f not
         differentiable) raises :class:`DifferentiationError` with the partial result
         attached; if False it is reported in ``status`` and ``message``.
     vectorized : bool, optional
         If True, f takes a batch of k points as one array of shape ``x.shape + (k,)``
-        and returns ``f(x).shape + (k,)``;
+        (for a pytree, every leaf gains the last axis) and returns ``f(x).shape + (k,)``;
         the batch is read-only (dfdx reuses it). Default False.
     workers : int, map-like callable, concurrent.futures.Executor or Dask Client, optional
         Where to evaluate f: an integer is a pool of that many processes for this call
@@ -140,11 +141,12 @@ COMMON = """\
         follow the noise; ``Result.noise`` reports the level used. Default None
         (f is smooth). Not combined with `adaptive`.
     bounds : (array_like, array_like), sequence of (lo, hi), or scipy.optimize.Bounds, optional
-        The box f lives in: ``(lower, upper)`` (floats or arrays of x's shape), one
-        ``(lo, hi)`` pair per coordinate as SciPy takes them (None for no bound), or a
-        ``scipy.optimize.Bounds``. f is never evaluated outside; one-sided stencils of
-        the same accuracy are used next to a bound. A shape that reads both ways with
-        different boxes (two variables, ``[(0, 1), (5, 6)]``) is refused.
+        The box f lives in: ``(lower, upper)`` (floats or arrays of x's shape, or pytrees
+        of x's structure), one ``(lo, hi)`` pair per coordinate as SciPy takes them (None
+        for no bound), or a ``scipy.optimize.Bounds``. f is never evaluated outside;
+        one-sided stencils of the same accuracy are used next to a bound. A shape that
+        reads both ways with different boxes (two variables, ``[(0, 1), (5, 6)]``) is
+        refused.
     progress : bool, optional
         Show a progress bar (tqdm) with evaluations done and an ETA.
     f0 : array_like, optional
@@ -176,7 +178,10 @@ RETURNS = """\
     -------
     Result
         ``value``, ``error`` (estimate of ``|value - truth|``), ``step``, ``nfev``,
-        ``status``, ``message``, ``method``."""
+        ``status``, ``entry_status`` (one status per entry of ``value``), ``message``,
+        ``method``. For a pytree x or another library's arrays, ``value``, ``error``
+        and ``step`` come back in x's structure and library (``flat`` holds the flat
+        NumPy result; see :mod:`dfdx.trees`)."""
 
 RAISES = """\
     Raises

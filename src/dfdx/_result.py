@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -113,6 +114,13 @@ class Result:
         whose quotients were extrapolated (the answer is of higher order).
     noise : float or None
         The absolute noise level of f that the steps were chosen for, if any.
+    entry_status : ndarray of Status
+        The status of every entry of `value` (an object array of its shape, or for a
+        pytree x the same nested structure): `status` is the worst of them.
+    flat : Result or None
+        For a pytree x or an array of another library, the same result on the flat
+        NumPy vector that dfdx differentiated (``value`` the plain gradient, Jacobian
+        or Hessian matrix; the flattening is :func:`dfdx.trees.ravel`'s). None otherwise.
     """
 
     value: ArrayOrScalar
@@ -125,6 +133,20 @@ class Result:
     accuracy: int = 0
     noise: float | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    flat: Result | None = None
+    #: The per-entry status codes as the engine gave them (None: every entry SUCCESS).
+    entries: Any = field(default=None, repr=False)
+
+    @functools.cached_property
+    def entry_status(self) -> Any:
+        """The status of every entry of `value` (see the class documentation)."""
+        shape = np.shape(self.value)
+        if self.entries is None:
+            return np.full(shape, Status.SUCCESS, dtype=object)
+        if isinstance(self.entries, np.ndarray) and self.entries.dtype.kind in "iu":
+            by_code = np.array([Status.of_code(code) for code in range(len(Status))], dtype=object)
+            return np.broadcast_to(by_code[self.entries], shape).copy()
+        return self.entries
 
     @property
     def provenance(self) -> Provenance | None:

@@ -189,6 +189,7 @@ def assemble(
         method=method,
         accuracy=accuracy,
         noise=noise,
+        entries=codes,
     )
     if throw and worst.failed:
         raise DifferentiationError(f"{worst.name}: {message}", result)

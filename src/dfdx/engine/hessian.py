@@ -51,7 +51,7 @@ from .dispatch import Call
 from .fixed import Estimate, entry_status
 from .layouts import Axes, Directions, Layout
 
-__all__ = ["hessian_from_f", "hessian_from_gradient", "PAIR_CHUNK"]
+__all__ = ["hessian_from_f", "hessian_of_vector_f", "hessian_from_gradient", "PAIR_CHUNK"]
 
 Array = NDArray[Any]
 
@@ -301,6 +301,38 @@ def _diagonals(x: Array, i: Array, j: Array, hi: Array, hj: Array, sign: Array) 
     directions[rows, i] = hi
     directions[rows, j] = sign * hj
     return Directions(x, directions)
+
+
+def hessian_of_vector_f(s: Call) -> tuple[Array, Array, Array, Array]:
+    """Value, error, status ``(n, n, m)`` and steps ``(n,)`` of the Hessians of f's m outputs.
+
+    Every output is differenced on the same points (the default steps, no scout: its
+    choice of steps is made per axis for one output), the pairs as for a scalar f.
+    """
+    n, m = s.x.size, max(1, int(np.prod(s.ev.out_shape)))
+    layout = Axes(s.x, np.arange(n))
+    diag, h = s.run(layout, h=s.steps(layout))
+    d_value, d_error = diag.value.reshape(n, m), diag.error.reshape(n, m)
+    d_status = entry_status(diag).reshape(n, m)
+    value, error = np.zeros((n, n, m)), np.zeros((n, n, m))
+    status = np.zeros((n, n, m), dtype=np.int8)
+    k = np.arange(n)
+    value[k, k], error[k, k], status[k, k] = d_value, d_error, d_status
+    i, j = _pair_index(n)
+    for start in range(0, len(i), PAIR_CHUNK):
+        ii, jj = i[start : start + PAIR_CHUNK], j[start : start + PAIR_CHUNK]
+        hi, hj = h[ii], h[jj]
+        pair, sign = _pairs(s, ii, jj, hi, hj)
+        g, g_err = pair.value.reshape(-1, m), pair.error.reshape(-1, m)
+        a, b, den = (hi**2)[:, None], (hj**2)[:, None], (2 * hi * hj)[:, None]
+        with np.errstate(invalid="ignore"):
+            v = (g - a * d_value[ii] - b * d_value[jj]) / (sign[:, None] * den)
+            e = (g_err + a * d_error[ii] + b * d_error[jj]) / den
+        value[ii, jj] = value[jj, ii] = v
+        error[ii, jj] = error[jj, ii] = e
+        p_status = entry_status(pair).reshape(-1, m)
+        status[ii, jj] = status[jj, ii] = np.maximum(p_status, np.maximum(d_status[ii], d_status[jj]))
+    return value, error, status, np.asarray(h)
 
 
 def hessian_from_gradient(s: Call) -> tuple[Array, Array, Array, Array]:

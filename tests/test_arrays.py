@@ -1,0 +1,125 @@
+"""Arrays of other libraries: torch, JAX and array-api-strict in, the same library, dtype and device out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dfdx
+
+torch = pytest.importorskip("torch")
+jnp = pytest.importorskip("jax.numpy")
+xs = pytest.importorskip("array_api_strict")
+
+X = [0.3, -1.2, 2.0]
+
+
+def _libraries():
+    """(name, make x, sin, sum over axis 0) for each library."""
+    return [
+        ("torch64", lambda: torch.tensor(X, dtype=torch.float64), torch.sin, lambda a: torch.sum(a, dim=0)),
+        ("torch32", lambda: torch.tensor(X, dtype=torch.float32), torch.sin, lambda a: torch.sum(a, dim=0)),
+        ("jax32", lambda: jnp.asarray(X, dtype=jnp.float32), jnp.sin, lambda a: jnp.sum(a, axis=0)),
+        ("strict64", lambda: xs.asarray(X, dtype=xs.float64), xs.sin, lambda a: xs.sum(a, axis=0)),
+    ]
+
+
+def _same_kind(a, b):
+    assert type(a) is type(b)
+    assert a.dtype == b.dtype
+    assert str(getattr(a, "device", None)) == str(getattr(b, "device", None))
+
+
+def _numpy(a):
+    return np.asarray(
+        a.detach() if hasattr(a, "detach") else np.from_dlpack(a) if hasattr(a, "__dlpack__") else a
+    )
+
+
+@pytest.mark.parametrize("name, make, sin, total", _libraries(), ids=[lib[0] for lib in _libraries()])
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_gradient_round_trips_library_dtype_and_device(name, make, sin, total, vectorized):
+    x = make()
+    seen = []
+
+    def f(t):
+        seen.append(type(t))
+        return total(sin(t) * t)
+
+    res = dfdx.gradient(f, x, vectorized=vectorized)
+    assert set(seen) == {type(x)}
+    for field in (res.value, res.error, res.step):
+        _same_kind(field, x)
+    x64 = np.array(X)
+    exact = np.cos(x64) * x64 + np.sin(x64)
+    tol = 1e-4 if "32" in name else 1e-10
+    np.testing.assert_allclose(_numpy(res.value), exact, rtol=tol, atol=tol)
+    assert np.all(np.abs(_numpy(res.value) - exact) <= _numpy(res.error))
+
+
+def test_float64_results_equal_the_numpy_bits():
+    x = torch.tensor(X, dtype=torch.float64)
+    res = dfdx.jacobian(lambda t: torch.stack([torch.sin(t[0]) * t[1], t[2] ** 3]), x)
+    ref = dfdx.jacobian(lambda v: np.stack([np.sin(v[0]) * v[1], v[2] ** 3]), np.array(X))
+    np.testing.assert_array_equal(res.value.numpy(), ref.value)
+    np.testing.assert_array_equal(res.error.numpy(), ref.error)
+    assert res.nfev == ref.nfev
+
+
+def test_float32_gets_float32_steps():
+    x32 = torch.tensor(X, dtype=torch.float32)
+    res32 = dfdx.gradient(lambda t: torch.sum(torch.sin(t)), x32)
+    res64 = dfdx.gradient(lambda t: torch.sum(torch.sin(t)), x32.double())
+    assert torch.all(res32.step > 10 * res64.step.float())
+    assert res32.value.dtype == torch.float32
+
+
+def test_hessian_and_complex_step_in_torch_and_jax():
+    x = torch.tensor(X, dtype=torch.float64)
+    hess = dfdx.hessian(lambda t: torch.sum(torch.sin(t)), x)
+    assert isinstance(hess.value, torch.Tensor) and hess.value.shape == (3, 3)
+    np.testing.assert_allclose(hess.value.numpy(), np.diag(-np.sin(X)), atol=1e-7)
+    cs = dfdx.gradient(lambda t: torch.sum(torch.sin(t)), x, method="complex")
+    np.testing.assert_allclose(cs.value.numpy(), np.cos(X), rtol=1e-15)
+    xj = jnp.asarray(X, dtype=jnp.float32)
+    csj = dfdx.gradient(lambda t: jnp.sum(jnp.sin(t)), xj, method="complex")
+    assert csj.value.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(csj.value), np.cos(X), rtol=1e-6)
+
+
+def test_a_pytree_of_tensors():
+    params = {"w": torch.ones(2, 2, dtype=torch.float32), "b": torch.zeros(2, dtype=torch.float32)}
+    res = dfdx.gradient(lambda p: torch.sum((p["w"] @ torch.tensor([1.0, 2.0]) + p["b"]) ** 2), params)
+    assert res.value["w"].dtype == torch.float32 and res.value["w"].shape == (2, 2)
+    np.testing.assert_allclose(res.value["b"].numpy(), [6.0, 6.0], rtol=1e-4)
+    np.testing.assert_allclose(res.value["w"].numpy(), [[6.0, 12.0], [6.0, 12.0]], rtol=1e-4)
+
+
+def test_mixed_libraries_are_refused():
+    x = {"a": torch.ones(2), "b": jnp.ones(2)}
+    with pytest.raises(TypeError, match=r"`x` mixes array libraries \(torch at x\['a'\], jax at x\['b'\]\)"):
+        dfdx.gradient(lambda p: 0.0, x)
+
+
+def test_a_device_mismatch_of_f_is_named():
+    x = torch.tensor(X, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"f returned a torch array on device meta, but x is on device cpu"):
+        dfdx.gradient(lambda t: torch.sum(t).to("meta"), x)
+
+
+def test_the_complex_step_without_complex_dtypes_is_refused(monkeypatch):
+    from dfdx.arrays import Library
+
+    class NoComplex:
+        def __array_namespace_info__(self):
+            class Info:
+                def dtypes(self, device=None, kind=None):
+                    return {}
+
+            return Info()
+
+    monkeypatch.setattr(Library, "namespace", lambda self: NoComplex())
+    with pytest.raises(
+        ValueError, match=r"method='complex' needs complex arrays, which torch does not offer"
+    ):
+        dfdx.gradient(lambda t: torch.sum(t), torch.ones(2, dtype=torch.float64), method="complex")
