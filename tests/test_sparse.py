@@ -1,4 +1,4 @@
-"""Sparse Jacobians: column grouping, sparse equals dense, errors of the pattern."""
+"""Sparse Jacobians: column grouping, sparse equals dense, bounds, errors of the pattern."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import dfdx
 from dfdx import Status
-from dfdx.engine.sparse import as_pattern, group_columns
+from dfdx.engine import sparse_calls
+from dfdx.engine.sparse import PatternMisses, as_pattern, group_columns
 
 
 def tridiagonal_pattern(n: int) -> sps.csc_array:
@@ -80,13 +81,17 @@ def test_sparse_equals_dense_and_exact(n: int) -> None:
     assert np.allclose(value, exact, rtol=1e-11, atol=1e-11)
     assert np.array_equal(res.value.indptr, res.error.indptr)
     assert np.array_equal(res.value.indices, res.error.indices)
-    assert res.nfev == 1 + 3 * 4
+    assert res.sparsity.colors == 3 and res.sparsity.source == "given"
+    assert res.nfev in (1 + 3 * 4, 1 + 3 * 4 + 4)  # a pattern's first use is checked: 4 more
+    again = dfdx.jacobian(chain, x, sparsity=tridiagonal_pattern(n))
+    assert again.nfev == 1 + 3 * 4
     if n <= 50:
         dense = dfdx.jacobian(chain, x)
         assert np.allclose(value, dense.value, rtol=1e-11, atol=1e-12)
 
 
 def test_central_order_two_costs_six_evaluations_beyond_f0() -> None:
+    dfdx.jacobian(chain, np.linspace(0.1, 1.0, 1000), sparsity=tridiagonal_pattern(1000), accuracy=2)
     res = dfdx.jacobian(chain, np.linspace(0.1, 1.0, 1000), sparsity=tridiagonal_pattern(1000), accuracy=2)
     assert res.nfev == 1 + 6
     assert np.allclose(res.value.toarray(), chain_jacobian(np.linspace(0.1, 1.0, 1000)), rtol=1e-8)
@@ -129,15 +134,36 @@ def test_matrix_shaped_input_and_output() -> None:
     dense = dfdx.jacobian(f, x).value.reshape(6, 4)
     pattern = dense != 0
     res = dfdx.jacobian(f, x, sparsity=pattern)
-    assert res.nfev == 1 + 4  # all four columns are independent
+    assert res.nfev == 1 + 4 + 4  # the four columns are independent; the first use is checked
     assert np.allclose(res.value.toarray(), dense, rtol=1e-12)
 
 
-def test_missing_entries_in_the_pattern_are_zero() -> None:
+def test_a_pattern_missing_entries_is_named_with_the_entries() -> None:
     x = np.linspace(0.1, 1.0, 6)
-    res = dfdx.jacobian(chain, x, sparsity=sps.eye_array(6))
-    assert res.value.nnz == 6
-    assert np.allclose(res.value.diagonal(), np.diag(chain_jacobian(x)) + 0 * x, rtol=1e-3, atol=2)
+    sparse_calls._CHECKED.clear()
+    with pytest.raises(PatternMisses, match=r"misses 10 nonzero\(s\) .* entries \(1, 0\), \(0, 1\)") as info:
+        dfdx.jacobian(chain, x, sparsity=sps.eye_array(6))
+    assert (1, [0]) in info.value.entries
+
+
+def test_a_pattern_missing_entries_of_an_untraceable_f_names_the_rows() -> None:
+    def chain_loop(x):
+        return np.array([float(v) for v in chain(np.array([float(t) for t in x]))])
+
+    sparse_calls._CHECKED.clear()
+    with pytest.raises(
+        ValueError, match=r"misses nonzeros of the Jacobian: along a random direction .* outputs 0"
+    ):
+        dfdx.jacobian(chain_loop, np.linspace(0.1, 1.0, 6), sparsity=sps.eye_array(6, format="csr"))
+
+
+def test_a_row_the_pattern_leaves_empty_is_seen_for_free() -> None:
+    pattern = tridiagonal_pattern(6).tolil()
+    pattern[0, :] = 0
+    with pytest.raises(
+        PatternMisses, match=r"row 0 changes with one of columns 0, 3 \(its row has entries in no column\)"
+    ):
+        dfdx.jacobian(chain, np.linspace(0.1, 1.0, 6), sparsity=pattern)
 
 
 def test_sparse_with_bounds_stays_inside() -> None:
@@ -150,8 +176,20 @@ def test_sparse_with_bounds_stays_inside() -> None:
 
     res = dfdx.jacobian(f, x, sparsity=tridiagonal_pattern(20), bounds=(0.0, 1.0))
     assert res.status is Status.ONE_SIDED
+    assert res.sparsity.colors == 5  # 3 colours, the first and last split off one-sided
     assert np.allclose(res.value.toarray(), chain_jacobian(x), rtol=1e-9, atol=1e-9)
     assert np.all(np.abs(res.value.toarray() - chain_jacobian(x)) <= res.error.toarray())
+
+
+@pytest.mark.parametrize("sparsity", [np.eye(5), "auto"])
+def test_columns_at_opposite_bounds_are_not_grouped(sparsity) -> None:
+    # Columns 0 and 1 sit on opposite bounds: a shared direction would leave no room.
+    x = np.array([0.0, 1.0, 0.5, 0.0, 1.0])
+    dense = dfdx.jacobian(np.square, x, bounds=(0.0, 1.0))
+    res = dfdx.jacobian(np.square, x, bounds=(0.0, 1.0), sparsity=sparsity)
+    assert res.status is Status.ONE_SIDED
+    assert np.allclose(res.value.toarray(), dense.value, rtol=1e-12, atol=1e-12)
+    assert np.allclose(res.value.toarray(), np.diag(2 * x), atol=1e-9)
 
 
 def test_repr_of_a_sparse_result() -> None:
@@ -172,3 +210,7 @@ def test_sparsity_errors() -> None:
         dfdx.jacobian(chain, x, sparsity=np.array([["a"] * 5] * 5))
     with pytest.raises(TypeError, match="`sparsity` must be a boolean"):
         as_pattern(object(), 5, 5)
+    with pytest.raises(
+        ValueError, match="`sparsity` must be 'auto', a boolean array or a SciPy sparse matrix, got 'yes'"
+    ):
+        dfdx.jacobian(chain, x, sparsity="yes")

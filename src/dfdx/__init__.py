@@ -11,7 +11,7 @@ Front-ends take ``f`` and ``x`` first and options by keyword, and all return a
 """
 
 from ._api import derivative, directional, gradient, hessian, jac, jacobian
-from ._result import DifferentiationError, Provenance, Result, Status
+from ._result import DifferentiationError, Provenance, Result, Sparsity, Status
 from .check import CheckReport, assert_gradient, check_gradient, check_jacobian
 from .evaluation.pools import WorkerError
 from .evaluation.store import Store, StoreError
@@ -26,6 +26,7 @@ __all__ = [
     "directional",
     "jac",
     "Result",
+    "Sparsity",
     "Status",
     "DifferentiationError",
     "WorkerError",

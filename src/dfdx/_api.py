@@ -186,13 +186,19 @@ def jacobian(
         Point of differentiation, any shape, a pytree of them (nested dicts, lists,
         tuples) or another library's array (torch, JAX, array API); see :mod:`dfdx.trees`.
     %(common)s
-    sparsity : array_like or scipy.sparse array, optional
+    sparsity : 'auto', array_like or scipy.sparse array, optional
         Nonzero pattern of the Jacobian, shape ``(m, n)`` with ``m = f(x).size`` and
-        ``n = x.size`` (a boolean array or any SciPy sparse matrix/array). Columns
+        ``n = x.size`` (a boolean array or any SciPy sparse matrix/array), or 'auto' to
+        detect it (f run once on index sets where it is NumPy code, else probed at two
+        random points near x) and check it along one random direction. Columns
         without a common nonzero row are perturbed together (Curtis-Powell-Reid), so a
         banded Jacobian costs a few stencils in all, not one per column. `value` and
         `error` are then ``scipy.sparse.csr_array`` of shape ``(m, n)`` with exactly
-        that pattern; entries outside it are taken to be zero.
+        that pattern; ``Result.sparsity`` holds the pattern (to pass next time), the
+        number of colours and how it was found. A given pattern is checked along a
+        random direction the first time it is used; one that misses nonzeros raises
+        ValueError naming them. With 'auto', a dense f, or a detected pattern that fails
+        its check, gives the dense Jacobian, and ``Result.sparsity.note`` says why.
 
     %(returns)s
         ``value.shape == f(x).shape + x.shape``; ``value[i, j] = d f_i / d x_j``.
@@ -293,6 +299,7 @@ def hessian(
     kwargs: dict[str, Any] | None = None,
     store: Any = None,
     max_evals: int | None = None,
+    sparsity: Any = None,
 ) -> Result:
     """Hessian of ``f: R^n -> R`` (of every output of a vector f) at `x`, symmetric by construction.
 
@@ -310,6 +317,14 @@ def hessian(
         `accuracy`, `step`, `f0` (then ``grad(x)``) and the other options applying to
         `grad` (``method='complex'`` then differentiates an analytic `grad`).
     %(common)s
+    sparsity : 'auto', array_like or scipy.sparse array, optional
+        Nonzero pattern of the Hessian, ``(n, n)`` (made symmetric), or 'auto' to detect
+        it (by tracing f's curved operations, or the gradient's dependencies; a gradient
+        that cannot be traced is probed). With `grad`, a star colouring lets each entry
+        be read in its row or its column, so an arrowhead Hessian takes a few gradient
+        directions; from f alone, only the second differences of the pattern's pairs
+        are taken. `value` and `error` are then symmetric ``scipy.sparse.csr_array``;
+        ``Result.sparsity`` reports the pattern and the number of directions.
 
     %(returns)s
         ``value.shape == f(x).shape + x.shape + x.shape``; ``step`` holds the step of each
@@ -355,7 +370,7 @@ def hessian(
     array([[ 802., -400.],
            [-400.,  200.]])
     """
-    return _calls.hessian(f, x, Options.of(locals()), grad)
+    return _calls.hessian(f, x, Options.of(locals()), grad, sparsity)
 
 
 _JACOBIAN_OPTIONS = frozenset(inspect.signature(jacobian).parameters) - {"f", "x"}

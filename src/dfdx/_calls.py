@@ -34,7 +34,8 @@ from .engine.dispatch import Call, along_axes, columns_last
 from .engine.fixed import clean_or_status, entry_status
 from .engine.hessian import hessian_from_f, hessian_from_gradient, hessian_of_vector_f
 from .engine.layouts import Directions, Elementwise
-from .engine.sparse import sparse_jacobian
+from .engine.sparse_calls import sparse_jacobian_call, with_report
+from .engine.sparse_hessian import sparse_hessian_call
 from .trees import Flattening, flatten
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian"]
@@ -129,14 +130,9 @@ def _dense_jacobian(s: Call, fl: Flattening | None) -> Result:
 
 
 def _sparse_result(s: Call, sparsity: Any) -> Result:
-    value, error, entries, h = sparse_jacobian(s, sparsity)
-    if not entries.any():
-        status = np.zeros(1, dtype=np.int8)
-    else:
-        status = np.zeros(value.shape, dtype=np.int8)
-        coo = value.tocoo()
-        status[coo.row, coo.col] = entries
-    return s.finish(value, error, status, h.reshape(s.x.shape))
+    """The sparse Jacobian, or the dense one with the report when grouping does not pay."""
+    result, report = sparse_jacobian_call(s, sparsity)
+    return result if result is not None else with_report(_dense_jacobian(s, None), report)
 
 
 def gradient(f: Any, x: Any, opts: Options) -> Result:
@@ -214,11 +210,19 @@ def as_direction(vec: Any, x: NDArray[Any]) -> NDArray[np.float64]:
     return direction
 
 
-def hessian(f: Any, x: Any, opts: Options, grad: Any = None) -> Result:
+def hessian(f: Any, x: Any, opts: Options, grad: Any = None, sparsity: Any = None) -> Result:
     v.as_function(f)
     if grad is not None:
+        body = _sparse_hessian(_hessian_from_gradient, sparsity, from_grad=True)
+        return _run(body, v.as_function(grad, "grad"), x, opts, nesting="hessian_of_gradient")
+    if sparsity is not None:
+        if opts.method == "complex":
+            raise ValueError(
+                "`sparsity` with method='complex' needs the gradient for hessian: pass `grad=`, "
+                "or use method='central' to difference f alone."
+            )
         return _run(
-            _hessian_from_gradient, v.as_function(grad, "grad"), x, opts, nesting="hessian_of_gradient"
+            _sparse_hessian(_hessian_from_f, sparsity, from_grad=False), f, x, opts, n=2, nesting="hessian"
         )
     if opts.method == "complex":
         if opts.adaptive or opts.noise is not None or opts.bounds is not None:
@@ -229,6 +233,32 @@ def hessian(f: Any, x: Any, opts: Options, grad: Any = None) -> Result:
             )
         return _run(_hessian_by_complex_step, f, x, opts, nesting="hessian")
     return _run(_hessian_from_f, f, x, opts, n=2, nesting="hessian")
+
+
+def _sparse_hessian(dense: Body, sparsity: Any, from_grad: bool) -> Body:
+    """The Hessian's body: sparse when `sparsity` is given and pays, else `dense` (with the report)."""
+    if sparsity is None:
+        return dense
+
+    def body(s: Call, fl: Flattening | None) -> Result:
+        _check_hessian_output(s, from_grad)
+        result, report = sparse_hessian_call(s, sparsity, from_grad)
+        return result if result is not None else with_report(dense(s, fl), report)
+
+    return body
+
+
+def _check_hessian_output(s: Call, from_grad: bool) -> None:
+    if from_grad and s.ev.out_shape != s.x.shape:
+        raise ValueError(
+            f"`grad` must return an array of x's shape {s.x.shape} (the gradient), but "
+            f"grad(x) has shape {s.ev.out_shape}."
+        )
+    if not from_grad and s.ev.out_shape != ():
+        raise ValueError(
+            f"`sparsity` needs a scalar f for hessian, but f(x) has shape {s.ev.out_shape}; "
+            "differentiate each component, or drop `sparsity`."
+        )
 
 
 def _hessian_from_gradient(s: Call, fl: Flattening | None) -> Result:

@@ -10,7 +10,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Status", "Result", "Provenance", "DifferentiationError"]
+__all__ = ["Status", "Result", "Provenance", "Sparsity", "DifferentiationError"]
 
 ArrayOrScalar = Union[NDArray[Any], np.generic]  # noqa: UP007 (a runtime alias on 3.10)
 
@@ -90,6 +90,44 @@ _BY_CODE = {status.severity: status for status in Status}
 
 
 @dataclass(frozen=True, repr=False, eq=False)
+class Sparsity:
+    """How a sparse Jacobian or Hessian was laid out: the pattern and its colours.
+
+    Attributes
+    ----------
+    pattern : scipy.sparse.csr_array
+        The nonzero pattern used, boolean, shape ``(m, n)`` (the symmetric pattern for a
+        Hessian). Pass it as ``sparsity=`` next time to skip detection.
+    colors : int
+        Evaluation groups (colours): columns of one colour were perturbed together.
+    source : str
+        ``'given'``, ``'traced'`` (f was run on index sets) or ``'probed'`` (f was
+        evaluated with each coordinate moved at random points near x).
+    dense : bool
+        True when the derivative was computed dense: the pattern is (nearly) full, or the
+        detected pattern failed its check (`note` says which).
+    note : str
+        What happened, in a sentence.
+    coloring : str
+        ``'column'`` (a grouping of columns, distance-2) or ``'star'`` (Hessians).
+    """
+
+    pattern: Any
+    colors: int
+    source: str
+    dense: bool = False
+    note: str = ""
+    coloring: str = "column"
+
+    def __repr__(self) -> str:
+        nnz = None if self.pattern is None else int(self.pattern.nnz)
+        return (
+            f"Sparsity(source={self.source!r}, colors={self.colors}, nnz={nnz}, dense={self.dense}, "
+            f"coloring={self.coloring!r})"
+        )
+
+
+@dataclass(frozen=True, repr=False, eq=False)
 class Result:
     """A derivative with its error estimate. The same fields from every front-end.
 
@@ -121,6 +159,8 @@ class Result:
         For a pytree x or an array of another library, the same result on the flat
         NumPy vector that dfdx differentiated (``value`` the plain gradient, Jacobian
         or Hessian matrix; the flattening is :func:`dfdx.trees.ravel`'s). None otherwise.
+    sparsity : Sparsity or None
+        With ``sparsity=``: the pattern, the number of colours and how it was found.
     """
 
     value: ArrayOrScalar
@@ -132,6 +172,7 @@ class Result:
     method: str
     accuracy: int = 0
     noise: float | None = None
+    sparsity: Sparsity | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     flat: Result | None = None
     #: The per-entry status codes as the engine gave them (None: every entry SUCCESS).

@@ -51,7 +51,14 @@ from .dispatch import Call
 from .fixed import Estimate, entry_status
 from .layouts import Axes, Directions, Layout
 
-__all__ = ["hessian_from_f", "hessian_of_vector_f", "hessian_from_gradient", "PAIR_CHUNK"]
+__all__ = [
+    "hessian_from_f",
+    "hessian_diagonal",
+    "pair_entries",
+    "hessian_of_vector_f",
+    "hessian_from_gradient",
+    "PAIR_CHUNK",
+]
 
 Array = NDArray[Any]
 
@@ -85,6 +92,13 @@ def hessian_from_f(s: Call) -> tuple[Array, Array, Array, Array]:
 
     `s` is the validated call (:class:`dfdx.engine.dispatch.Call`) with a second-derivative stencil.
     """
+    diag, h, flat, small, scale = hessian_diagonal(s)
+    return _assemble(s, h, flat, small, diag, scale)
+
+
+def hessian_diagonal(s: Call) -> tuple[tuple[Array, Array, Array], Array, Array, Array, float]:
+    """The diagonal (value, error, status), the steps, the polynomial axes, the default
+    steps and the scale of the pairs' steps (see :func:`pair_entries`)."""
     n = s.x.size
     diag_layout = Axes(s.x, np.arange(n))
     small = s.steps(diag_layout)
@@ -101,13 +115,42 @@ def hessian_from_f(s: Call) -> tuple[Array, Array, Array, Array]:
     # shrank a step, f varies on that shorter scale along the pair's diagonal too.
     # Only steps the scout sized for the order-4 rule are halved on the pairs' lines.
     scale = 1.0 if scout is None else LINE_SCALE
-    return _assemble(s, h, flat, small, (d_value, d_error, d_status), scale)
+    return (d_value, d_error, d_status), np.asarray(h), flat, small, scale
 
 
 def _assemble(
     s: Call, h: Array, flat: Array, small: Array, diag: tuple[Array, Array, Array], scale: float
 ) -> tuple[Array, Array, Array, Array]:
-    """The full matrix: the diagonal given, each pair from its second difference.
+    """The full matrix: the diagonal given, each pair from its second difference (:func:`pair_entries`)."""
+    d_value, d_error, d_status = diag
+    n = s.x.size
+    value = np.zeros((n, n))
+    error = np.zeros((n, n))
+    status = np.zeros((n, n), dtype=np.int8)
+    value[np.diag_indices(n)] = d_value
+    error[np.diag_indices(n)] = d_error
+    status[np.diag_indices(n)] = d_status
+    i_all, j_all = _pair_index(n)
+    for start in range(0, len(i_all), PAIR_CHUNK):
+        i, j = i_all[start : start + PAIR_CHUNK], j_all[start : start + PAIR_CHUNK]
+        v, e, worst = pair_entries(s, h, flat, small, diag, scale, i, j)
+        value[i, j] = value[j, i] = v
+        error[i, j] = error[j, i] = e
+        status[i, j] = status[j, i] = worst
+    return value, error, status, np.asarray(h)
+
+
+def pair_entries(
+    s: Call,
+    h: Array,
+    flat: Array,
+    small: Array,
+    diag: tuple[Array, Array, Array],
+    scale: float,
+    i: Array,
+    j: Array,
+) -> tuple[Array, Array, Array]:
+    """``H_ij`` for the pairs ``(i, j)``: value, error and status code, one second difference each.
 
     A pair of two axes along which f looked polynomial keeps their long steps, checked
     by one more point on its line; a pair of one such axis and another shares the
@@ -121,44 +164,31 @@ def _assemble(
     ``2 h_i h_j``): ``a / (2 t^2) + 64 b t^4`` is least at ``t = 128^(-1/6) ~ 0.45``.
     """
     d_value, d_error, d_status = diag
-    n = s.x.size
-    value = np.zeros((n, n))
-    error = np.zeros((n, n))
-    status = np.zeros((n, n), dtype=np.int8)
-    value[np.diag_indices(n)] = d_value
-    error[np.diag_indices(n)] = d_error
-    status[np.diag_indices(n)] = d_status
     reach = np.maximum(1.0, np.abs(s.x.ravel()))
-    i_all, j_all = _pair_index(n)
-    for start in range(0, len(i_all), PAIR_CHUNK):
-        i, j = i_all[start : start + PAIR_CHUNK], j_all[start : start + PAIR_CHUNK]
-        both = flat[i] & flat[j]
-        mixed = flat[i] != flat[j]
-        fine = np.minimum(h[i] / reach[i], h[j] / reach[j])
-        line = np.where(flat[i] | flat[j], 1.0, scale)
-        hi = np.where(mixed, absolute_steps(fine * reach[i], 1.0), line * h[i])
-        hj = np.where(mixed, absolute_steps(fine * reach[j], 1.0), line * h[j])
-        g, g_err = np.empty(len(i)), np.empty(len(i))
-        sign, p_status = np.ones(len(i)), np.zeros(len(i), dtype=np.int8)
-        if both.any():
-            k = np.flatnonzero(both)
-            g[k], g_err[k], ok = _checked_pairs(s, i[k], j[k], hi[k], hj[k])
-            p_status[k] = Status.SUCCESS.code
-            # A line whose check sees terms beyond degree five: the default steps.
-            hi[k[~ok]], hj[k[~ok]] = small[i[k[~ok]]], small[j[k[~ok]]]
-            both[k[~ok]] = False
-        rest = np.flatnonzero(~both)
-        if rest.size:
-            pair, sign[rest] = _pairs(s, i[rest], j[rest], hi[rest], hj[rest])
-            g[rest], g_err[rest] = pair.value.reshape(-1), pair.error.reshape(-1)
-            p_status[rest] = entry_status(pair).reshape(-1)
-        with np.errstate(invalid="ignore"):
-            v = (g - hi**2 * d_value[i] - hj**2 * d_value[j]) / (2 * sign * hi * hj)
-            e = (g_err + hi**2 * d_error[i] + hj**2 * d_error[j]) / (2 * hi * hj)
-        value[i, j] = value[j, i] = v
-        error[i, j] = error[j, i] = e
-        status[i, j] = status[j, i] = np.maximum(p_status, np.maximum(d_status[i], d_status[j]))
-    return value, error, status, np.asarray(h)
+    both = flat[i] & flat[j]
+    mixed = flat[i] != flat[j]
+    fine = np.minimum(h[i] / reach[i], h[j] / reach[j])
+    line = np.where(flat[i] | flat[j], 1.0, scale)
+    hi = np.where(mixed, absolute_steps(fine * reach[i], 1.0), line * h[i])
+    hj = np.where(mixed, absolute_steps(fine * reach[j], 1.0), line * h[j])
+    g, g_err = np.empty(len(i)), np.empty(len(i))
+    sign, p_status = np.ones(len(i)), np.zeros(len(i), dtype=np.int8)
+    if both.any():
+        k = np.flatnonzero(both)
+        g[k], g_err[k], ok = _checked_pairs(s, i[k], j[k], hi[k], hj[k])
+        p_status[k] = Status.SUCCESS.code
+        # A line whose check sees terms beyond degree five: the default steps.
+        hi[k[~ok]], hj[k[~ok]] = small[i[k[~ok]]], small[j[k[~ok]]]
+        both[k[~ok]] = False
+    rest = np.flatnonzero(~both)
+    if rest.size:
+        pair, sign[rest] = _pairs(s, i[rest], j[rest], hi[rest], hj[rest])
+        g[rest], g_err[rest] = pair.value.reshape(-1), pair.error.reshape(-1)
+        p_status[rest] = entry_status(pair).reshape(-1)
+    with np.errstate(invalid="ignore"):
+        v = (g - hi**2 * d_value[i] - hj**2 * d_value[j]) / (2 * sign * hi * hj)
+        e = (g_err + hi**2 * d_error[i] + hj**2 * d_error[j]) / (2 * hi * hj)
+    return v, e, np.maximum(p_status, np.maximum(d_status[i], d_status[j]))
 
 
 def _checked_pairs(s: Call, i: Array, j: Array, hi: Array, hj: Array) -> tuple[Array, Array, Array]:
