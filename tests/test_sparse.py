@@ -63,10 +63,6 @@ def test_groups_are_structurally_independent(m: int, n: int, density: float, see
     for g in range(group.max() + 1):
         rows_hit = dense[:, group == g].sum(axis=1)
         assert rows_hit.max() <= 1
-    # Greedy: every column of a later group conflicts with each earlier group.
-    for c in range(n):
-        for g in range(group[c]):
-            assert dense[:, group == g][dense[:, c]].any()
 
 
 @pytest.mark.parametrize("n", [5, 50, 1000])

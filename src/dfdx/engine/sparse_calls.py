@@ -19,11 +19,18 @@ import scipy.sparse as sps  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from .._result import DifferentiationError, Result, Sparsity, Status
-from ..numerics.coloring import count
+from ..numerics.coloring import column_groups, count
 from .detect import detect, traced_pattern, verify
-from .sparse import PatternMisses, as_pattern, group_columns, pattern_key, sparse_jacobian
+from .sparse import PatternMisses, as_pattern, pattern_key, sparse_jacobian
 
-__all__ = ["sparse_jacobian_call", "sparse_result", "resolve_pattern", "with_report", "DENSE_LIMIT"]
+__all__ = [
+    "sparse_jacobian_call",
+    "sparse_result",
+    "resolve_pattern",
+    "with_report",
+    "checked_key",
+    "DENSE_LIMIT",
+]
 
 Array = NDArray[Any]
 
@@ -44,12 +51,6 @@ def resolve_pattern(s: Any, sparsity: Any, m: int, n: int) -> tuple[sps.csc_arra
     return as_pattern(sparsity, m, n), "given"
 
 
-def _worth_it(pattern: sps.csc_array) -> tuple[bool, int]:
-    """Whether grouping saves evaluations over the dense Jacobian (with the check's one direction)."""
-    colors = count(group_columns(pattern))
-    return colors + 1 < pattern.shape[1], colors
-
-
 def sparse_jacobian_call(s: Any, sparsity: Any) -> tuple[Result | None, Sparsity]:
     """The sparse result, or None and the report when the dense Jacobian is to be computed."""
     m, n = int(np.prod(s.ev.out_shape, dtype=np.intp)), s.x.size
@@ -63,21 +64,23 @@ def sparse_jacobian_call(s: Any, sparsity: Any) -> tuple[Result | None, Sparsity
             "half the coordinates or more): the Jacobian was computed dense",
         )
     auto = source != "given"
-    if auto:
-        worth, colors = _worth_it(pattern)
-        if not worth:
+    # A detected pattern is new: coloured here, not remembered. A given one is remembered.
+    colouring = column_groups(pattern) if auto else None
+    if colouring is not None:
+        colors = count(colouring)
+        if colors + 1 >= n:  # grouping saves nothing over the dense Jacobian (with the check)
             note = (
                 f"the detected pattern needs {colors} colours for {n} columns: "
                 "the Jacobian was computed dense"
             )
             return None, _dense_report(pattern, n, source, note)
     try:
-        value, error, status, rows, cols, h, colors = sparse_jacobian(s, pattern)
+        value, error, status, rows, cols, h, colors = sparse_jacobian(s, pattern, colouring)
     except PatternMisses as exc:
         if not auto:
             raise
         return None, _dense_report(pattern, n, source, f"the detected pattern missed nonzeros ({exc})")
-    key = None if auto else pattern_key(pattern)
+    key = None if auto else checked_key(s, pattern)
     note = verify(s, value, error, h) if key not in _CHECKED else ""
     if note and key is not None:
         raise _misses(s, pattern, note)
@@ -96,10 +99,16 @@ def sparse_jacobian_call(s: Any, sparsity: Any) -> tuple[Result | None, Sparsity
     return sparse_result(s, value, error, status, rows, cols, h, report), report
 
 
-_CHECKED: set[bytes] = set()
+_CHECKED: set[tuple[bytes, int, str]] = set()
 
 
-def _remember(key: bytes) -> None:
+def checked_key(s: Any, pattern: sps.csc_array) -> tuple[bytes, int, str]:
+    """A given pattern is checked once per function it is used with (an optimiser's calls)."""
+    f = s.ev.f
+    return pattern_key(pattern), id(f), getattr(f, "__qualname__", type(f).__name__)
+
+
+def _remember(key: tuple[bytes, int, str]) -> None:
     """A given pattern passed its check along a random direction: later calls skip it."""
     if len(_CHECKED) >= 256:
         _CHECKED.clear()

@@ -176,12 +176,12 @@ class Tracer:
     def _like(self, shape: tuple[int, ...]) -> Tracer:
         return Tracer(_empty(int(np.prod(shape, dtype=np.intp)), self._n()), shape)
 
-    def _view(self, index: Array) -> Tracer:
+    def _view(self, index: Array, in_order: bool = False) -> Tracer:
+        """The elements at `index` (positions in this tracer); `in_order`: all of them, in order."""
         root = self if self._root is None else self._root
         base = self._rows if self._rows is not None else _positions(self.shape)
-        return Tracer(
-            _gather(self.deps, index), index.shape, root, base.ravel()[index.ravel()].reshape(index.shape)
-        )
+        deps = self.deps if in_order else _gather(self.deps, index)
+        return Tracer(deps, index.shape, root, base.ravel()[index.ravel()].reshape(index.shape))
 
     def _write(self, index: Array, deps: sps.csr_array) -> None:
         """Replace the sets of the elements `index` (and of the root's, for a view)."""
@@ -225,7 +225,7 @@ class Tracer:
         if order != "C":
             raise TraceError("reshape with order other than 'C'")
         new = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
-        return self._view(_positions(self.shape).reshape(new))
+        return self._view(_positions(self.shape).reshape(new), in_order=True)
 
     def transpose(self, *axes: Any) -> Tracer:
         return self._view(_positions(self.shape).transpose(*axes))

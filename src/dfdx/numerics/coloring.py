@@ -179,9 +179,7 @@ def column_groups(pattern: Any, seed: int = 0, passes: int = 4) -> Ints:
         return np.zeros(0, dtype=np.intp)
     found = _modular(csc)
     if found is not None:
-        # One greedy pass in class order: never more colours, and each column then
-        # shares a row with some column of every smaller colour.
-        return _recolour(csc, found, np.arange(count(found)))
+        return found
     colours = _jones_plassmann(csc, seed)
     for p in range(passes):
         k = count(colours)
