@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sps
@@ -169,3 +172,14 @@ def test_dask_gives_the_serial_result() -> None:
             spread = dfdx.jacobian(grid_residual(N), x, sparsity="auto", vectorized=True, workers=client)
     assert np.array_equal(spread.value.toarray(), serial.value.toarray())
     assert np.array_equal(spread.error.toarray(), serial.error.toarray())
+
+
+def test_the_recipe_of_the_docs_runs() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "sparse.md").read_text(encoding="utf-8")
+    block = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    namespace: dict = {}
+    exec(compile(block, "docs/sparse.md", "exec"), namespace)  # the page's own code
+    found, sol, sol2 = namespace["found"], namespace["sol"], namespace["sol2"]
+    assert found.sparsity.colors == 6 and found.nfev == 1 + 6 * 4 + 4
+    assert np.abs(sol.fun).max() < 1e-7 and np.abs(sol2.fun).max() < 1e-7
+    assert np.abs(sol.x - sol2.x).max() < 1e-8

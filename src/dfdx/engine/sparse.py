@@ -50,7 +50,7 @@ __all__ = [
 Array = NDArray[Any]
 
 #: Values of f held at once for the colours of one chunk (points x stencil x outputs).
-CHUNK_BYTES = 64 * 2**20
+CHUNK_BYTES = 16 * 2**20
 
 
 class PatternMisses(ValueError):
