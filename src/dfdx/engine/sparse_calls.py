@@ -83,7 +83,10 @@ def sparse_jacobian_call(s: Any, sparsity: Any) -> tuple[Result | None, Sparsity
     key = None if auto else checked_key(s, pattern)
     note = verify(s, value, error, h) if key not in _CHECKED else ""
     if note and key is not None:
-        raise _misses(s, pattern, note)
+        misses = _misses(s, pattern, note)
+        if misses is not None:
+            raise misses
+        note = ""  # tracing confirms the given pattern: the disagreement is the entries' accuracy
     if key is not None:
         _remember(key)
     if note:
@@ -115,8 +118,11 @@ def _remember(key: tuple[bytes, int, str]) -> None:
     _CHECKED.add(key)
 
 
-def _misses(s: Any, pattern: sps.csc_array, note: str) -> PatternMisses:
-    """The error for a given pattern that failed its check, naming the entries if tracing finds them."""
+def _misses(s: Any, pattern: sps.csc_array, note: str) -> PatternMisses | None:
+    """The error for a given pattern that failed its check, naming the entries if tracing finds them.
+
+    None when tracing finds every entry inside the pattern.
+    """
     traced = traced_pattern(s)
     if traced is None:
         return PatternMisses(
@@ -125,6 +131,8 @@ def _misses(s: Any, pattern: sps.csc_array, note: str) -> PatternMisses:
             [],
         )
     missing = sps.coo_array(traced > pattern)
+    if missing.nnz == 0:
+        return None
     entries = [(int(r), [int(c)]) for r, c in zip(missing.row[:6], missing.col[:6])]
     shown = ", ".join(f"({r}, {c[0]})" for r, c in entries)
     more = f" and {missing.nnz - 6} more" if missing.nnz > 6 else ""
