@@ -55,6 +55,10 @@ def test_the_tracer_follows_numpy() -> None:
         traced(lambda x: np.where(x > 0, x, 2 * x[::-1]), (3,)), np.eye(3) + np.eye(3)[::-1] > 0
     )
     assert np.array_equal(traced(lambda x: x.T @ np.eye(2), (2, 2)).sum(), 4)
+    # A SciPy sparse matrix on the left: SciPy hands the product to the tracer.
+    band = sps.diags_array([1.0, 2.0], offsets=[0, 1], shape=(4, 4), format="csr")
+    assert np.array_equal(traced(lambda x: band @ x + 1.0, (4,)), band.toarray() != 0)
+    assert np.array_equal(traced(lambda x: band.dot(x), (4,)), band.toarray() != 0)
 
     # A view written in place writes through to its base.
     def through_view(x):
@@ -71,7 +75,8 @@ def test_the_tracer_follows_numpy() -> None:
     [
         lambda x: float(x[0]) * x,
         lambda x: x if x[0] > 0 else -x,
-        lambda x: np.asarray(x),
+        lambda x: np.asarray(x) + x,
+        lambda x: np.asarray(x, dtype=float),
         lambda x: np.cumsum(x),
     ],
 )
@@ -103,6 +108,18 @@ def test_detection_never_drops_a_nonzero(m: int, n: int, density: float, seed: i
     exact = (1 - np.tanh(a @ x) ** 2)[:, None] * a + (a != 0) * 2 * x
     value = res.value.toarray() if sps.issparse(res.value) else res.value
     assert np.allclose(value, exact, rtol=1e-9, atol=1e-9)
+
+
+def test_numpy_arrays_made_of_x_are_probed_instead() -> None:
+    def copied(x):
+        y = np.zeros(x.size)
+        y[:] = np.asarray(x)  # the tracer cannot become numbers: f is probed
+        return np.sin(y[::-1])
+
+    x = np.linspace(0.1, 1.0, 12)
+    res = dfdx.jacobian(copied, x, sparsity="auto")
+    assert res.sparsity.source == "probed" and res.sparsity.colors == 1
+    assert np.allclose(res.value.toarray(), np.fliplr(np.diag(np.cos(x[::-1]))), rtol=1e-10)
 
 
 def test_auto_on_a_grid_residual_gives_the_pattern_and_colours() -> None:

@@ -167,7 +167,17 @@ class Tracer:
     def _refuse(self, *_: Any, **__: Any) -> Any:
         raise TraceError("f turns its argument into numbers (float, int, bool, np.asarray) or branches on it")
 
-    __array__ = __float__ = __int__ = __bool__ = __index__ = __complex__ = tolist = item = _refuse
+    __float__ = __int__ = __bool__ = __index__ = __complex__ = tolist = item = _refuse
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Array:
+        """A 0-d object array holding the tracer: NumPy cannot make numbers of it, and a SciPy
+        sparse matrix, given one, hands ``A @ tracer`` to :meth:`__rmatmul__`. Used as an
+        operand anywhere else it raises :class:`TraceError` (see :func:`_deps_of`)."""
+        if dtype is not None and np.dtype(dtype) != object:
+            self._refuse()
+        held = np.empty((), dtype=object)
+        held[()] = self
+        return held
 
     # -- making new tracers ---------------------------------------------------------
     def _n(self) -> int:
@@ -294,10 +304,17 @@ def _n_of(*operands: Any) -> int:
     return next(int(o.deps.shape[1]) for o in operands if isinstance(o, Tracer))
 
 
+def _no_objects(value: Any) -> None:
+    """An object array may hold tracers (``np.asarray`` of one): its sets cannot be followed."""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        raise TraceError("f turned its argument into an array of objects (np.asarray)")
+
+
 def _deps_of(value: Any, shape: tuple[int, ...], n: int) -> sps.csr_array:
     """The sets of `value` broadcast to `shape` (a constant depends on nothing)."""
     size = int(np.prod(shape, dtype=np.intp))
     if not isinstance(value, Tracer):
+        _no_objects(value)
         np.broadcast_shapes(np.shape(value), shape)  # the error NumPy would raise
         return _empty(size, n)
     if value.shape == tuple(shape):
@@ -312,6 +329,8 @@ def elementwise(*operands: Any, curved: str = "") -> Tracer:
     its operands), ``'cross'`` (a product: one coordinate from each factor).
     """
     n = _n_of(*operands)
+    for o in operands:
+        _no_objects(o)
     shape = np.broadcast_shapes(*(o.shape if isinstance(o, Tracer) else np.shape(o) for o in operands))
     deps = [_deps_of(o, shape, n) for o in operands if isinstance(o, Tracer)]
     total = deps[0]
@@ -353,6 +372,7 @@ def _mask(operand: Any) -> tuple[sps.csr_array, tuple[int, ...]]:
     grid = (1, shape[0]) if len(shape) == 1 else shape
     if isinstance(operand, Tracer):
         return sps.csr_array(np.ones(grid, dtype=bool)), shape
+    _no_objects(operand)
     dense = sps.issparse(operand)
     values = operand if dense else np.asarray(operand).reshape(grid)
     return sps.csr_array(values, dtype=bool).reshape(grid), shape

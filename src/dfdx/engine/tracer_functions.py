@@ -103,6 +103,8 @@ def _move(ops: Any, arrays: list[Any], apply: Any) -> Any:
         if isinstance(a, ops.Tracer):
             positions.append(ops._positions(a.shape, offset))
             offset += a.size
+        elif isinstance(a, np.ndarray) and a.dtype == object:
+            raise ops.TraceError("f turned its argument into an array of objects (np.asarray)")
         else:
             positions.append(np.full(np.shape(a), -1, dtype=np.intp))
     stacked = sps.vstack([t.deps for t in tracers], format="csr") if len(tracers) > 1 else tracers[0].deps
