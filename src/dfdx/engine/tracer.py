@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sps  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
-from .tracer_functions import dispatch
+from .tracer_functions import Pairs, _record, dispatch
 
 __all__ = ["Tracer", "TraceError", "Pairs", "trace_input"]
 
@@ -96,37 +96,6 @@ def _linear(ufunc: Any, inputs: tuple[Any, ...]) -> bool:
     if ufunc is np.true_divide:
         return not isinstance(inputs[1], Tracer)
     return False
-
-
-class Pairs:
-    """Records the coordinate pairs that curved operations combine: the Hessian's pattern.
-
-    Used as a context manager around a trace; every elementwise operation that is not
-    linear adds, for each element, all pairs of the coordinates that element depends
-    on (a superset of the pairs of the Hessian of whatever f returns).
-    """
-
-    active: list[Pairs] = []
-
-    def __init__(self, n: int) -> None:
-        self.pattern = _empty(n, n)
-
-    def add(self, left: sps.csr_array, right: sps.csr_array) -> None:
-        pairs = left.T @ right
-        self.pattern = sps.csr_array(self.pattern + pairs + pairs.T, dtype=bool)
-
-    def __enter__(self) -> Pairs:
-        Pairs.active.append(self)
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        Pairs.active.remove(self)
-
-
-def _record(left: sps.csr_array, right: sps.csr_array | None = None) -> None:
-    """Every element couples each coordinate of `left` with each of `right` (default: `left`)."""
-    if Pairs.active:
-        Pairs.active[-1].add(left, left if right is None else right)
 
 
 class Tracer:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sps  # type: ignore[import-untyped]
 
-__all__ = ["dispatch"]
+__all__ = ["dispatch", "Pairs"]
 
 #: Functions of one array that only move (or repeat) its elements.
 _MOVE_ONE = {
@@ -124,3 +124,34 @@ def _diff(ops: Any, a: Any, n: int = 1, axis: int = -1, **kwargs: Any) -> Any:
         lead = (slice(None),) * ax
         a = ops.elementwise(a[lead + (slice(1, None),)], a[lead + (slice(None, -1),)])
     return a
+
+
+class Pairs:
+    """Records the coordinate pairs that curved operations combine: the Hessian's pattern.
+
+    Used as a context manager around a trace; every elementwise operation that is not
+    linear adds, for each element, all pairs of the coordinates that element depends
+    on (a superset of the pairs of the Hessian of whatever f returns).
+    """
+
+    active: list[Pairs] = []
+
+    def __init__(self, n: int) -> None:
+        self.pattern = sps.csr_array((n, n), dtype=bool)
+
+    def add(self, left: sps.csr_array, right: sps.csr_array) -> None:
+        pairs = left.T @ right
+        self.pattern = sps.csr_array(self.pattern + pairs + pairs.T, dtype=bool)
+
+    def __enter__(self) -> Pairs:
+        Pairs.active.append(self)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        Pairs.active.remove(self)
+
+
+def _record(left: sps.csr_array, right: sps.csr_array | None = None) -> None:
+    """Every element couples each coordinate of `left` with each of `right` (default: `left`)."""
+    if Pairs.active:
+        Pairs.active[-1].add(left, left if right is None else right)
