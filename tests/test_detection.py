@@ -200,3 +200,18 @@ def test_the_recipe_of_the_docs_runs() -> None:
     assert found.sparsity.colors == 6 and found.nfev == 1 + 6 * 4 + 4
     assert np.abs(sol.fun).max() < 1e-7 and np.abs(sol2.fun).max() < 1e-7
     assert np.abs(sol.x - sol2.x).max() < 1e-8
+
+
+def test_jac_detects_once_and_reuses_the_pattern() -> None:
+    calls = []
+
+    def counted(x):
+        calls.append(type(x).__name__)
+        return chain(x)
+
+    jac = dfdx.jac(counted, sparsity="auto")
+    x = np.linspace(0.1, 1.0, 30)
+    first, second = jac(x), jac(x + 0.01)
+    assert calls.count("Tracer") == 1  # traced at the first call only
+    assert sps.issparse(first) and sps.issparse(second)
+    assert np.allclose(second.toarray(), dfdx.jacobian(chain, x + 0.01).value, rtol=1e-10, atol=1e-12)

@@ -381,7 +381,8 @@ def jac(f: Callable[..., Any], **options: Any) -> Callable[..., Any]:
 
     For a scalar f this is the gradient (``scipy.optimize.minimize``); for a vector f
     the Jacobian (``scipy.optimize.least_squares``, ``root``); with ``sparsity=`` a
-    sparse array (``least_squares`` accepts it).
+    sparse array (``least_squares`` accepts it). With ``sparsity='auto'`` the pattern
+    is detected at the first call and reused by the later ones.
 
     The optimizer calls ``jac(x, *args)`` with its own ``args``: when it passes any,
     they go to f and win over ``args=`` given here, which serve callers that pass none.
@@ -406,8 +407,13 @@ def jac(f: Callable[..., Any], **options: Any) -> Callable[..., Any]:
     bound = options.pop("args", ())
     bound = bound if isinstance(bound, tuple) else (bound,)
 
+    pattern = {"sparsity": options.pop("sparsity", None)}
+
     def derivative_of_f(x: NDArray[Any], *args: Any) -> Any:
-        value = jacobian(f, x, args=args or bound, **options).value
+        res = jacobian(f, x, args=args or bound, sparsity=pattern["sparsity"], **options)
+        if isinstance(pattern["sparsity"], str) and res.sparsity is not None and not res.sparsity.dense:
+            pattern["sparsity"] = res.sparsity.pattern  # detected once: the optimiser calls again
+        value = res.value
         return value if hasattr(value, "tocsr") else np.asarray(value)  # sparse stays sparse
 
     return derivative_of_f
