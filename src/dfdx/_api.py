@@ -189,7 +189,7 @@ def jacobian(
     sparsity : 'auto', array_like or scipy.sparse array, optional
         Nonzero pattern of the Jacobian, shape ``(m, n)`` with ``m = f(x).size`` and
         ``n = x.size`` (a boolean array or any SciPy sparse matrix/array), or 'auto' to
-        detect it (f run once on index sets where it is NumPy code, else probed at two
+        detect it (f run once on index sets where it is NumPy code, else probed at
         random points near x) and check it along one random direction. Columns
         without a common nonzero row are perturbed together (Curtis-Powell-Reid), so a
         banded Jacobian costs a few stencils in all, not one per column. `value` and

@@ -6,11 +6,13 @@ Two ways, the cheaper first:
    what it returns is the pattern over every x, at about the cost of a few
    evaluations. NumPy code made of ufuncs, indexing, slicing and the common array
    functions traces; code that turns x into numbers or branches on it does not.
-2. **Probing**: at two random points near x (within a stencil's reach of it, inside
-   the bounds), every coordinate is moved by a random step of the stencil's size; an
-   output that changes depends on that coordinate. The coordinates go in chunks, and as
-   soon as a row is seen to depend on half the coordinates probed so far probing stops:
-   f is (nearly) dense, and the dense Jacobian follows at its own cost.
+2. **Probing**: at a random point near x (within a stencil's reach of it, inside the
+   bounds), every coordinate is moved by a random step of the stencil's size; an output
+   that changes depends on that coordinate. The coordinates go in chunks, and as soon as
+   a row is seen to depend on half the coordinates probed so far probing stops: f is
+   (nearly) dense, and the dense Jacobian follows at its own cost. At a second random
+   point the colours of the pattern found are moved together, one evaluation each, and
+   the coordinates of a colour along which a row changes unexpectedly are probed again.
 
 Either way the derivative is then checked along one more random direction against the
 product of the compressed Jacobian with it (:func:`verify`); the caller falls back to
@@ -25,6 +27,7 @@ import numpy as np
 import scipy.sparse as sps  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
+from ..numerics.coloring import column_groups, count
 from .bounds import rooms
 from .layouts import Axes, AxisPoints, Directions, VectorPoints
 from .tracer import Tracer, trace_input
@@ -86,23 +89,57 @@ def _probe_points(s: Any, seed: int) -> tuple[Array, Array]:
 
 
 def _probed(s: Any) -> sps.csc_array | None:
-    """Coordinates moved one at a time at two random points: the union of what changes."""
+    """Coordinates moved one at a time at a random point, then by colours at another.
+
+    At the second point the colours of the first point's pattern are moved together
+    (structured perturbations, one evaluation a colour); a row that changes along a
+    colour without an entry there has a dependence the first point missed, and that
+    colour's coordinates are moved one at a time again.
+    """
     n = s.x.size
     m = int(np.prod(s.ev.out_shape, dtype=np.intp))
     chunk = max(PROBE_CHUNK_MIN, -(-n // 16))
-    found: list[sps.csc_array] = []
-    for seed in (0, 1):
-        base, step = _probe_points(s, seed)
-        at_base = _evaluate(s, VectorPoints(base, np.zeros((1, n)), np.array([1.0]))).reshape(m)
-        parts = []
-        for lo in range(0, n, chunk):
-            cols = np.arange(lo, min(n, lo + chunk))
-            values = _evaluate(s, AxisPoints(base, cols, step[cols], np.array([1.0]))).reshape(len(cols), m)
-            parts.append(sps.csc_array((values != at_base).T))
-            if seed == 0 and _looks_dense(parts, lo + len(cols)):
-                return None
-        found.append(sps.hstack(parts, format="csc"))
-    return sps.csc_array(found[0] + found[1], dtype=bool)
+    base, step = _probe_points(s, 0)
+    at_base = _at(s, base, m)
+    parts = []
+    for lo in range(0, n, chunk):
+        cols = np.arange(lo, min(n, lo + chunk))
+        parts.append(_one_at_a_time(s, base, step, cols, at_base))
+        if _looks_dense(parts, lo + len(cols)):
+            return None
+    first = sps.csc_array(sps.hstack(parts, format="csc"), dtype=bool)
+    return _second_point(s, first)
+
+
+def _at(s: Any, base: Array, m: int) -> Array:
+    return _evaluate(s, VectorPoints(base, np.zeros((1, s.x.size)), np.array([1.0]))).reshape(m)
+
+
+def _one_at_a_time(s: Any, base: Array, step: Array, cols: Array, at_base: Array) -> sps.csc_array:
+    """Which outputs change when each of `cols` moves alone (shape ``(m, len(cols))``)."""
+    values = _evaluate(s, AxisPoints(base, cols, step[cols], np.array([1.0]))).reshape(len(cols), -1)
+    return sps.csc_array((values != at_base).T)
+
+
+def _second_point(s: Any, first: sps.csc_array) -> sps.csc_array:
+    """The colours of `first` moved together at another random point; unexpected rows probed."""
+    n, m = s.x.size, first.shape[0]
+    colors = column_groups(first)
+    base, step = _probe_points(s, 1)
+    at_base = _at(s, base, m)
+    directions = np.zeros((count(colors), n))
+    directions[colors, np.arange(n)] = step
+    moved = _evaluate(s, VectorPoints(base, directions, np.array([1.0]))).reshape(len(directions), m)
+    expected = sps.csr_array(
+        (np.ones(first.nnz, dtype=bool), (colors[first.tocoo().col], first.tocoo().row)),
+        shape=(len(directions), m),
+    ).toarray()
+    suspects = np.flatnonzero(((moved != at_base) & ~expected).any(axis=1))
+    found = first.tolil()
+    for g in suspects:
+        cols = np.flatnonzero(colors == g)
+        found[:, cols] = found[:, cols].toarray() | _one_at_a_time(s, base, step, cols, at_base).toarray()
+    return sps.csc_array(found, dtype=bool)
 
 
 def _looks_dense(parts: list[sps.csc_array], probed: int) -> bool:
