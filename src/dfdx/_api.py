@@ -11,9 +11,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from . import _calls
 from ._options import Options, document
 from ._result import Result
@@ -188,17 +185,11 @@ def jacobian(
     %(common)s
     sparsity : 'auto', array_like or scipy.sparse array, optional
         Nonzero pattern of the Jacobian, shape ``(m, n)`` with ``m = f(x).size`` and
-        ``n = x.size`` (a boolean array or any SciPy sparse matrix/array), or 'auto' to
-        detect it (f run once on index sets where it is NumPy code, else probed at
-        random points near x) and check it along one random direction. Columns
-        without a common nonzero row are perturbed together (Curtis-Powell-Reid), so a
-        banded Jacobian costs a few stencils in all, not one per column. `value` and
-        `error` are then ``scipy.sparse.csr_array`` of shape ``(m, n)`` with exactly
-        that pattern; ``Result.sparsity`` holds the pattern (to pass next time), the
-        number of colours and how it was found. A given pattern is checked along a
-        random direction the first time it is used; one that misses nonzeros raises
-        ValueError naming them. With 'auto', a dense f, or a detected pattern that fails
-        its check, gives the dense Jacobian, and ``Result.sparsity.note`` says why.
+        ``n = x.size`` (boolean array or SciPy sparse), or 'auto' to detect and check it
+        (docs/sparse.md). Columns without a common nonzero row are perturbed together,
+        so a banded Jacobian costs a few stencils in all. `value` and `error` are then
+        ``scipy.sparse.csr_array`` with that pattern; ``Result.sparsity`` holds it (to
+        pass next time), its colours and why, if so, the Jacobian was computed dense.
 
     %(returns)s
         ``value.shape == f(x).shape + x.shape``; ``value[i, j] = d f_i / d x_j``.
@@ -318,13 +309,9 @@ def hessian(
         `grad` (``method='complex'`` then differentiates an analytic `grad`).
     %(common)s
     sparsity : 'auto', array_like or scipy.sparse array, optional
-        Nonzero pattern of the Hessian, ``(n, n)`` (made symmetric), or 'auto' to detect
-        it (by tracing f's curved operations, or the gradient's dependencies; a gradient
-        that cannot be traced is probed). With `grad`, a star colouring lets each entry
-        be read in its row or its column, so an arrowhead Hessian takes a few gradient
-        directions; from f alone, only the second differences of the pattern's pairs
-        are taken. `value` and `error` are then symmetric ``scipy.sparse.csr_array``;
-        ``Result.sparsity`` reports the pattern and the number of directions.
+        Nonzero pattern of the Hessian, ``(n, n)``, or 'auto': with `grad` a star
+        colouring, from f the pattern's pairs only; `value` and `error` are then
+        symmetric ``scipy.sparse.csr_array`` (docs/sparse.md).
 
     %(returns)s
         ``value.shape == f(x).shape + x.shape + x.shape``; ``step`` holds the step of each
@@ -406,14 +393,4 @@ def jac(f: Callable[..., Any], **options: Any) -> Callable[..., Any]:
         )
     bound = options.pop("args", ())
     bound = bound if isinstance(bound, tuple) else (bound,)
-
-    pattern = {"sparsity": options.pop("sparsity", None)}
-
-    def derivative_of_f(x: NDArray[Any], *args: Any) -> Any:
-        res = jacobian(f, x, args=args or bound, sparsity=pattern["sparsity"], **options)
-        if isinstance(pattern["sparsity"], str) and res.sparsity is not None and not res.sparsity.dense:
-            pattern["sparsity"] = res.sparsity.pattern  # detected once: the optimiser calls again
-        value = res.value
-        return value if hasattr(value, "tocsr") else np.asarray(value)  # sparse stays sparse
-
-    return derivative_of_f
+    return _calls.jac_of(jacobian, f, bound, options)

@@ -38,7 +38,7 @@ from .engine.sparse_calls import sparse_jacobian_call, with_report
 from .engine.sparse_hessian import sparse_hessian_call
 from .trees import Flattening, flatten
 
-__all__ = ["derivative", "gradient", "jacobian", "directional", "hessian"]
+__all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac_of"]
 
 
 Body = Callable[[Call, Flattening | None], Result]
@@ -287,3 +287,20 @@ def _outputs_first(s: Call, value: Any, error: Any, status: Any, h: Any) -> Resu
 def _arranged_hessian(s: Call, value: Any, error: Any, status: Any, h: Any) -> Result:
     shape = s.x.shape + s.x.shape
     return s.finish(value.reshape(shape), error.reshape(shape), status.reshape(shape), h.reshape(s.x.shape))
+
+
+def jac_of(
+    jacobian: Callable[..., Result], f: Any, bound: tuple[Any, ...], options: dict[str, Any]
+) -> Callable[..., Any]:
+    """The callable of :func:`dfdx.jac`; with ``sparsity='auto'`` the pattern the first call
+    detects is passed to the optimiser's later calls."""
+    pattern = {"sparsity": options.pop("sparsity", None)}
+
+    def derivative_of_f(x: NDArray[Any], *args: Any) -> Any:
+        res = jacobian(f, x, args=args or bound, sparsity=pattern["sparsity"], **options)
+        if isinstance(pattern["sparsity"], str) and res.sparsity is not None and not res.sparsity.dense:
+            pattern["sparsity"] = res.sparsity.pattern  # detected once: the optimiser calls again
+        value = res.value
+        return value if hasattr(value, "tocsr") else np.asarray(value)  # sparse stays sparse
+
+    return derivative_of_f

@@ -177,7 +177,8 @@ def sparse_result(
     shown = ", ".join(f"({int(rows[k])}, {int(cols[k])})" for k in bad[:6])
     more = f" and {bad.size - 6} more" if bad.size > 6 else ""
     message = f"{worst.message} Entries: {shown}{more}."
-    result = replace(result, status=worst, message=message)
+    entries_csr = sps.csr_array((codes, (rows, cols)), shape=value.shape)  # Result.entry_status, sparse
+    result = replace(result, status=worst, message=message, entries=entries_csr)
     if s.throw and worst.failed:
         raise DifferentiationError(f"{worst.name}: {message}", result)
     return result
