@@ -186,6 +186,26 @@ class Outcome:
     missing: str | None = None  # an optional package the rest of the page needs
 
 
+_INLINE = re.compile(r"`((?:dfdx|python -m dfdx) [^`]+)`")
+_PLACEHOLDER = re.compile(r"\.\.\.|\b[A-Z][A-Z_]{2,}\b")  # `--at ...`, EXPRESSION, MODULE:F
+
+
+def inline_commands(text: str) -> list[str]:
+    """The complete ``dfdx ...`` commands quoted in a page's prose (outside fenced blocks).
+
+    A command with a placeholder (``...``, an upper-case word such as ``EXPRESSION``) or
+    without ``--at`` (a mention such as ```dfdx plot contour```) is not one to run.
+    """
+    prose, fenced = [], False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            prose.append(line)
+    spans = _INLINE.findall(" ".join(prose))
+    return [c for c in spans if "--at" in c and not _PLACEHOLDER.search(c)]
+
+
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
     """Run ``dfdx ARGS`` in this process; its exit code, stdout and stderr."""
     from dfdx.cli import main

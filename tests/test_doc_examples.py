@@ -7,6 +7,7 @@ compared); ``python docs/doc_examples.py --update PAGE`` rewrites a page's outpu
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,6 +30,31 @@ def test_page_examples_print_what_the_page_shows(page, tmp_path):
     missing = [o.missing for o in outcomes if o.missing]
     if missing:
         pytest.skip(f"{page.name}: the rest of the page needs {missing[0]}")
+
+
+INLINE = [(page, c) for page in PAGES for c in doc_examples.inline_commands(page.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize(("page", "command"), INLINE, ids=[f"{p.name}:{c}" for p, c in INLINE])
+def test_commands_quoted_in_the_prose_run(page, command, tmp_path):
+    """A complete `dfdx ... --at ...` in a page's text runs as written, from examples/."""
+    with doc_examples.workdir(tmp_path):
+        code, out, err = doc_examples.run_cli(
+            shlex.split(command)[1:] if command.startswith("dfdx") else shlex.split(command)[3:]
+        )
+    assert code == 0, f"{page.name}: `{command}` exited with {code}:\n{out}{err}"
+
+
+def test_inline_commands_are_found_and_placeholders_left_out():
+    text = (
+        "Run `dfdx gradient model:simulate --at 1,2 --noise auto` (or\n"
+        '`dfdx check MODULE:F MODULE:G --at 1`, `dfdx gradient "expression" --at ...`,\n'
+        "`dfdx plot contour`).\n```sh\n`dfdx derivative x --at x=1`\n```\n"
+    )
+    assert doc_examples.inline_commands(text) == ["dfdx gradient model:simulate --at 1,2 --noise auto"]
+    assert (
+        len(INLINE) >= 2
+    )  # as of this writing; fewer means the pages lost their commands or the parser broke
 
 
 def test_every_page_with_code_has_checked_examples():
