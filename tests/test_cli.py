@@ -175,6 +175,20 @@ def test_noise_option(capsys, noise):
     data = run_json(capsys, "gradient", SEED, "--at", "w1=1,w2=1", "--noise", noise)
     np.testing.assert_allclose(data["value"], [-2.0, 2.0], rtol=1e-4)
 
+    def seed_loss(w):
+        return (2 * w[0] + 3 * w[1] - 5) ** 2 + (w[0] - w[1] - 1) ** 2
+
+    level = dfdx.gradient(seed_loss, [1.0, 1.0], noise=1e-6 if noise != "auto" else "auto").noise
+    assert data["noise"] == pytest.approx(level)  # the level used, the estimated one with 'auto'
+
+
+def test_the_noise_level_used_is_printed(capsys):
+    code, out, _ = run(capsys, "gradient", SEED, "--at", "w1=1,w2=1", "--noise", "1e-6")
+    assert code == 0 and "method central, accuracy 4, noise level 1e-06, " in out
+    code, out, _ = run(capsys, "gradient", SEED, "--at", "w1=1,w2=1")
+    assert code == 0 and "noise" not in out
+    assert run_json(capsys, "gradient", SEED, "--at", "w1=1,w2=1")["noise"] is None
+
 
 def test_progress_option(capsys):
     needs("progress", progress=True)

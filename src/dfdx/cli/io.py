@@ -266,9 +266,10 @@ def format_table(kind: str, target: Target, point: Point, res: Any, n: int = 1) 
             lines[2:2] = [f"  f{i} = {p}" for i, p in enumerate(parts)] + [""]
     for label, v, e in zip(labels, value.ravel(), error.ravel(), strict=True):
         lines.append(f"  {label.ljust(width)}  {_pm(float(v), float(e))}")
+    noise = "" if res.noise is None else f", noise level {res.noise:.2g}"
     lines += [
         "",
-        f"method {res.method}, accuracy {res.accuracy}, {res.nfev} evaluations of f; "
+        f"method {res.method}, accuracy {res.accuracy}{noise}, {res.nfev} evaluations of f; "
         f"status {res.status.name}: {res.message}",
     ]
     return "\n".join(lines)

@@ -86,5 +86,6 @@ def result_fields(text: str, labels: tuple[str, ...], x: Any, res: Any) -> dict[
             "message": res.message,
             "method": res.method,
             "accuracy": int(res.accuracy),
+            "noise": None if res.noise is None else plain(res.noise),
         },
     }
