@@ -122,3 +122,11 @@ def test_method_costs_table_evaluation_counts():
     for (method, accuracy), per_coordinate in claims.items():
         res = dfdx.gradient(loss, x, method=method, accuracy=accuracy)
         assert res.nfev == 1 + per_coordinate * x.size, (method, accuracy, res.nfev)
+
+
+def test_the_scaling_page_says_what_an_integer_workers_needs():
+    """`workers=2` is the first thing a SciPy user tries; in a script it needs the main guard."""
+    text = " ".join((ROOT / "docs" / "scaling.md").read_text(encoding="utf-8").split())
+    assert "`workers=n` or `workers=ProcessPoolExecutor(n)`" in text
+    assert 'the code that calls dfdx must sit under `if __name__ == "__main__":`' in text
+    assert "dfdx never creates" not in text  # an integer `workers` is a pool dfdx creates

@@ -139,3 +139,26 @@ def test_the_command_line_passes_kwargs_to_a_module_function(capsys):
 def test_the_command_line_refuses_bad_kwargs(capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_script_without_a_main_guard_is_told_why_its_pool_broke(tmp_path):
+    """workers=N starts fresh interpreters that import the script: unguarded, the pool breaks."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("import dfdx\nprint(dfdx.gradient(sum, [1.0, 2.0], workers=2).value)\n")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("dfdx.evaluation.pools.WorkerError: ")
+    assert 'must sit under `if __name__ == "__main__":`' in last
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text(
+        "import dfdx\nif __name__ == '__main__':\n"
+        "    print(dfdx.gradient(sum, [1.0, 2.0], workers=2).value)\n"
+    )
+    done = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[1. 1.]"

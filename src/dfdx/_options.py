@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import multiprocessing
+import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +20,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from ._validate import as_kwargs, as_worker_count
+from .evaluation.pools import WorkerError
 
 __all__ = ["Options", "document", "bind", "worker_pool"]
 
@@ -85,8 +87,22 @@ def worker_pool(workers: Any) -> Iterator[Any]:
         yield workers
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        yield pool
+    try:
+        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            yield pool
+    except WorkerError as error:
+        if getattr(sys.modules.get("__main__"), "__file__", None) is None:
+            raise
+        raise WorkerError(f"{error} {_SCRIPT_HINT}") from error
+
+
+#: The usual cause of a broken `workers=N` pool in a script: every fresh worker imports the
+#: script, and one whose code runs at import starts workers of its own, which Python refuses.
+_SCRIPT_HINT = (
+    "If you ran a script: the workers of workers=N are fresh interpreters that import it, so "
+    "its top-level code (the call of dfdx among it) must sit under "
+    '`if __name__ == "__main__":`; the workers\' own error is above this traceback on stderr.'
+)
 
 
 COMMON = """\
