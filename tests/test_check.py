@@ -508,3 +508,23 @@ def test_progress_shows_a_bar(capsys):
 def test_numerical_options_are_validated(options, error, match):
     with pytest.raises(error, match=match):
         dfdx.check_gradient(_sin_sum, np.cos, [0.3, 1.0], **options)
+
+
+def test_the_report_says_which_entries_it_prints():
+    """10 entries, one wrong: .entries holds it and 8 good ones, and the text says it prints 8 of 9."""
+    a = np.arange(1.0, 11.0)
+
+    def f(x):
+        return float(np.sum(a * x**2))
+
+    def grad(x):
+        g = 2 * a * x
+        g[7] *= 1.001
+        return g
+
+    report = dfdx.check_gradient(f, grad, np.linspace(0.5, 1.5, 10))
+    assert len(report.entries) == 9
+    text = str(report)
+    assert "  worst entries (the first 8 of the 9 in .entries; show= prints more):" in text
+    assert len(text.split("show= prints more):\n")[1].splitlines()) == 1 + 8  # the header, 8 rows
+    assert "worst entries:" in str(dfdx.check_gradient(f, grad, np.ones(10), show=20))

@@ -270,7 +270,7 @@ def _lines(r: CheckReport) -> list[str]:
         )
     if r.entries:
         lines.append(
-            f"  worst entries (of {len(r.entries)} listed):"
+            f"  worst entries (the first {r.show} of the {len(r.entries)} in .entries; show= prints more):"
             if len(r.entries) > r.show
             else "  worst entries:"
         )
