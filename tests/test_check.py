@@ -526,5 +526,23 @@ def test_the_report_says_which_entries_it_prints():
     assert len(report.entries) == 9
     text = str(report)
     assert "  worst entries (the first 8 of the 9 in .entries; show= prints more):" in text
-    assert len(text.split("show= prints more):\n")[1].splitlines()) == 1 + 8  # the header, 8 rows
+    table = [line for line in text.split("show= prints more):\n")[1].splitlines() if line.startswith("    ")]
+    assert len(table) == 1 + 8  # the header, 8 rows
     assert "worst entries:" in str(dfdx.check_gradient(f, grad, np.ones(10), show=20))
+
+
+def test_a_failed_check_says_what_its_extra_evaluations_were_for():
+    def loss(w):
+        return (2 * w[0] + 3 * w[1] - 5) ** 2 + (w[0] - w[1] - 1) ** 2
+
+    def bad_grad(w):
+        return np.array([10 * w[0] + 10 * w[1] - 22, 5 * w[0] + 20 * w[1] - 28])
+
+    report = dfdx.check_gradient(loss, bad_grad, [1.0, 1.0])
+    extra = report.nfev - report.nfev_full
+    assert extra > 0
+    assert report.notes[0] == (
+        "1 coordinate(s) that disagreed were differenced again before the verdict "
+        f"(one-sided slopes, a finer step, f's noise): {extra} evaluations."
+    )
+    assert not dfdx.check_gradient(loss, lambda w: bad_grad(w) * 0 + [-2, 2], [1.0, 1.0]).notes

@@ -55,7 +55,8 @@ def judge_columns(
     amp = _amplification(p.method, p.accuracy)
     entries: list[EntryCheck] = []
     nondiff: list[int] = []
-    noisy = 0
+    noisy = probed = 0
+    first = nfev
     for c, j in enumerate(cols.tolist()):
         if np.all(ok[:, c]):
             T = p.tolerance(A[:, c : c + 1], E[:, c : c + 1], opts)[:, 0]
@@ -67,6 +68,7 @@ def judge_columns(
         probe, used = _probe(p, j, float(H[c]))
         probe["central"] = (N[:, c], E[:, c], float(H[c]), amp)
         nfev += used
+        probed += 1
         sigma = None
         column = []
         for i in range(p.m):
@@ -84,6 +86,11 @@ def judge_columns(
         if any(e.status in ("not differentiable", "kink accepted") for e in column):
             nondiff.append(j)
     notes = []
+    if probed:
+        notes.append(
+            f"{probed} coordinate(s) that disagreed were differenced again before the verdict "
+            f"(one-sided slopes, a finer step, f's noise): {nfev - first} evaluations."
+        )
     if noisy:
         notes.append(
             f"{noisy} entr{'y' if noisy == 1 else 'ies'} would disagree on dfdx's error model alone, "
