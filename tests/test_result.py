@@ -43,6 +43,19 @@ def test_repr_shows_value_plus_minus_error():
     assert "max" in repr(big) and "median" in repr(big)
 
 
+def test_repr_of_a_pytree_result_names_the_entries_by_path():
+    params = {"w": np.array([1.0, 2.0]), "b": 0.5}
+    res = dfdx.gradient(lambda p: np.sum(p["w"] ** 2) * p["b"], params)
+    lines = repr(res).splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["['w'][0]", "['w'][1]", "['b']"]
+    assert float(lines[0].split()[1]) == pytest.approx(1.0) and lines[0].split()[2] == "±"
+    assert float(lines[2].split()[1]) == pytest.approx(5.0)
+    hess = repr(dfdx.hessian(lambda p: np.sum(p[0] ** 2) * p[1], [np.ones(3), 2.0]))
+    assert "\n  [0][0]  " in hess and "\n  [1][1]  " in hess  # 16 entries: one line per block
+    many = repr(dfdx.gradient(lambda p: np.sum(p["a"] ** 2), {"a": np.ones(20)}))
+    assert many.splitlines()[1].split()[:3] == ["['a']", "shape", "(20,),"]
+
+
 def test_status_messages_say_what_to_do():
     for status in Status:
         assert len(status.message) > 40

@@ -248,6 +248,8 @@ def _pm(value: ArrayOrScalar, error: ArrayOrScalar, limit: int = 12) -> str:
     if hasattr(value, "tocsr"):  # sparse Jacobian
         worst = float(error.max()) if getattr(error, "nnz", 0) else 0.0
         return f"  value: {value!r}\n  error: max {worst:.2g}"
+    if isinstance(value, (dict, list, tuple)):  # a pytree x (or f(x)): entries named by their paths
+        return _pm_tree(list(_leaves(value, error, "")), limit)
     v = np.asarray(value)
     e = np.broadcast_to(np.asarray(error, dtype=float), v.shape)
     if v.size > limit:
@@ -260,6 +262,36 @@ def _pm(value: ArrayOrScalar, error: ArrayOrScalar, limit: int = 12) -> str:
     width = max(len(i) for i in index)
     lines = [f"  {i.ljust(width)}  {s}" for i, s in zip(index, entries)]
     return "\n".join(lines)
+
+
+def _leaves(value: Any, error: Any, path: str) -> Any:
+    """``(path, value, error)`` of every leaf of a nested result, in its order."""
+    if isinstance(value, dict):
+        for key in value:
+            yield from _leaves(value[key], error[key], f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for k, (v, e) in enumerate(zip(value, error)):
+            yield from _leaves(v, e, f"{path}[{k}]")
+    else:
+        yield path, np.asarray(value), np.asarray(error, dtype=float)
+
+
+def _pm_tree(leaves: list[tuple[str, NDArray[Any], NDArray[Any]]], limit: int) -> str:
+    """One line per entry, ``['w'][1]  value ± error``; one line per leaf when there are many."""
+    if sum(v.size for _, v, _ in leaves) > limit:
+        width = max(len(path) for path, _, _ in leaves)
+        return "\n".join(
+            f"  {path.ljust(width)}  shape {v.shape}, error max {np.nanmax(e) if e.size else 0:.2g}"
+            for path, v, e in leaves
+        )
+    rows = []
+    for path, v, e in leaves:
+        e = np.broadcast_to(e, v.shape)
+        for index in np.ndindex(v.shape):
+            label = path + (f"[{', '.join(map(str, index))}]" if index else "")
+            rows.append((label, _one(float(v[index]), float(e[index]))))
+    width = max((len(label) for label, _ in rows), default=0)
+    return "\n".join(f"  {label.ljust(width)}  {text}" for label, text in rows)
 
 
 def _one(value: float, error: float) -> str:
