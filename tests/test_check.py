@@ -546,3 +546,13 @@ def test_a_failed_check_says_what_its_extra_evaluations_were_for():
         f"(one-sided slopes, a finer step, f's noise): {extra} evaluations."
     )
     assert not dfdx.check_gradient(loss, lambda w: bad_grad(w) * 0 + [-2, 2], [1.0, 1.0]).notes
+
+
+@pytest.mark.parametrize("x", [{"w": np.ones(2), "b": 1.0}, [np.ones(2), 1.0]])
+def test_a_structure_of_parameters_gets_the_recipe(x):
+    with pytest.raises(TypeError, match=r"check_gradient takes x as one array, .* dfdx\.trees\.ravel\(x\)"):
+        dfdx.check_gradient(lambda p: 0.0, lambda p: p, x)
+    with pytest.raises(TypeError, match=r"check_jacobian takes x as one array, .*its jacobian on the flat"):
+        dfdx.check_jacobian(lambda p: 0.0, lambda p: p, x)
+    with pytest.raises(TypeError, match=r"`x` must be numeric"):  # not a structure: no recipe
+        dfdx.check_gradient(lambda p: 0.0, lambda p: p, "1, 2")

@@ -212,12 +212,26 @@ class Problem:
         return text
 
 
+def _point(x: Any, kind: str) -> Any:
+    """x as one array; a structure of parameters (a dict of arrays) gets the recipe that checks it."""
+    try:
+        return as_point(x)
+    except TypeError:
+        if not isinstance(x, (dict, list, tuple)):
+            raise
+        raise TypeError(
+            f"check_{kind} takes x as one array, not a structure of parameters (a dict, list or "
+            "tuple of arrays): flatten x with `flat, unravel = dfdx.trees.ravel(x)` and check f "
+            f"and its {kind} on the flat vector (docs/checking.md, 'Parameters in a dict', shows how)."
+        ) from None
+
+
 def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Problem:
     """Validate the inputs, evaluate f(x) and the analytic derivative once."""
     name = "grad" if kind == "gradient" else "jac"
     as_function(f, "f")
     as_function(deriv, name)
-    point = as_point(x)
+    point = _point(x, kind)
     as_step(opts.step, point.shape)
     args = args if isinstance(args, tuple) else (args,)
     raw = _evaluate(f, point, args, opts.vectorized)
