@@ -229,6 +229,11 @@ ERRORS = [
     (["gradient", "x*y", "--at", "x=1"], r"`--at` gives no value for y"),
     (["gradient", "x", "--at", "x=1,z=2"], r"`--at` names z, which the expression does not use"),
     (["gradient", "x", "--at", "x=1,2"], r"`--at` mixes named and unnamed values"),
+    (
+        ["derivative", "sin(x)", "--at", "x=1,2,3"],
+        r"name them all \(w1=1,w2=2\), or, for `derivative` at several points, give the values alone \(1,2,3\)",
+    ),
+    (["gradient", "x*y", "--at", "x=1,2,y=3"], r"name them all \(w1=1,w2=2\)$"),
     (["gradient", "x", "--at", "x=1,x=2"], r"`--at` gives x twice"),
     (["gradient", "x", "--at", "x=foo"], r"in `--at x=`: 'foo' is not a number"),
     (["gradient", "x", "--at", ""], r"`--at` needs values"),

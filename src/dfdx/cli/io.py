@@ -78,7 +78,12 @@ def parse_point(text: str) -> Point:
     if not any(named):
         return Point(tuple(_constant(item, "--at") for item in items), None)
     if not all(named):
-        raise UsageError(f"`--at` mixes named and unnamed values in {text!r}; name them all (w1=1,w2=2)")
+        hint = ""
+        if named[0] and not any(named[1:]):  # x=1,2,3: several points of one variable
+            hint = f", or, for `derivative` at several points, give the values alone ({text.partition('=')[2]})"
+        raise UsageError(
+            f"`--at` mixes named and unnamed values in {text!r}; name them all (w1=1,w2=2){hint}"
+        )
     names, values = [], []
     for item in items:
         name, _, value = (part.strip() for part in item.partition("="))
