@@ -231,7 +231,8 @@ ERRORS = [
     (["gradient", "x", "--at", "x=1,2"], r"`--at` mixes named and unnamed values"),
     (
         ["derivative", "sin(x)", "--at", "x=1,2,3"],
-        r"name them all \(w1=1,w2=2\), or, for `derivative` at several points, give the values alone \(1,2,3\)",
+        r"name them all \(w1=1,w2=2\), or, for `derivative` at several points, "
+        r"give the values alone \(1,2,3\)",
     ),
     (["gradient", "x*y", "--at", "x=1,2,y=3"], r"name them all \(w1=1,w2=2\)$"),
     (["gradient", "x", "--at", "x=1,x=2"], r"`--at` gives x twice"),
