@@ -130,3 +130,12 @@ def test_the_scaling_page_says_what_an_integer_workers_needs():
     assert "`workers=n` or `workers=ProcessPoolExecutor(n)`" in text
     assert 'the code that calls dfdx must sit under `if __name__ == "__main__":`' in text
     assert "dfdx never creates" not in text  # an integer `workers` is a pool dfdx creates
+
+
+def test_the_readme_says_how_to_reach_the_installed_dfdx():
+    """After `make demo`, `dfdx ...` in a fresh shell is 'command not found' unless the venv is active."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    head = text[: text.index("<!-- site-start -->")]
+    assert "`source .venv-demo/bin/activate`" in head
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "DEMO_VENV := .venv-demo" in makefile and "$(DEMO_VENV)/bin/python -m pip install" in makefile
