@@ -139,3 +139,14 @@ def test_the_readme_says_how_to_reach_the_installed_dfdx():
     assert "`source .venv-demo/bin/activate`" in head
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "DEMO_VENV := .venv-demo" in makefile and "$(DEMO_VENV)/bin/python -m pip install" in makefile
+
+
+def test_the_readme_lists_every_narrative_page_of_the_site():
+    """A page in the site's table of contents is in the README's list of the documentation."""
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    toctree = index.split("```{toctree}")[1].split("```")[0]
+    pages = [line.strip() for line in toctree.splitlines() if re.fullmatch(r"[a-z_]+", line.strip())]
+    assert "methods" in pages and "cli" in pages
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [p for p in pages if p != "architecture" and f"(docs/{p}.md)" not in readme]
+    assert not missing, f"README.md's Documentation list lacks {missing}"
