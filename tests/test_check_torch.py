@@ -125,3 +125,15 @@ def test_jax_recipe_float32():
         assert report.passed and report.dtype == "float32", str(report)
     wrong = dfdx.check_gradient(f, lambda x: grad(x) * np.array([1, 1, 1, 1, 1.01, 1], np.float32), x)
     assert wrong.mismatches == ((4,),), str(wrong)
+
+
+def test_a_tensor_x_is_refused_with_the_recipe():
+    """f and grad would receive NumPy arrays: the torch code inside them would fail obscurely."""
+
+    def loss(p):
+        return torch.sum(torch.tanh(p) ** 2)
+
+    with pytest.raises(TypeError, match=r"check_gradient takes x as a NumPy array, .* x is a torch\.Tensor"):
+        dfdx.check_gradient(loss, lambda p: p, torch.ones(3))
+    with pytest.raises(TypeError, match=r"check_jacobian takes x as a NumPy array, .*'PyTorch' and 'JAX'"):
+        dfdx.check_jacobian(loss, lambda p: p, torch.ones(3, dtype=torch.float64))

@@ -212,8 +212,22 @@ class Problem:
         return text
 
 
+def _foreign(x: Any) -> bool:
+    """An array of another library (torch, JAX, CuPy, an array-API array), which f expects back."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return False
+    library = type(x).__module__.split(".")[0]
+    return hasattr(x, "__array_namespace__") or library in {"torch", "jax", "jaxlib", "cupy"}
+
+
 def _point(x: Any, kind: str) -> Any:
     """x as one array; a structure of parameters (a dict of arrays) gets the recipe that checks it."""
+    if _foreign(x):
+        raise TypeError(
+            f"check_{kind} takes x as a NumPy array, and f and its {kind} then receive NumPy "
+            f"arrays; x is a {type(x).__module__}.{type(x).__qualname__}: wrap f and the {kind} "
+            "to convert (docs/checking.md, 'PyTorch' and 'JAX', shows how)."
+        )
     try:
         return as_point(x)
     except TypeError:
