@@ -80,8 +80,8 @@ def parse_point(text: str) -> Point:
     if not all(named):
         hint = ""
         if named[0] and not any(named[1:]):  # x=1,2,3: several points of one variable
-            values = text.partition("=")[2]
-            hint = f", or, for `derivative` at several points, give the values alone ({values})"
+            alone = text.partition("=")[2]
+            hint = f", or, for `derivative` at several points, give the values alone ({alone})"
         raise UsageError(
             f"`--at` mixes named and unnamed values in {text!r}; name them all (w1=1,w2=2){hint}"
         )
