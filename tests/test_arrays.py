@@ -123,3 +123,59 @@ def test_the_complex_step_without_complex_dtypes_is_refused(monkeypatch):
         ValueError, match=r"method='complex' needs complex arrays, which torch does not offer"
     ):
         dfdx.gradient(lambda t: torch.sum(t), torch.ones(2, dtype=torch.float64), method="complex")
+
+
+def _counting_from_numpy(monkeypatch):
+    calls = []
+    original = torch.from_numpy
+
+    def counted(arr):
+        calls.append(arr.shape)
+        return original(arr)
+
+    monkeypatch.setattr(torch, "from_numpy", counted)
+    return calls
+
+
+@pytest.mark.parametrize("n", [3, 100])  # the few-variable path and the serial loop
+def test_a_pytree_of_tensors_is_converted_once_per_block(monkeypatch, n):
+    rng = np.random.default_rng(1)
+    flat = rng.standard_normal(n)
+    cut = n // 3
+    a = rng.standard_normal((5, n))
+    at = torch.from_numpy(a)
+    params = {
+        "w": torch.from_numpy(flat[:cut].copy()),
+        "b": torch.from_numpy(flat[cut:].reshape(1, -1).copy()),
+    }
+    seen = []
+
+    def f(p):
+        seen.append((p["w"].shape, p["b"].shape, p["w"].dtype, p["b"].device))
+        return torch.sum(torch.sin(at @ torch.cat([p["w"], p["b"].reshape(-1)])))
+
+    calls = _counting_from_numpy(monkeypatch)
+    res = dfdx.gradient(f, params)
+    # f(x)'s two leaves, one per block of points, value, error and step's two leaves each.
+    assert len(calls) <= 2 + 2 + 6 < len(seen) == res.nfev
+    assert set(seen) == {((cut,), (1, n - cut), torch.float64, torch.device("cpu"))}
+    ref = dfdx.gradient(lambda v: float(torch.sum(torch.sin(at @ torch.as_tensor(v)))), flat)
+    np.testing.assert_array_equal(torch.cat([res.value["w"], res.value["b"].reshape(-1)]).numpy(), ref.value)
+    error = torch.cat([res.error["w"], res.error["b"].reshape(-1)]).numpy()
+    np.testing.assert_allclose(error, ref.error, rtol=1e-14)  # (a few ulps apart before this change too)
+
+
+def test_one_tensor_is_converted_once_per_block_in_its_precision(monkeypatch):
+    x = torch.linspace(-1.0, 2.0, 30, dtype=torch.float32)
+    seen = []
+
+    def f(t):
+        seen.append(t.dtype)
+        return torch.sum(torch.sin(t))
+
+    calls = _counting_from_numpy(monkeypatch)
+    res = dfdx.gradient(f, x, method="complex")
+    # the library's complex check, f(x), the one block, value, error and step.
+    assert len(calls) <= 6 < len(seen) == res.nfev
+    assert set(seen[1:]) == {torch.complex64} and res.value.dtype == torch.float32
+    np.testing.assert_allclose(res.value.numpy(), np.cos(x.numpy()), rtol=1e-6)

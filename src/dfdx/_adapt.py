@@ -10,7 +10,7 @@ flat result in ``Result.flat``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -57,19 +57,35 @@ class TreeFunction:
         value = self.f(tree, *args, **kwargs)
         return value if self.plain else self.flat_value(value, self.vectorized)
 
+    def rows(self, block: Array) -> tuple[Callable[..., Any], Iterable[Any]] | None:
+        """f's inputs for all points of `block` at once, and the function taking one; or None.
+
+        The evaluator's serial loop asks: where x's library makes a point per leaf slowly
+        (torch), the block is converted once and f gets views of it (:meth:`Flattening.unravel_rows`).
+        """
+        if self.vectorized:
+            return None
+        inputs = self.x.unravel_rows(block)
+        return None if inputs is None else (self.of_tree, inputs)
+
+    def of_tree(self, tree: Any, *args: Any, **kwargs: Any) -> Any:
+        """f at a point already in x's structure and library, its value flat NumPy."""
+        value = self.f(tree, *args, **kwargs)
+        return value if self.plain else self.flat_value(value, False)
+
     def flat_value(self, value: Any, batch: bool) -> Any:
         """One value of f (or a batch of them) as a NumPy array."""
         if self.out is None:
             self.learn(value, batch)
         if self.plain:
             return value
+        if self._read is not None and type(value) is self._type:  # one tensor, as f(x) was
+            read = self._read(value)
+            if read is not None:
+                return read
         out = self.out
         assert out is not None
         if out.single:
-            if type(value) is self._type and self._read is not None:
-                read = self._read(value)
-                if read is not None:
-                    return read
             return optree.tree_map(self.checked, value)
         leaves, spec = optree.tree_flatten(value)
         if spec != out.spec:

@@ -37,6 +37,7 @@ from .work import (
     batch_of,
     format_point,
     keep_freed_blocks,
+    rows_of,
 )
 
 __all__ = ["Evaluator", "PointSet", "format_point", "BLOCK_BYTES"]
@@ -329,11 +330,12 @@ class Evaluator:
         if self.recorder is not None or self.budget is not None:
             return [number(v) for v in self(ArrayPoints(block))]
         assert self.pool is None and not self.vectorized and self.progress is None and not self.out_shape
-        f, args, fast = self.f, self.args, self._fast
+        f, inputs = rows_of(self.f, block)
+        args, fast = self.args, self._fast
         out = []
-        for point in block:
+        for point, given in zip(block, inputs):
             try:
-                raw = f(point, *args)
+                raw = f(given, *args)
             except Exception as exc:
                 annotate(exc, point)
                 raise
@@ -375,12 +377,13 @@ class Evaluator:
 
     def _loop(self, block: NDArray[Any], out: NDArray[Any]) -> None:
         """The serial hot loop: a few hundred nanoseconds of dfdx per evaluation."""
-        f, args, fast = self.f, self.args, self._fast
+        f, inputs = rows_of(self.f, block)
+        args, fast = self.args, self._fast
         per_point = self.progress is not None
         scalar = not self.out_shape
-        for i, point in enumerate(block):
+        for i, (point, given) in enumerate(zip(block, inputs)):
             try:
-                raw = f(point, *args)
+                raw = f(given, *args)
             except Exception as exc:
                 annotate(exc, point)
                 raise

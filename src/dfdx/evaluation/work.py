@@ -13,14 +13,23 @@ problem never holds every stencil point in memory at once: a block holds at most
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BLOCK_BYTES", "PointSet", "ArrayPoints", "Work", "annotate", "batch_of", "format_point"]
+__all__ = [
+    "BLOCK_BYTES",
+    "PointSet",
+    "ArrayPoints",
+    "Work",
+    "annotate",
+    "batch_of",
+    "format_point",
+    "rows_of",
+]
 
 #: Upper bound on the size of one block of points (or of f's values for it), in bytes.
 #: Small enough to stay in the last-level cache of a laptop for a few hundred
@@ -181,3 +190,14 @@ def batch_of(
     if batch is not None:
         return batch(start, stop, out, previous)  # type: ignore[no-any-return]
     return np.ascontiguousarray(np.moveaxis(points.block(start, stop), 0, -1))
+
+
+def rows_of(f: Callable[..., Any], block: NDArray[Any]) -> tuple[Callable[..., Any], Iterable[Any]]:
+    """The function the serial loop calls and its input at each point of `block`.
+
+    The points themselves, unless f converts a whole block at once (``f.rows``: x in
+    another array library, where a conversion per point would cost more than f).
+    """
+    rows = getattr(f, "rows", None)
+    found = rows(block) if rows is not None else None
+    return (f, block) if found is None else found
