@@ -17,6 +17,9 @@ from ._result import Result
 
 __all__ = ["derivative", "gradient", "jacobian", "hessian", "directional", "jac"]
 
+#: f(x) by the evaluator, through a store: the checker (a peripheral) reaches it here.
+value_at = _calls.value_at
+
 
 @document
 def derivative(

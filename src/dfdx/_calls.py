@@ -36,6 +36,7 @@ from .engine.hessian import hessian_from_f, hessian_from_gradient, hessian_of_ve
 from .engine.layouts import Directions, Elementwise
 from .engine.sparse_calls import sparse_jacobian_call, with_report
 from .engine.sparse_hessian import sparse_hessian_call
+from .evaluation.evaluator import Evaluator
 from .trees import Flattening, flatten
 
 __all__ = ["derivative", "gradient", "jacobian", "directional", "hessian", "jac_of"]
@@ -304,3 +305,15 @@ def jac_of(
         return value if hasattr(value, "tocsr") else np.asarray(value)  # sparse stays sparse
 
     return derivative_of_f
+
+
+def value_at(
+    f: Any, x: Any, *, args: tuple[Any, ...] = (), store: Any = None, vectorized: bool = False
+) -> Any:
+    """f(x) as every front-end computes it (by the evaluator), read from `store` or recorded there.
+
+    For the checker, so that a check after a gradient with the same store evaluates no point twice.
+    """
+    ev = Evaluator(v.as_function(f), v.as_point(x), args=args, vectorized=vectorized, store=store)
+    ev.close()
+    return ev.f0

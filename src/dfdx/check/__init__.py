@@ -53,6 +53,7 @@ def check_gradient(
     workers: Any = None,
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
+    store: Any = None,
     show: int = 8,
 ) -> CheckReport:
     """Check an analytic gradient against dfdx's numerical one; ``report.passed`` is the verdict.
@@ -100,6 +101,12 @@ def check_gradient(
         (``'auto'``) the noise level of f, so that its error estimates, and hence the
         tolerances, include it; ``progress=True`` shows a progress bar. The directional
         derivatives of a directional check get the same options.
+    store : str or dfdx.Store, optional
+        As for :func:`dfdx.gradient`: f(x) and every evaluation of f at whole points
+        (the full pass, the directional derivatives) are read from the store where
+        recorded and recorded there otherwise, so that a check after
+        ``dfdx.gradient(f, x, store=s)`` with the same options re-evaluates no point.
+        Not with a `dtype` coarser than f's values.
     show : int, optional
         Number of entries listed in ``str(report)`` (default 8).
 
@@ -156,6 +163,7 @@ def check_gradient(
         progress=progress,
         vectorized=vectorized,
         workers=workers,
+        store=store,
         show=show,
     )
     return _check("gradient", f, grad, x, opts, args, kwargs)
@@ -185,6 +193,7 @@ def check_jacobian(
     workers: Any = None,
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
+    store: Any = None,
     show: int = 8,
 ) -> CheckReport:
     """Check an analytic Jacobian against dfdx's numerical one; ``report.passed`` is the verdict.
@@ -203,7 +212,7 @@ def check_jacobian(
         the derivative of f along ``v``.
     method, accuracy, step, adaptive, max_steps, noise, progress : optional
         As for :func:`check_gradient`.
-    vectorized, workers, args, kwargs, show : optional
+    vectorized, workers, args, kwargs, store, show : optional
         As for :func:`check_gradient`.
 
     Returns
@@ -244,6 +253,7 @@ def check_jacobian(
         progress=progress,
         vectorized=vectorized,
         workers=workers,
+        store=store,
         show=show,
     )
     return _check("jacobian", f, jac, x, opts, args, kwargs)

@@ -33,13 +33,14 @@ MAX_BLOCKS = 8
 def _along(p: Problem, v: Array) -> tuple[Array, Array, int]:
     """Numerical derivative along `v` (flat), its error estimate and the evaluations it took."""
     method = "complex" if p.method == "complex" else "central"
+    func, given = p.calling()
     res = directional(
-        p.f,
+        func,
         p.x,
         v.reshape(p.x.shape),
         method=method,
         accuracy=2,
-        f0=p.f0,
+        **given,
         throw=False,
         vectorized=p.vectorized,
         workers=p.workers,

@@ -2,7 +2,7 @@
 
 Two kinds: how strict the check is (`tolerance_factor`, `rtol`, `atol`, `kinks`, `dtype`)
 and how the numerical side is computed (`method`, `accuracy`, `step`, `adaptive`,
-`max_steps`, `noise`, `progress`, `vectorized`, `workers`), which are passed on to the
+`max_steps`, `noise`, `progress`, `vectorized`, `workers`, `store`), which are passed on to the
 public front-ends with the same meaning as there.
 """
 
@@ -39,6 +39,7 @@ class Options:
     progress: bool
     vectorized: bool
     workers: Any
+    store: Any
     show: int
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._api import jacobian
+from .._api import jacobian, value_at
 from .._validate import as_function, as_point, as_step
 from ..stencils import make_stencil
 from .report import CheckReport, DirectionCheck, EntryCheck
@@ -88,6 +88,20 @@ class Problem:
     vectorized: bool
     workers: Any
     numerical: dict[str, Any]
+    #: With a store: the user's own f, its args and f(x) as f gave it (the store's keys).
+    store: Any = None
+    direct: tuple[Any, tuple[Any, ...], Array] | None = None
+
+    def calling(self) -> tuple[Any, dict[str, Any]]:
+        """f for the front-ends at whole points, with its keywords (f(x), args, store).
+
+        With a store, f itself and its args, so that the points are looked up and recorded
+        under the keys any other call of f with that store uses; otherwise f prepared.
+        """
+        if self.direct is None:
+            return self.f, {"f0": self.f0}
+        f, args, raw = self.direct
+        return f, {"f0": raw, "args": args, "store": self.store}
 
     @property
     def m(self) -> int:
@@ -248,7 +262,11 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
     point = _point(x, kind)
     as_step(opts.step, point.shape)
     args = args if isinstance(args, tuple) else (args,)
-    raw = _evaluate(f, point, args, opts.vectorized)
+    if opts.store is None:
+        raw = _evaluate(f, point, args, opts.vectorized)
+    else:
+        raw = _checked_value(value_at(f, point, args=args, store=opts.store, vectorized=opts.vectorized))
+    given = raw
     squeeze = kind == "gradient" and raw.shape == (1,)
     raw = raw[0] if squeeze else raw
     if kind == "gradient" and raw.shape != ():
@@ -270,6 +288,11 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
     )
     cast = working if raw.dtype.kind != "f" or np.finfo(raw.dtype).eps < np.finfo(working).eps else None
     f0 = raw.astype(working) if cast is not None else raw
+    if opts.store is not None and cast is not None and raw.dtype.kind == "f":
+        raise ValueError(
+            f"`store=` records f's own values, but this check rounds them to {working} (x or `dtype` "
+            f"is coarser than f(x), {raw.dtype}); check without store=, or at a {raw.dtype} x."
+        )
     return Problem(
         kind=kind,
         f=_Prepared(f, args, cast, squeeze),
@@ -284,6 +307,8 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
         vectorized=opts.vectorized,
         workers=opts.workers,
         numerical=opts.numerical,
+        store=opts.store,
+        direct=None if opts.store is None else (f, args, given),
     )
 
 
@@ -298,6 +323,12 @@ def _evaluate(f: Any, x: Array, args: tuple[Any, ...], vectorized: bool) -> Arra
         out = out[..., 0]
     else:
         out = np.asarray(f(x, *args))
+    return _checked_value(out)
+
+
+def _checked_value(value: Any) -> Array:
+    """f(x) as an array of real numbers."""
+    out: Array = np.asarray(value)
     if out.dtype.kind not in "biuf":
         raise TypeError(f"`f` must return real numbers, but f(x) has dtype {out.dtype}.")
     return out
@@ -333,8 +364,9 @@ def _analytic(deriv: Any, name: str, x: Array, args: tuple[Any, ...], out_shape:
 
 def column_estimates(p: Problem, cols: Array) -> tuple[Array, Array, Array, int]:
     """Numerical columns ``cols`` of the Jacobian: values and errors ``(m, k)``, steps ``(k,)``, nfev."""
+    extra: dict[str, Any] = {"f0": p.f0}
     if len(cols) == p.n:
-        func, point, step = p.f, p.x, p.step
+        (func, extra), point, step = p.calling(), p.x, p.step
     else:
         func = _Restricted(p.f, p.x, cols, p.vectorized)
         point = p.x.ravel()[cols]
@@ -347,10 +379,10 @@ def column_estimates(p: Problem, cols: Array) -> tuple[Array, Array, Array, int]
         method=p.method,
         accuracy=p.accuracy,
         step=step,
-        f0=p.f0,
         throw=False,
         vectorized=p.vectorized,
         workers=p.workers,
+        **extra,
         **p.numerical,
     )
     value = np.asarray(res.value, dtype=np.float64).reshape(p.m, len(cols))

@@ -155,13 +155,14 @@ def _own_step(p: Problem, j: int, step: float) -> tuple[Array, Array, bool, int]
 
     e = np.zeros(p.x.shape)
     e.ravel()[j] = 1.0
+    func, given = p.calling()
     res = directional(
-        p.f,
+        func,
         p.x,
         e,
         adaptive=True,
         step=step,
-        f0=p.f0,
+        **given,
         throw=False,
         vectorized=p.vectorized,
         workers=p.workers,
@@ -216,7 +217,8 @@ def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, Estimate], int]:
     """
     e = np.zeros(p.n)
     e[j] = 1.0
-    common: dict[str, Any] = dict(f0=p.f0, throw=False, vectorized=p.vectorized, workers=p.workers)
+    func, given = p.calling()
+    common: dict[str, Any] = dict(given, throw=False, vectorized=p.vectorized, workers=p.workers)
     xj = abs(float(p.x.ravel()[j]))
     least = 4 * float(np.spacing(np.asarray(xj, dtype=p.dtype)))
     fine = 2.0 ** math.ceil(math.log2(max(min(h / 4, h / max(1.0, xj)), least)))
@@ -236,7 +238,7 @@ def _probe(p: Problem, j: int, h: float) -> tuple[dict[str, Estimate], int]:
     out: dict[str, Estimate] = {}
     nfev = 0
     for key, run in runs.items():
-        res = directional(p.f, p.x, e.reshape(p.x.shape), **run, **common)
+        res = directional(func, p.x, e.reshape(p.x.shape), **run, **common)
         value = np.asarray(res.value, dtype=np.float64).reshape(p.m)
         error = np.asarray(res.error, dtype=np.float64).reshape(p.m)
         out[key] = (value, error, float(np.asarray(res.step)), _amplification(run["method"], run["accuracy"]))
