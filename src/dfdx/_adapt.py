@@ -66,7 +66,22 @@ class TreeFunction:
         if self.vectorized:
             return None
         inputs = self.x.unravel_rows(block)
-        return None if inputs is None else (self.of_tree, inputs)
+        if inputs is None:
+            return None
+        read, kind = self._read, self._type
+        if read is None or self.plain:
+            return self.of_tree, inputs
+        f, flat_value = self.f, self.flat_value
+
+        def one_tensor(tree: Any, *args: Any, **kwargs: Any) -> Any:  # of_tree, its usual case first
+            value = f(tree, *args, **kwargs)
+            if type(value) is kind:
+                got = read(value)
+                if got is not None:
+                    return got
+            return flat_value(value, False)
+
+        return one_tensor, inputs
 
     def of_tree(self, tree: Any, *args: Any, **kwargs: Any) -> Any:
         """f at a point already in x's structure and library, its value flat NumPy."""

@@ -102,9 +102,10 @@ def reader(library: Library, sample: Any) -> Callable[[Any], Any] | None:
     if lib is None or lib.name != "torch" or library.name != "torch":
         return None
     expected = sample.device
+    cpu = expected.type == "cpu"
 
     def read(value: Any) -> Any:
-        if value.device != expected:
+        if not value.is_cpu if cpu else value.device != expected:
             return None  # the general path names the mismatch
         if value.ndim == 0:
             return value.item()  # a Python number: the evaluator's fast path
