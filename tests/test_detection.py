@@ -215,3 +215,38 @@ def test_jac_detects_once_and_reuses_the_pattern() -> None:
     assert calls.count("Tracer") == 1  # traced at the first call only
     assert sps.issparse(first) and sps.issparse(second)
     assert np.allclose(second.toarray(), dfdx.jacobian(chain, x + 0.01).value, rtol=1e-10, atol=1e-12)
+
+
+def test_an_objective_detects_once_and_reuses_the_pattern() -> None:
+    calls = []
+
+    def counted(x):
+        calls.append(type(x).__name__)
+        return chain(x)
+
+    obj = dfdx.Objective(counted, sparsity="auto")
+    x = np.linspace(0.1, 1.0, 30)
+    first = obj.jac(x)
+    used = obj.nfev
+    second = obj.jac(x + 0.01)
+    assert calls.count("Tracer") == 1  # traced at the first call only
+    detected = dfdx.jacobian(chain, x + 0.01, sparsity="auto")
+    colored = dfdx.jacobian(chain, x + 0.01, sparsity=detected.sparsity.pattern, accuracy=2)
+    assert obj.nfev - used == colored.nfev  # f(x) and the coloured stencil: no detection
+    assert sps.issparse(first) and sps.issparse(second)
+    assert np.allclose(second.toarray(), dfdx.jacobian(chain, x + 0.01).value, rtol=1e-10, atol=1e-12)
+
+
+def test_an_objective_with_a_budget_prices_the_detected_pattern() -> None:
+    def copied(x):  # probed: the detection costs evaluations at the first call only
+        return chain(np.array(np.asarray(x), dtype=float))
+
+    x = np.linspace(0.1, 1.0, 30)
+    first = dfdx.jacobian(copied, x, sparsity="auto", accuracy=2)
+    assert first.sparsity.source == "probed"
+    obj = dfdx.Objective(copied, sparsity="auto", budget=first.nfev + 1 + 9 + 9)
+    obj.jac(x)
+    assert obj.nfev == first.nfev + 1  # its own f(x) too
+    obj.jac(x + 0.01)  # f(x) and the coloured stencil fit, though the first call cost more
+    obj.jac(x + 0.02)
+    assert obj.nfev == first.nfev + 1 + 9 + 9 and obj.njev == 3

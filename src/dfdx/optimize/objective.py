@@ -291,8 +291,15 @@ class Objective:
                 res = self._run(jacobian, entry.point, f0=entry.value, args=entry.args, **self.options)
                 self.njev += 1
                 entry.derivative, entry.error = res.value, res.error
+                self._keep_pattern(res)
         value = entry.derivative
         return value.copy() if hasattr(value, "copy") else value
+
+    def _keep_pattern(self, res: Result) -> None:
+        """``sparsity='auto'``: the pattern the first derivative detected serves every later one."""
+        found = res.sparsity
+        if isinstance(self.options.get("sparsity"), str) and found is not None and not found.dense:
+            self.options = {**self.options, "sparsity": found.pattern}
 
     def _run(self, front: Callable[..., Result], point: NDArray[Any], **options: Any) -> Result:
         """``front(f, point, **options)``, its evaluations counted and kept within the budget.
@@ -301,6 +308,7 @@ class Objective:
         that would not fit is refused before any evaluation, so none is wasted.
         """
         fixed = front is jacobian and not options.get("adaptive") and options.get("noise") != "auto"
+        fixed = fixed and not isinstance(options.get("sparsity"), str)  # detection costs once
         key = (options.get("method"), options.get("accuracy"))
         if fixed and key in self._cost:
             self._spend(self._cost[key])
