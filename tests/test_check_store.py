@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,23 @@ def test_a_store_with_a_coarser_check_precision_is_refused(tmp_path):
 def test_a_lambda_needs_a_name_in_the_store_for_a_check_too(tmp_path):
     with pytest.raises(ValueError, match=r"store= needs a name for f"):
         dfdx.check_gradient(lambda x: float(np.sum(x**2)), lambda x: 2 * x, X, store=tmp_path / "run.db")
+
+
+def test_the_report_counts_f_x_only_when_evaluated(tmp_path):
+    store = dfdx.Store(tmp_path / "run.db")
+    first = dfdx.check_gradient(loss, loss_grad, X, store=store)
+    again = dfdx.check_gradient(loss, loss_grad, X, store=store)
+    assert first.nfev == 1 + 4 * X.size and again.nfev == 0
+
+
+def test_the_command_line_records_a_gradient_and_the_check_reads_it(tmp_path, capsys):
+    from dfdx.cli import main
+
+    seed = "(2*w1 + 3*w2 - 5)**2 + (w1 - w2 - 1)**2"
+    path = str(tmp_path / "cli.db")
+    assert main(["gradient", seed, "--at", "w1=1,w2=1", "--store", path, "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)["result"]["nfev"]
+    grad = "10*w1 + 10*w2 - 22, 10*w1 + 20*w2 - 28"
+    assert main(["check", seed, grad, "--at", "w1=1,w2=1", "--store", path, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert done == 9 and report["nfev"] == 0 and len(dfdx.Store(path)) == 9

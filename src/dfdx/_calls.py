@@ -309,11 +309,12 @@ def jac_of(
 
 def value_at(
     f: Any, x: Any, *, args: tuple[Any, ...] = (), store: Any = None, vectorized: bool = False
-) -> Any:
-    """f(x) as every front-end computes it (by the evaluator), read from `store` or recorded there.
+) -> tuple[Any, int]:
+    """f(x) as every front-end computes it (by the evaluator), read from `store` or recorded
+    there, and the evaluations it took (0 when read).
 
     For the checker, so that a check after a gradient with the same store evaluates no point twice.
     """
     ev = Evaluator(v.as_function(f), v.as_point(x), args=args, vectorized=vectorized, store=store)
     ev.close()
-    return ev.f0
+    return ev.f0, ev.nfev

@@ -91,6 +91,7 @@ class Problem:
     #: With a store: the user's own f, its args and f(x) as f gave it (the store's keys).
     store: Any = None
     direct: tuple[Any, tuple[Any, ...], Array] | None = None
+    fx_nfev: int = 1  # 0 when f(x) was read from the store
 
     def calling(self) -> tuple[Any, dict[str, Any]]:
         """f for the front-ends at whole points, with its keywords (f(x), args, store).
@@ -163,7 +164,7 @@ class Problem:
         seed: int | None,
         notes: list[str],
     ) -> CheckReport:
-        """Assemble the :class:`CheckReport` (`nfev` excludes f(x), counted here)."""
+        """Assemble the :class:`CheckReport` (`nfev` excludes f(x), counted here unless read)."""
         ranked = sorted(entries, key=lambda e: (_RANK[e.status], -e.ratio))
         shown = [e for e in ranked if e.status != "ok"]
         shown += [e for e in ranked if e.status == "ok"][: opts.show]
@@ -200,7 +201,7 @@ class Problem:
             nondifferentiable=nondiff,
             directions=directions,
             seed=seed,
-            nfev=nfev + 1,
+            nfev=nfev + self.fx_nfev,
             nfev_full=self.nfev_full(),
             ngrad=1,
             tolerance=self.describe(opts),
@@ -262,10 +263,12 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
     point = _point(x, kind)
     as_step(opts.step, point.shape)
     args = args if isinstance(args, tuple) else (args,)
+    fresh = 1
     if opts.store is None:
         raw = _evaluate(f, point, args, opts.vectorized)
     else:
-        raw = _checked_value(value_at(f, point, args=args, store=opts.store, vectorized=opts.vectorized))
+        found, fresh = value_at(f, point, args=args, store=opts.store, vectorized=opts.vectorized)
+        raw = _checked_value(found)
     given = raw
     squeeze = kind == "gradient" and raw.shape == (1,)
     raw = raw[0] if squeeze else raw
@@ -309,6 +312,7 @@ def setup(kind: str, f: Any, deriv: Any, x: Any, opts: Any, args: Any) -> Proble
         numerical=opts.numerical,
         store=opts.store,
         direct=None if opts.store is None else (f, args, given),
+        fx_nfev=fresh,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _api, check_gradient
+from .. import Store, _api, check_gradient
 from .io import UsageError, format_table, load_target, parse_numbers, parse_point
 from .output import Outcome, plain, result_fields
 
@@ -115,11 +115,19 @@ def _keywords(args: argparse.Namespace, *targets: Any) -> dict[str, Any]:
     return {"kwargs": kwargs}
 
 
+def _store(args: argparse.Namespace, target: Any) -> dict[str, Any]:
+    """``--store FILE``: f's evaluations recorded there, an expression named by its text."""
+    if args.store is None:
+        return {}
+    name = None if target.expression is None else f"dfdx expression {target.text}"
+    return {"store": Store(args.store, name=name)}
+
+
 def differentiate(args: argparse.Namespace) -> Outcome:
     kind = args.command
     point = parse_point(args.at)
     target = load_target(args.target, point, elementwise=kind == "derivative")
-    options = _options(args) | _keywords(args, target)
+    options = _options(args) | _keywords(args, target) | _store(args, target)
     if kind == "derivative":
         options["n"] = args.n
     front_end = {
@@ -142,7 +150,7 @@ def check(args: argparse.Namespace) -> Outcome:
     point = parse_point(args.at)
     f = load_target(args.function, point)
     grad = load_target(args.gradient, point, gradient_of=f)
-    options = _options(args) | _keywords(args, f, grad)
+    options = _options(args) | _keywords(args, f, grad) | _store(args, f)
     for name in ("mode", "directions", "seed"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

@@ -83,6 +83,12 @@ def _numeric(parser: argparse.ArgumentParser, *, tolerances: bool = True) -> Non
 
 def _keywords(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--store",
+        metavar="FILE",
+        help="record every evaluation of f in FILE (SQLite), and read the points recorded there "
+        "(a rerun, or a check after a gradient, evaluates none twice)",
+    )
+    parser.add_argument(
         "--kwargs",
         metavar="JSON",
         help="keyword arguments of a module:function target, a JSON object (e.g. '{\"a\": 2}')",
