@@ -150,12 +150,12 @@ def test_a_pytree_of_tensors_is_converted_once_per_block(monkeypatch, n):
     }
     seen = []
 
-    def f(p):
+    def f(p, scale=1.0):
         seen.append((p["w"].shape, p["b"].shape, p["w"].dtype, p["b"].device))
-        return torch.sum(torch.sin(at @ torch.cat([p["w"], p["b"].reshape(-1)])))
+        return torch.sum(torch.sin(at @ torch.cat([p["w"], p["b"].reshape(-1)]))) * scale
 
     calls = _counting_from_numpy(monkeypatch)
-    res = dfdx.gradient(f, params)
+    res = dfdx.gradient(f, params, kwargs={"scale": 1.0})  # kwargs bound around the pytree's f
     # f(x)'s two leaves, one per block of points, value, error and step's two leaves each.
     assert len(calls) <= 2 + 2 + 6 < len(seen) == res.nfev
     assert set(seen) == {((cut,), (1, n - cut), torch.float64, torch.device("cpu"))}

@@ -12,6 +12,7 @@ problem never holds every stencil point in memory at once: a block holds at most
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -198,6 +199,12 @@ def rows_of(f: Callable[..., Any], block: NDArray[Any]) -> tuple[Callable[..., A
     The points themselves, unless f converts a whole block at once (``f.rows``: x in
     another array library, where a conversion per point would cost more than f).
     """
-    rows = getattr(f, "rows", None)
+    inner = f.func if isinstance(f, functools.partial) else f  # `kwargs` bound around f
+    rows = getattr(inner, "rows", None)
     found = rows(block) if rows is not None else None
-    return (f, block) if found is None else found
+    if found is None:
+        return f, block
+    call, inputs = found
+    if isinstance(f, functools.partial):
+        call = functools.partial(call, *f.args, **f.keywords)
+    return call, inputs
