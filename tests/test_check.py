@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import dfdx
@@ -81,6 +81,7 @@ def test_no_false_failures_on_jacobians(dtype, mode):
 @given(
     st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.integers(0, 2), st.sampled_from([1e-3, -0.5, 2.0])
 )
+@example([-2.0, 0.0, 1.8e-13], 2, 1e-3)  # an entry of 1e-25 beside f's rounding: unverifiable
 def test_random_points_correct_passes_and_planted_bug_is_caught(point, k, factor):
     f = lambda x: np.exp(0.3 * x[0]) * np.sin(x[1]) + x[2] ** 3 * x[0] - np.log1p(x[1] ** 2)  # noqa: E731
 
@@ -94,7 +95,12 @@ def test_random_points_correct_passes_and_planted_bug_is_caught(point, k, factor
         )
 
     x = np.array(point)
-    assert dfdx.check_gradient(f, grad, x).passed
+    report = dfdx.check_gradient(f, grad, x)
+    # A correct gradient never fails; an entry far below f's rounding at x (x[2] ** 2 * x[0]
+    # at x[2] ~ 1e-13) may only be unverifiable, and the report then says so.
+    assert report.verdict in ("pass", "inconclusive"), str(report)
+    unverified = {e.index for e in report.entries if e.status == "inconclusive"}
+    assert report.passed or unverified <= {(2,)}, str(report)
 
     def wrong(x):
         g = grad(x)
