@@ -1,7 +1,9 @@
 """Trust on hard cases: silent wrong answers per mode, dfdx against scipy.differentiate and numdifftools.
 
-Run as ``python benchmarks/bench_hard.py [--mode M[,M...]] [--verbose] [--no-peers] [--no-mgh]``.
-The cases and their mpmath references are in ``tests/hard_cases.py``. Each result is:
+Run as ``python benchmarks/bench_hard.py [--suite hard|random|all] [--mode M[,M...]] [--verbose]
+[--no-peers] [--no-mgh]``. The cases and their mpmath references are in ``tests/hard_cases.py``
+(the designed suite, ``--suite hard``, the default) and ``tests/hard_case_random.py`` (cases of
+the same kinds drawn with seeded generators, ``--suite random``). Each result is:
 
 - covered: ``|value - truth| <= error`` in every entry, with a finite error;
 - silent wrong: a trusted status (SUCCESS, ONE_SIDED) and not covered, or any trusted status
@@ -24,16 +26,20 @@ components whose true error is not zero).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+if not any((Path(p) / "dfdx").is_dir() for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p):
+    sys.path.insert(0, str(ROOT / "src"))  # this tree's dfdx, unless PYTHONPATH names another
 
 from tests.bank import EXTENDED  # noqa: E402
 from tests.hard_cases import CASES, FAMILIES, MODES, Case, Outcome, applies, classify, outcome  # noqa: E402
@@ -41,6 +47,33 @@ from tests.hard_cases import CASES, FAMILIES, MODES, Case, Outcome, applies, cla
 import dfdx  # noqa: E402
 
 COLUMNS = ("covered", "silent", "weak_miss", "weak", "refused")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """The cases a run classifies, their families in order, and each case's family label."""
+
+    cases: list[Case]
+    families: tuple[str, ...]
+    label: dict[str, str]
+
+
+def load_suite(which: str) -> Suite:
+    """``hard`` (the designed suite), ``random`` (drawn at random) or ``all`` (both; the random
+    suite's families are then labelled ``random/<family>``)."""
+    parts: list[tuple[list[Case], tuple[str, ...], str]] = []
+    if which in ("hard", "all"):
+        parts.append((CASES, FAMILIES, ""))
+    if which in ("random", "all"):
+        from tests.hard_case_random import RANDOM_CASES, RANDOM_FAMILIES
+
+        parts.append((RANDOM_CASES, RANDOM_FAMILIES, "random/" if which == "all" else ""))
+    cases = [c for part in parts for c in part[0]]
+    if len({c.name for c in cases}) != len(cases):
+        raise ValueError("case names repeat across the suites")
+    families = tuple(prefix + f for _, fams, prefix in parts for f in fams)
+    label = {c.name: prefix + c.family for part, _, prefix in parts for c in part}
+    return Suite(cases, families, label)
 
 
 def peer_applies(case: Case, peer: str) -> bool:
@@ -118,20 +151,20 @@ def nd_outcome(case: Case) -> Outcome:
 PEERS = {"scipy": scipy_outcome, "numdifftools": nd_outcome}
 
 
-def run_all(modes: list[str], peers: bool) -> dict[str, dict[str, Outcome]]:
+def run_all(suite: Suite, modes: list[str], peers: bool) -> dict[str, dict[str, Outcome]]:
     results: dict[str, dict[str, Outcome]] = {}
     for mode in modes:
-        results[mode] = {c.name: outcome(c, mode) for c in CASES if applies(c, mode)}
+        results[mode] = {c.name: outcome(c, mode) for c in suite.cases if applies(c, mode)}
     if peers:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             for peer, run in PEERS.items():
-                results[peer] = {c.name: run(c) for c in CASES if peer_applies(c, peer)}
+                results[peer] = {c.name: run(c) for c in suite.cases if peer_applies(c, peer)}
     return results
 
 
-def print_summary(results: dict[str, dict[str, Outcome]]) -> None:
-    exists = {c.name: c.exists for c in CASES}
+def print_summary(suite: Suite, results: dict[str, dict[str, Outcome]]) -> None:
+    exists = {c.name: c.exists for c in suite.cases}
     head = f"{'mode':<14}{'cases':>6}{'covered':>9}{'silent':>8}{'weak>10x':>10}{'weak':>6}{'refused':>9}"
     print(head + f"{'answer rate':>13}")
     for mode, res in results.items():
@@ -146,25 +179,27 @@ def print_summary(results: dict[str, dict[str, Outcome]]) -> None:
             print(f"  {mode}: {len(crashed)} refusals are exceptions inside dfdx: {', '.join(crashed)}")
 
 
-def print_families(results: dict[str, dict[str, Outcome]]) -> None:
-    family = {c.name: c.family for c in CASES}
+def print_families(suite: Suite, results: dict[str, dict[str, Outcome]]) -> None:
+    family, width = suite.label, max(14, *(len(f) + 1 for f in suite.families))
     print("\nsilent wrong answers per family (cases in the family in brackets)")
-    print(f"{'family':<14}" + "".join(f"{m:>13}" for m in results))
-    for fam in FAMILIES:
+    print(f"{'family':<{width}}" + "".join(f"{m:>13}" for m in results))
+    for fam in suite.families:
         row = ""
         for res in results.values():
             names = [k for k in res if family[k] == fam]
             row += f"{sum(res[k].verdict == 'silent' for k in names):>7} ({len(names):>3})"
-        print(f"{fam:<14}{row}")
+        print(f"{fam:<{width}}{row}")
 
 
 def _short(a: Any) -> str:
     return np.array2string(np.asarray(a), precision=4, max_line_width=200, threshold=6).replace("\n", "")
 
 
-def print_silent(results: dict[str, dict[str, Outcome]]) -> None:
-    family = {c.name: c.family for c in CASES}
-    truth = {c.name: c.truth for c in CASES}
+def print_silent(suite: Suite, results: dict[str, dict[str, Outcome]]) -> None:
+    from tests.hard_case_random import describe
+
+    family, by_name = suite.label, {c.name: c for c in suite.cases}
+    truth = {c.name: c.truth for c in suite.cases}
     for mode, res in results.items():
         bad = sorted((family[k], k) for k, o in res.items() if o.verdict == "silent")
         print(f"\n--- {mode}: {len(bad)} silent wrong ---")
@@ -180,6 +215,8 @@ def print_silent(results: dict[str, dict[str, Outcome]]) -> None:
                 f"[{fam}] {name}: value {_short(o.value)} truth {t} error {_short(o.error)}{miss} "
                 f"status {o.status} step {_short(o.step)}"
             )
+            if by_name[name].note.startswith("f = "):
+                print(f"    {describe(by_name[name])}")
 
 
 def _mgh_gradient(p: Any, mode: str) -> tuple[Any, Any]:
@@ -217,6 +254,7 @@ def print_mgh(modes: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", choices=("hard", "random", "all"), default="hard", help="which cases")
     ap.add_argument("--mode", help="comma-separated modes: " + ", ".join([*MODES, *PEERS]))
     ap.add_argument("--verbose", action="store_true", help="list every silent wrong answer")
     ap.add_argument("--no-peers", action="store_true", help="skip scipy.differentiate and numdifftools")
@@ -228,14 +266,16 @@ def main() -> None:
         ap.error(f"unknown mode(s) {sorted(unknown)}")
     modes = [m for m in chosen if m in MODES]
     peers = not args.no_peers and any(m in PEERS for m in chosen)
-    results = run_all(modes, peers)
+    suite = load_suite(args.suite)
+    results = run_all(suite, modes, peers)
     results = {k: v for k, v in results.items() if k in chosen}
-    exists = sum(c.exists for c in CASES)
-    print(f"{len(CASES)} hard cases ({exists} with a derivative), {len(FAMILIES)} families")
-    print_summary(results)
-    print_families(results)
+    exists = sum(c.exists for c in suite.cases)
+    print(f"dfdx from {Path(dfdx.__file__).parent.parent}")
+    print(f"{len(suite.cases)} hard cases ({exists} with a derivative), {len(suite.families)} families")
+    print_summary(suite, results)
+    print_families(suite, results)
     if args.verbose:
-        print_silent(results)
+        print_silent(suite, results)
     if not args.no_mgh:
         print_mgh([m for m in chosen if m in MODES or not args.no_peers])
 
