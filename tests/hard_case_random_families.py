@@ -40,8 +40,17 @@ def oscillation(rng: np.random.Generator, count: int = 50) -> list[Case]:
         else:
             x = sign(rng, 0.2) * logu(rng, 1e-8, 1e9)
         tag = f"{trig}_a{a:.1e}_t{np.max(np.abs(x)):.1e}_n{kw.get('n', 1)}"
-        out.append(expr_case(f"osc_{i:03d}_{tag}", "oscillation", "derivative", f"{trig}(a*t + b)", x,
-                             {"a": a, "b": b}, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"osc_{i:03d}_{tag}",
+                "oscillation",
+                "derivative",
+                f"{trig}(a*t + b)",
+                x,
+                {"a": a, "b": b},
+                **kw,
+            )
+        )
     return out
 
 
@@ -57,12 +66,29 @@ def exp_range(rng: np.random.Generator, count: int = 35) -> list[Case]:
             x0 = float(rng.normal())
             x = np.array([x0, (u - c * x0) / c1])
             front = str(rng.choice(["gradient", "hessian"]))
-            out.append(expr_case(f"exp_{i:03d}_{front}_{side}_u{u:.1f}", "exp_range", front,
-                                 "exp(c*x[0] + c1*x[1])", x, {"c": c, "c1": c1}))  # fmt: skip
+            out.append(
+                expr_case(
+                    f"exp_{i:03d}_{front}_{side}_u{u:.1f}",
+                    "exp_range",
+                    front,
+                    "exp(c*x[0] + c1*x[1])",
+                    x,
+                    {"c": c, "c1": c1},
+                )
+            )
             continue
         kw = order(rng, (0.85, 0.15))
-        out.append(expr_case(f"exp_{i:03d}_{side}_c{c:.1e}_u{u:.1f}_n{kw.get('n', 1)}", "exp_range",
-                             "derivative", "exp(c*t)", u / c, {"c": c}, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"exp_{i:03d}_{side}_c{c:.1e}_u{u:.1f}_n{kw.get('n', 1)}",
+                "exp_range",
+                "derivative",
+                "exp(c*t)",
+                u / c,
+                {"c": c},
+                **kw,
+            )
+        )
     return out
 
 
@@ -94,8 +120,11 @@ def poles(rng: np.random.Generator, count: int = 40) -> list[Case]:
             d = max(d, 1e3 * _ulp(abs(pt[0]) + abs(pt[1])))  # x[0] + x[1] rounds by an ulp
             p = float(pt[0] + pt[1] - sign(rng) * d)
             v = rng.normal(size=2) if front == "directional" else None
-            out.append(expr_case(f"pole_{i:03d}_{front}_d{d:.0e}", "poles", front, "1/(x[0] + x[1] - p)",
-                                 pt, {"p": p}, v=v))  # fmt: skip
+            out.append(
+                expr_case(
+                    f"pole_{i:03d}_{front}_d{d:.0e}", "poles", front, "1/(x[0] + x[1] - p)", pt, {"p": p}, v=v
+                )
+            )
             continue
         form = POLE_FORMS[int(rng.integers(len(POLE_FORMS)))]
         params: dict[str, Any] = {"p": p}
@@ -105,8 +134,18 @@ def poles(rng: np.random.Generator, count: int = 40) -> list[Case]:
             params["c"] = sign(rng) * logu(rng, 1e-6, 1e2)
         kw = order(rng, (0.7, 0.2, 0.1))
         analytic = "abs" not in form
-        out.append(expr_case(f"pole_{i:03d}_d{d:.0e}_x{x:.1e}_n{kw.get('n', 1)}", "poles", "derivative",
-                             form, x, params, analytic=analytic, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"pole_{i:03d}_d{d:.0e}_x{x:.1e}_n{kw.get('n', 1)}",
+                "poles",
+                "derivative",
+                form,
+                x,
+                params,
+                analytic=analytic,
+                **kw,
+            )
+        )
     return out
 
 
@@ -132,8 +171,17 @@ def mixed_sums(rng: np.random.Generator, count: int = 35) -> list[Case]:
             params[f"p{j}"] = float(rng.uniform(-1, 1))
         x = sign(rng) * logu(rng, 1e-2, 1e3)
         kw = order(rng, (0.8, 0.2))
-        out.append(expr_case(f"sum_{i:03d}_{len(parts)}terms_x{x:.1e}_n{kw.get('n', 1)}", "mixed_sums",
-                             "derivative", " + ".join(parts), x, params, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"sum_{i:03d}_{len(parts)}terms_x{x:.1e}_n{kw.get('n', 1)}",
+                "mixed_sums",
+                "derivative",
+                " + ".join(parts),
+                x,
+                params,
+                **kw,
+            )
+        )
     return out
 
 
@@ -170,8 +218,11 @@ def coord_scales(rng: np.random.Generator, count: int = 55) -> list[Case]:
         if front == "directional":
             v = rng.normal(size=d) * (s if rng.random() < 0.5 else 1.0)
         spread = np.log10(s.max() / s.min())
-        out.append(expr_case(f"scales_{i:03d}_{front}_d{d}_spread{spread:.0f}", "coord_scales", front, expr,
-                             x, params, v=v))  # fmt: skip
+        out.append(
+            expr_case(
+                f"scales_{i:03d}_{front}_d{d}_spread{spread:.0f}", "coord_scales", front, expr, x, params, v=v
+            )
+        )
     return out
 
 
@@ -198,17 +249,38 @@ def kinks(rng: np.random.Generator, count: int = 45) -> list[Case]:
         if i % 6 == 5:
             front = str(rng.choice(["gradient", "hessian", "directional"]))
             pt, v = np.array([x, float(rng.normal())]), rng.normal(size=2) if front == "directional" else None
-            out.append(expr_case(f"kink_{i:03d}_{front}_dist{abs(x - k):.0e}", "kinks", front,
-                                 "s*abs(x[0] - k) + x[1]**2 + x[0]*x[1]", pt, params,
-                                 exists=x != k, analytic=False, v=v))  # fmt: skip
+            out.append(
+                expr_case(
+                    f"kink_{i:03d}_{front}_dist{abs(x - k):.0e}",
+                    "kinks",
+                    front,
+                    "s*abs(x[0] - k) + x[1]**2 + x[0]*x[1]",
+                    pt,
+                    params,
+                    exists=x != k,
+                    analytic=False,
+                    v=v,
+                )
+            )
             continue
         kind = names[int(rng.integers(len(names)))]
         form, smooth_at_k, n = KINK_FORMS[kind]
         expr = form.format(g=SMOOTH[int(rng.integers(len(SMOOTH)))])
         exists = x != k or smooth_at_k
         kw = {"n": n} if n > 1 else {}
-        out.append(expr_case(f"kink_{i:03d}_{kind}_dist{abs(x - k):.0e}", "kinks", "derivative", expr, x,
-                             params, exists=exists, analytic=False, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"kink_{i:03d}_{kind}_dist{abs(x - k):.0e}",
+                "kinks",
+                "derivative",
+                expr,
+                x,
+                params,
+                exists=exists,
+                analytic=False,
+                **kw,
+            )
+        )
     return out
 
 

@@ -60,13 +60,33 @@ def noise(rng: np.random.Generator, count: int = 55) -> list[Case]:
             expr = "sin(x[0])*exp(c*x[1]) + x[0]*x[1]"
             expr = f"[{expr}, cos(x[0] - x[1])]" if front == "jacobian" else expr
             v = rng.normal(size=2) if front == "directional" else None
-            out.append(expr_case(f"noise_{i:03d}_{front}_{tag}", "noise", front, expr,
-                                 rng.uniform(-2, 2, size=2), params, noise=spec, v=v))  # fmt: skip
+            out.append(
+                expr_case(
+                    f"noise_{i:03d}_{front}_{tag}",
+                    "noise",
+                    front,
+                    expr,
+                    rng.uniform(-2, 2, size=2),
+                    params,
+                    noise=spec,
+                    v=v,
+                )
+            )
             continue
         expr, name, params, x = _smooth(rng)
         kw = order(rng, (0.8, 0.2))
-        out.append(expr_case(f"noise_{i:03d}_{name}_{tag}_n{kw.get('n', 1)}", "noise", "derivative", expr,
-                             x, params, noise=spec, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"noise_{i:03d}_{name}_{tag}_n{kw.get('n', 1)}",
+                "noise",
+                "derivative",
+                expr,
+                x,
+                params,
+                noise=spec,
+                **kw,
+            )
+        )
     return out
 
 
@@ -101,13 +121,23 @@ def cancellation(rng: np.random.Generator, count: int = 40) -> list[Case]:
             expr = "(x[0] + C)**2 - (x[1] + C)**2" if front != "hessian" else "(x[0] + x[1] + C)**2"
             v = rng.normal(size=2) if front == "directional" else None
             x = sign(rng) * logu(rng, 1e-3, 1e3, 2)
-            out.append(expr_case(f"cancel_{i:03d}_{front}_C{C:.0e}", "cancellation", front, expr, x,
-                                 {"C": C}, v=v))  # fmt: skip
+            out.append(
+                expr_case(f"cancel_{i:03d}_{front}_C{C:.0e}", "cancellation", front, expr, x, {"C": C}, v=v)
+            )
             continue
         expr, name, params, t = _cancel_form(rng)
         kw = order(rng, (0.85, 0.15))
-        out.append(expr_case(f"cancel_{i:03d}_{name}_t{t:.1e}_n{kw.get('n', 1)}", "cancellation",
-                             "derivative", expr, t, params, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"cancel_{i:03d}_{name}_t{t:.1e}_n{kw.get('n', 1)}",
+                "cancellation",
+                "derivative",
+                expr,
+                t,
+                params,
+                **kw,
+            )
+        )
     return out
 
 
@@ -152,16 +182,33 @@ def edges(rng: np.random.Generator, count: int = 45) -> list[Case]:
             x = e + logu(rng, 1e-10, 1e-1, 2)
             kw: dict[str, Any] = {"bounds": (e, np.full(2, INF))} if with_bounds else {}
             front = str(rng.choice(["gradient", "hessian"]))
-            out.append(expr_case(f"edge_{i:03d}_{front}_bounds{int(with_bounds)}", "edges", front,
-                                 "log(x[0] - e0) + sqrt(x[1] - e1)", x,
-                                 {"e0": float(e[0]), "e1": float(e[1])}, **kw))  # fmt: skip
+            out.append(
+                expr_case(
+                    f"edge_{i:03d}_{front}_bounds{int(with_bounds)}",
+                    "edges",
+                    front,
+                    "log(x[0] - e0) + sqrt(x[1] - e1)",
+                    x,
+                    {"e0": float(e[0]), "e1": float(e[1])},
+                    **kw,
+                )
+            )
             continue
         expr, name, params, x, bounds = _edge_form(rng, d)
         kw = order(rng, (0.8, 0.2))
         if with_bounds:
             kw["bounds"] = bounds
-        out.append(expr_case(f"edge_{i:03d}_{name}_d{d:.0e}_bounds{int(with_bounds)}_n{kw.get('n', 1)}",
-                             "edges", "derivative", expr, x, params, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"edge_{i:03d}_{name}_d{d:.0e}_bounds{int(with_bounds)}_n{kw.get('n', 1)}",
+                "edges",
+                "derivative",
+                expr,
+                x,
+                params,
+                **kw,
+            )
+        )
     return out
 
 
@@ -174,16 +221,35 @@ def user_steps(rng: np.random.Generator, count: int = 40) -> list[Case]:
             step: Any = logu(rng, 1e-300, 1e3, 2) if front != "hessian" else logu(rng, 1e-300, 1e3)
             expr = "sin(a*x[0])*exp(x[1]/3) + x[0]*x[1]"
             expr = f"[{expr}, x[0]**2 - x[1]]" if front == "jacobian" else expr
-            out.append(expr_case(f"step_{i:03d}_{front}_h{np.min(step):.0e}", "user_steps", front, expr,
-                                 rng.uniform(-2, 2, size=2), {"a": logu(rng, 0.1, 10)}, step=step))  # fmt: skip
+            out.append(
+                expr_case(
+                    f"step_{i:03d}_{front}_h{np.min(step):.0e}",
+                    "user_steps",
+                    front,
+                    expr,
+                    rng.uniform(-2, 2, size=2),
+                    {"a": logu(rng, 0.1, 10)},
+                    step=step,
+                )
+            )
             continue
         expr, name, params, x = _smooth(rng)
         h = logu(rng, 1e-300, 1e3)
         kw = order(rng, (0.8, 0.2))
         if name == "log" and rng.random() < 0.5:
             kw["bounds"] = (0.0, INF)
-        out.append(expr_case(f"step_{i:03d}_{name}_h{h:.0e}_n{kw.get('n', 1)}", "user_steps", "derivative",
-                             expr, x, params, step=h, **kw))  # fmt: skip
+        out.append(
+            expr_case(
+                f"step_{i:03d}_{name}_h{h:.0e}_n{kw.get('n', 1)}",
+                "user_steps",
+                "derivative",
+                expr,
+                x,
+                params,
+                step=h,
+                **kw,
+            )
+        )
     return out
 
 
@@ -214,6 +280,7 @@ def higher(rng: np.random.Generator, count: int = 40) -> list[Case]:
     for i in range(count):
         expr, name, params, x = _higher_form(rng)
         n = int(rng.integers(2, 6))
-        out.append(expr_case(f"higher_{i:03d}_{name}_x{x:.1e}_n{n}", "higher", "derivative", expr, x,
-                             params, n=n))  # fmt: skip
+        out.append(
+            expr_case(f"higher_{i:03d}_{name}_x{x:.1e}_n{n}", "higher", "derivative", expr, x, params, n=n)
+        )
     return out
