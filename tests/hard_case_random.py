@@ -25,6 +25,7 @@ import numpy as np
 from .hard_case_kit import Case
 
 __all__ = [
+    "FORMULAS",
     "RANDOM_CASES",
     "RANDOM_FAMILIES",
     "SEED",
@@ -96,6 +97,10 @@ MP_NAMES: dict[str, Any] = {
     "floor": mpmath.floor,
     "pi": float(np.pi),  # the float64 pi that NumPy's f uses, exactly
 }
+
+
+#: Each random case's formula and parameters, by name (for checks against closed forms).
+FORMULAS: dict[str, tuple[str, dict[str, Any]]] = {}
 
 
 def family_rng(k: int) -> np.random.Generator:
@@ -194,6 +199,7 @@ def expr_case(
     if noise is not None:
         note += f"; noise {noise[0]} {noise[1]:.3g} (salt {noise[2]})"
     v = None if v is None else np.asarray(v, dtype=np.float64)
+    FORMULAS[name] = (expr, p)
     return Case(name, family, front, f, x, ref, options=options, analytic=analytic, v=v, note=note)
 
 

@@ -265,7 +265,10 @@ def kinks(rng: np.random.Generator, count: int = 45) -> list[Case]:
             continue
         kind = names[int(rng.integers(len(names)))]
         form, smooth_at_k, n = KINK_FORMS[kind]
-        expr = form.format(g=SMOOTH[int(rng.integers(len(SMOOTH)))])
+        g = SMOOTH[int(rng.integers(len(SMOOTH)))]
+        if kind.startswith("xabsx") and g == "0.0":
+            g = "sin(t)"  # a derivative of exactly 0 at k: the reference would be 1e-65, not 0
+        expr = form.format(g=g)
         exists = x != k or smooth_at_k
         kw = {"n": n} if n > 1 else {}
         out.append(

@@ -234,7 +234,7 @@ def user_steps(rng: np.random.Generator, count: int = 40) -> list[Case]:
             )
             continue
         expr, name, params, x = _smooth(rng)
-        h = logu(rng, 1e-300, 1e3)
+        h = logu(rng, 1e-300, 1e3) if rng.random() < 0.4 else logu(rng, 1e-10, 1e3)
         kw = order(rng, (0.8, 0.2))
         if name == "log" and rng.random() < 0.5:
             kw["bounds"] = (0.0, INF)
