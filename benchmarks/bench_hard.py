@@ -1,7 +1,7 @@
 """Trust on hard cases: silent wrong answers per mode, dfdx against scipy.differentiate and numdifftools.
 
 Run as ``python benchmarks/bench_hard.py [--suite hard|random|all] [--mode M[,M...]] [--verbose]
-[--no-peers] [--no-mgh]``. The cases and their mpmath references are in ``tests/hard_cases.py``
+[--only TEXT] [--no-peers] [--no-mgh]``. The cases and their mpmath references are in ``tests/hard_cases.py``
 (the designed suite, ``--suite hard``, the default) and ``tests/hard_case_random.py`` (cases of
 the same kinds drawn with seeded generators, ``--suite random``). Each result is:
 
@@ -255,6 +255,9 @@ def print_mgh(modes: list[str]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", choices=("hard", "random", "all"), default="hard", help="which cases")
+    ap.add_argument(
+        "--only", help="run only the cases whose name contains this text (with --verbose: reproduce one)"
+    )
     ap.add_argument("--mode", help="comma-separated modes: " + ", ".join([*MODES, *PEERS]))
     ap.add_argument("--verbose", action="store_true", help="list every silent wrong answer")
     ap.add_argument("--no-peers", action="store_true", help="skip scipy.differentiate and numdifftools")
@@ -267,6 +270,9 @@ def main() -> None:
     modes = [m for m in chosen if m in MODES]
     peers = not args.no_peers and any(m in PEERS for m in chosen)
     suite = load_suite(args.suite)
+    if args.only:
+        picked = [c for c in suite.cases if args.only in c.name]
+        suite = Suite(picked, suite.families, {c.name: suite.label[c.name] for c in picked})
     results = run_all(suite, modes, peers)
     results = {k: v for k, v in results.items() if k in chosen}
     exists = sum(c.exists for c in suite.cases)
