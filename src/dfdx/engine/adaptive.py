@@ -237,11 +237,13 @@ class _Run(Checks):
         cells = cand[0].size
         index = self.cells if cells == self.cells.size else np.arange(cells)
         pick = cand.reshape(level + 1, cells).argmin(axis=0) * cells + index
-        unit = np.broadcast_to(unit, cand.shape)
         order = pick // cells
-        new_err, new_val, new_trunc, new_round, new_unit = (
-            a.reshape(-1)[pick].reshape(cand.shape[1:]) for a in (cand, Tl, trunc, rounding, unit)
+        new_err, new_val, new_trunc, new_round = (
+            a.reshape(-1)[pick].reshape(cand.shape[1:]) for a in (cand, Tl, trunc, rounding)
         )
+        if unit.shape != cand.shape:
+            unit = np.broadcast_to(unit, cand.shape)
+        new_unit = unit.reshape(-1)[pick].reshape(cand.shape[1:])
         # The noise measured since the best entry was chosen counts in its bar too.
         self._raise_best(sel, Tl)
         if rounding is not machine:

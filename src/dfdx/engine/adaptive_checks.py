@@ -53,19 +53,22 @@ class Checks(State):
         ):
             budget.note("answers not verified off the step lattice")
             return
+        every = cols.size == self.ncols
+        # All columns: slices (views), not gathers.
+        sel: Any = slice(None) if every else cols
         full = np.full(self.ncols, np.nan)
-        full[cols] = self._probe_mult(level, cols)
-        layout = self.layout if cols.size == self.ncols else self.layout.subset(cols)
+        full[sel] = self._probe_mult(level, sel, cols.size)
+        layout = self.layout if every else self.layout.subset(cols)
         h = self.points._h(cols, full)
         hh = h.reshape(self.hstep.shape[1:]) if self.layout.one_column else _expand(h, cols.size, self.out)
         with np.errstate(all="ignore"):
             if self.one_point:
                 value = self.ev(layout.points(h, np.ones(1))).reshape(cols.size, *self.out)
-                ok = self._one_point(level, cols, value, hh)
+                ok = self._one_point(level, sel, value, hh)
             else:
                 values = self.ev(layout.points(h, self.offsets, self.stencil.is_complex))
-                ok = self._whole_stencil(level, cols, values.reshape(1, cols.size, -1, *self.out), hh)
-        ok |= ~np.isfinite(self.best[cols])
+                ok = self._whole_stencil(level, sel, values.reshape(1, cols.size, -1, *self.out), hh)
+        ok |= ~np.isfinite(self.best[sel])
         bad = cols[~np.logical_and.reduce(ok.reshape(cols.size, -1), axis=1)]
         if bad.size:
             self.done[bad] = False
@@ -77,7 +80,7 @@ class Checks(State):
             self.changes[:, bad] = np.nan
             self.next_mult[bad] = full[bad]
 
-    def _whole_stencil(self, level: int, cols: Array, values: Array, hh: Array) -> Array:
+    def _whole_stencil(self, level: int, cols: Any, values: Array, hh: Array) -> Array:
         """The stencil's quotient at the probe step, against the answer."""
         D, R = self._quotient(values, hh[None], self.f0[cols], self.absf0[cols])
         D, R = D[0], R[0] + self.noise_gain * self.sigma[cols] / hh**self.stencil.n
@@ -87,40 +90,46 @@ class Checks(State):
         ok: Array = np.abs(D - best) <= 0.5 * np.abs(last - best) + 2 * self.best_err[cols] + 3 * R
         return ok
 
-    def _one_point(self, level: int, cols: Array, value: Array, hh: Array) -> Array:
+    def _one_point(self, level: int, cols: Any, value: Array, hh: Array) -> Array:
         """``(f(x + h) - f(x)) / h`` at the probe step h, against the answer's prediction of it.
 
         ``Q(h) = D(h) + h E(h) / 2`` with ``E`` the second difference: from the last step
         ``h_l`` (ratio ``r = h / h_l``), ``D(h) - T ~ r^2 (D(h_l) - T)`` and ``E(h) ~ E(h_l)``,
         up to the change of E from the step before.
         """
-        f0, best = self.f0[cols], self.best[cols]
+        f0, absf0, best = self.f0[cols], self.absf0[cols], self.best[cols]
+        eps = self.eps
         q = (value - f0) / hh
-        e_now, h_l = self._second(level, cols)
-        e_before, _ = self._second(level - 1, cols) if level > 0 else (np.nan * e_now, h_l)
+        e_now, h_l = self._second(level, cols, f0)
         r = hh / h_l
-        predicted = best + r**2 * (self.quotient[level][cols] - best) + hh * e_now / 2
-        drift = np.where(np.isfinite(e_before), np.abs(e_now - e_before), np.abs(e_now))
-        slack = 2 * self.best_err[cols] + r**2 * np.abs(self.quotient[level][cols] - best) + hh * drift / 2
-        rounding = self.eps * (np.abs(value) + np.abs(f0)) + self.noise_gain * self.sigma[cols]
-        rounding = rounding / hh + 2 * r * self.eps * 4 * np.abs(f0) / h_l
+        gap = self.quotient[level][cols] - best
+        predicted = best + r**2 * gap + hh * e_now / 2
+        if level > 0:
+            e_before, _ = self._second(level - 1, cols, f0)
+            drift = np.where(np.isfinite(e_before), np.abs(e_now - e_before), np.abs(e_now))
+        else:
+            drift = np.abs(e_now)
+        slack = 2 * self.best_err[cols] + r**2 * np.abs(gap) + hh * drift / 2
+        rounding = eps * (np.abs(value) + absf0) + self.noise_gain * self.sigma[cols]
+        rounding = rounding / hh + 2 * r * eps * 4 * absf0 / h_l
         rounding = rounding + self.sensitivity * self._xmag(cols) * np.abs(q) / hh
         ok: Array = np.abs(q - predicted) <= slack + 3 * rounding
         return ok
 
-    def _second(self, level: int, cols: Array) -> tuple[Array, Array]:
+    def _second(self, level: int, cols: Any, f0: Array) -> tuple[Array, Array]:
         """The second difference ``(f(x+h) + f(x-h) - 2 f(x)) / h^2`` of `level`, and its step."""
         h = self.hstep[level]
         h = h[cols] if h.shape[0] == self.ncols else h
-        up, down = self.values[level][cols][:, self.plus], self.values[level][cols][:, self.minus]
-        e: Array = (up + down - 2 * self.f0[cols]) / h**2
+        values = self.values[level]
+        up, down = values[:, self.plus][cols], values[:, self.minus][cols]
+        e: Array = (up + down - 2 * f0) / h**2
         return e, h
 
-    def _xmag(self, cols: Array) -> Array:
-        out: Array = self.xmag[cols if self.xmag.shape[0] == self.ncols else 0]
+    def _xmag(self, cols: Any) -> Array:
+        out: Array = self.xmag[cols if self.xmag.shape[0] == self.ncols else slice(0, 1)]
         return out
 
-    def _probe_mult(self, level: int, cols: Array) -> Array:
+    def _probe_mult(self, level: int, cols: Any, n_cols: int) -> Array:
         """The probe's step (as a multiplier of h0): ``PROBE`` times the last step at most.
 
         Not above an absolute step either, since f's scale is not assumed from |x| (sin at
@@ -131,11 +140,15 @@ class Checks(State):
         n = self.stencil.n
         best = np.abs(self.best[cols])
         with np.errstate(all="ignore"):
-            spread = 2 * self.eps * self.amplification * self.absf0[cols] + self.noise_gain * self.sigma[cols]
+            spread = 2 * self.eps * self.amplification * self.absf0[cols]
+            if np.count_nonzero(self.sigma):
+                spread = spread + self.noise_gain * self.sigma[cols]
             if n == 1 and not self.stencil.is_complex:
                 spread = spread + self.sensitivity * self._xmag(cols) * best
-            need = (spread / (0.1 * best)) ** (1.0 / n)
-        need = np.where(np.isfinite(need), need, 0.0).reshape(cols.size, -1).max(axis=1)
+            need = spread / (0.1 * best)
+            if n != 1:
+                need = need ** (1.0 / n)
+        need = np.fmax.reduce(np.where(np.isfinite(need), need, 0.0).reshape(n_cols, -1), axis=1)
         h0 = self.h0[cols] if not self.layout.one_column else np.max(self.h0)
         low = np.maximum(FIRST_STEP * PROBE, need)
         low = 3.0 * np.exp2(np.ceil(np.log2(low / 3.0)))

@@ -151,6 +151,7 @@ class State:
         self.nodes = None if stencil.is_complex else noise_nodes(as_bytes(sd.offsets))
         self.node_index: tuple[Array, Array, Array] | None = None
         self.at_x = 0.0
+        self.noise_back = 0
         if self.nodes is not None:
             # The nodes as index arrays (f(x) apart), for one gather per combination.
             where, a = self.nodes
@@ -159,6 +160,7 @@ class State:
             weight = np.array([w for _, _, w in others]).reshape((-1,) + (1,) * (len(shape)))
             back, offset = np.array([b for b, _, _ in others]), np.array([k for _, k, _ in others])
             self.node_index = (back, offset, weight)
+            self.noise_back = max(b for b, _ in where)
 
     def _quotient(self, values: Array, h: Array, f0: Array, absf0: Array) -> tuple[Array, Array]:
         """D(h) of `values` ``(levels, columns, offsets, *out)`` and its rounding bound."""
@@ -214,35 +216,41 @@ class State:
         """Measure f's noise at `level` (columns `sel`): ``sigma`` and whether it is ``confirmed``."""
         if self.nodes is None:
             return
-        where, a = self.nodes
-        back = max(b for b, _ in where)
+        back, k = self.noise_back, len(self.nodes[1]) - 1
         if level <= back + int(np.minimum.reduce(start, axis=None)):
             return  # no column has the levels of two combinations yet
-        values = self.values if isinstance(sel, slice) else self.values[:, sel]
+        every = isinstance(sel, slice)
+        values = self.values if every else self.values[:, sel]
         total = self._combination(values, level, sel)
         # The combination's smooth part shrinks by 2^k a level (k its order): the difference
         # from the previous level's, scaled by that, leaves the noise.
-        prev = self.noise_sum[sel].copy()
+        prev = self.noise_sum[sel]
         if not np.all(np.isfinite(prev)):
             earlier = self._combination(values, level - 1, sel)
             prev = np.where(np.isfinite(prev), prev, np.where(level - 1 >= start + back, earlier, np.nan))
-        k = len(a) - 1
+        noise = np.abs(total - prev / 2.0**k)
+        noise /= math.sqrt(1 + 4.0**-k)
         self.noise_sum[sel] = total
-        noise = np.abs(total - prev / 2.0**k) / math.sqrt(1 + 4.0**-k)
-        noise = np.where((level > start + back) & np.isfinite(noise), noise, np.nan)
+        if int(np.maximum.reduce(start, axis=None)) + back >= level or not np.all(np.isfinite(noise)):
+            noise = np.where((level > start + back) & np.isfinite(noise), noise, np.nan)
         # Noise is f's, the same at every step: it is confirmed once two levels agree on it
         # (an oscillation above the step's scale does not keep its size as the step shrinks).
         # The level uses the largest of the recent measurements that agree with the latest
         # (one measurement can be small by chance; a smooth part shrinks fast).
-        history = self.noise_raw[:, sel]
-        before = history[(level - 1) % NOISE_WINDOW].copy()
-        history[level % NOISE_WINDOW] = noise
-        self.noise_raw[:, sel] = history
+        history = self.noise_raw if every else self.noise_raw[:, sel]
+        before = history[(level - 1) % NOISE_WINDOW]
         agree = np.maximum(noise, before) <= NOISE_AGREE * np.minimum(noise, before)
+        history[level % NOISE_WINDOW] = noise
+        if not every:
+            self.noise_raw[:, sel] = history
         near = np.where(history <= NOISE_AGREE * noise, history, np.nan)
         measured = np.isfinite(noise)
-        self.sigma[sel] = np.where(measured, np.fmax.reduce(near, axis=0), self.sigma[sel])
-        self.confirmed[sel] = np.where(measured, agree, self.confirmed[sel])
+        if np.all(measured):
+            self.sigma[sel] = np.fmax.reduce(near, axis=0)
+            self.confirmed[sel] = agree
+        else:
+            self.sigma[sel] = np.where(measured, np.fmax.reduce(near, axis=0), self.sigma[sel])
+            self.confirmed[sel] = np.where(measured, agree, self.confirmed[sel])
 
     def _combination(self, values: Array, level: int, sel: Any) -> Array:
         """The noise combination at `level` (`values` of the columns `sel`), nearest node first
