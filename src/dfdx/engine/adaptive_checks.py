@@ -225,7 +225,7 @@ class Checks(State):
         there a differentiable f has both indicators halving with h. A jump of f at x
         keeps ``|f(x + h) - f(x - h)|`` at the size of the jump however small h gets.
         """
-        if not self.two_sided or self.stencil.n != 1 or self.points.levels < 2:
+        if not self.two_sided or self.stencil.n > 2 or self.points.levels < 2:
             return np.zeros(self.best.shape, dtype=bool)
         # Columns run from the first level until they stop: the last is where mult is finite.
         last = np.add.reduce(np.isfinite(self.mult[: self.points.levels]), axis=0) - 1
@@ -233,11 +233,38 @@ class Checks(State):
         # A column that never settled is judged on its last three steps, whatever their
         # ratio; one that settled, on the (up to three) steps of its final run.
         first = np.where(settled, np.maximum(last - 2, self.start), last - 2)
+        if self.stencil.n == 2:
+            return self._slope_kinks(last, first)
         judged = (first >= 0) & (last - first >= 1)
         three = (first == last - 2).reshape((-1,) + (1,) * len(self.out))
         indicators, noise = self._indicators(np.maximum(last - np.arange(3)[:, None], 0))
         steady = _steady(indicators, noise, three)  # kinks, jumps
         out: Array = (steady[0] | steady[1]) & judged.reshape(three.shape)
+        return out
+
+    def _slope_kinks(self, last: Array, first: Array) -> Array:
+        """Second derivatives at a kink of the slope (``|t| t`` at 0): the odd part of f says so.
+
+        With ``O(h) = (f(x + h) - f(x - h)) / 2``, ``K(h) = (O(2h) - 2 O(h)) / h^2`` is
+        ``h / 2`` times the third derivative for a smooth f, halving with h; where the
+        second derivative jumps by ``J`` at x it keeps the size ``J / 4``, while the even
+        part (the second difference) converges to the mean of the one-sided second
+        derivatives as if f were smooth. Judged on the three steps of a final run.
+        """
+        o, plus, minus, cols = self.offsets, self.plus, self.minus, self.all
+        if o[plus] != -o[minus]:
+            return np.zeros(self.best.shape, dtype=bool)
+        levels = np.maximum(last - np.arange(3)[:, None], 0)  # last, last - 1, last - 2
+        up, down = self.values[levels, cols, plus], self.values[levels, cols, minus]
+        h = self.hstep[levels, cols if self.hstep.shape[1] == self.ncols else 0] * o[plus]
+        halving = np.logical_and.reduce(h[1:] == 2 * h[:-1], axis=0)
+        odd = (up - down) / 2
+        K = np.abs(odd[1:] - 2 * odd[:-1]) / h[:-1] ** 2  # K(h_last), K(h_last-1)
+        size = self.eps * (np.abs(up) + np.abs(down)) + 2 * self.sigma[None]
+        noise = (size[1] + 2 * size[0]) / h[0] ** 2
+        kink = (K[0] > 100 * noise) & (K[0] > 0.7 * K[1]) & halving
+        judged = (first == last - 2).reshape((-1,) + (1,) * len(self.out))
+        out: Array = kink & judged
         return out
 
     def _steps(self) -> Array:
