@@ -27,7 +27,11 @@ Array = NDArray[Any]
 
 #: The verification step, relative to the last step of a run: off the run's lattice of
 #: halved steps, so that a step sequence aliasing an oscillation of f cannot pass it.
-PROBE = 0.375
+#: A lattice step of m periods of an oscillation aliases it for any integer m; the probe,
+#: ``PROBE_ODD / 64`` of it, does too only when 64 divides m (with 3/8, every m that 8
+#: divides, such as 40, would alias the probe as well).
+PROBE_ODD = 23.0
+PROBE = PROBE_ODD / 64
 
 _ROUNDOFF, _NOT_CONVERGED = Status.ROUNDOFF.code, Status.NOT_CONVERGED.code
 _NOT_DIFFERENTIABLE, _NONFINITE = Status.NOT_DIFFERENTIABLE.code, Status.NONFINITE.code
@@ -135,7 +139,7 @@ class Checks(State):
         Not above an absolute step either, since f's scale is not assumed from |x| (sin at
         1e6, floor far from 0 look smooth on steps of 2^k, k >= 0) -- unless rounding, of
         f or of x + h, would hide a tenth of the answer at that step: then the smallest step
-        of the form ``3 * 2^k`` at which it would not.
+        of the form ``PROBE_ODD * 2^k`` at which it would not.
         """
         n = self.stencil.n
         best = np.abs(self.best[cols])
@@ -151,7 +155,7 @@ class Checks(State):
         need = np.fmax.reduce(np.where(np.isfinite(need), need, 0.0).reshape(n_cols, -1), axis=1)
         h0 = self.h0[cols] if not self.layout.one_column else np.max(self.h0)
         low = np.maximum(FIRST_STEP * PROBE, need)
-        low = 3.0 * np.exp2(np.ceil(np.log2(low / 3.0)))
+        low = PROBE_ODD * np.exp2(np.ceil(np.log2(low / PROBE_ODD)))
         out: Array = np.minimum(self.mult[level][cols] * PROBE, low / h0)
         return out
 
