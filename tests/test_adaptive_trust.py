@@ -146,3 +146,60 @@ def test_noise_weights_annihilate_low_polynomials_and_have_unit_norm(nodes):
     for k in range(len(t) - 1):
         assert abs(np.sum(a * t**k)) < 1e-12 * np.sum(np.abs(a * t**k)) + 1e-15
     assert abs(np.sum(a * t ** (len(t) - 1))) > 1e-3
+
+
+# -- an oscillation whose period divides the lattice step a multiple of 8 times -------------
+
+
+@pytest.mark.parametrize("periods", [40, 56, 120])
+def test_oscillation_aliased_by_the_lattice_and_a_3_8_probe(periods):
+    """Steps ``2^-k`` that hold ``periods`` periods of sin alias it; so would a probe at 3/8 of them."""
+    s = 2.0**-7 / periods / (2 * np.pi)  # a step of 2^-7 holds `periods` periods
+
+    def f(t):
+        return 0.2 * (t / s) ** 2 - 0.04 * np.sin(t / s + 4.4)
+
+    x = 4.376e-4
+    truth = 0.4 * x / s**2 - 0.04 * np.cos(x / s + 4.4) / s
+    res = dfdx.derivative(f, x, adaptive=True, throw=False)
+    assert honest(res, truth)
+    assert res.status in TRUSTED  # answered, at a step below the oscillation's scale
+
+
+# -- second derivatives at a kink of the slope ----------------------------------------------
+
+
+@pytest.mark.parametrize("smooth", [np.sin, np.exp, lambda t: 0.5 * t * t])
+def test_second_derivative_at_a_kink_of_the_slope_is_not_differentiable(smooth):
+    """``s (t - k)|t - k|`` has a jump of ``2 s`` in its second derivative at k."""
+    k, s = -0.5156559440032353, 0.133
+    res = dfdx.derivative(
+        lambda t: s * (t - k) * np.abs(t - k) + smooth(t), k, n=2, adaptive=True, throw=False
+    )
+    assert res.status is Status.NOT_DIFFERENTIABLE
+    with pytest.raises(dfdx.DifferentiationError, match="NOT_DIFFERENTIABLE"):
+        dfdx.derivative(lambda t: s * (t - k) * np.abs(t - k) + smooth(t), k, n=2, adaptive=True)
+
+
+@pytest.mark.parametrize(
+    ("f", "d2", "x"),
+    [
+        (np.sin, lambda t: -np.sin(t), 1.0),
+        (np.exp, np.exp, -3.0),
+        (lambda t: t**3 + t * t, lambda t: 6 * t + 2, 0.0),
+    ],
+)
+def test_second_derivative_of_a_smooth_f_is_not_a_kink(f, d2, x):
+    res = dfdx.derivative(f, x, n=2, adaptive=True)
+    assert res.status is Status.SUCCESS and covered(res, d2(x))
+
+
+def test_brown_badly_scaled_small_entry_is_covered():
+    """f near 1e12 with one gradient entry near 0.04: that entry's bar carries f's rounding."""
+
+    def f(x):
+        return (x[0] - 1e6) ** 2 + (x[1] - 2e-6) ** 2 + (x[0] * x[1] - 2) ** 2
+
+    x0, x1 = 1.01, 1.01
+    truth = [2 * (x0 - 1e6) + 2 * (x0 * x1 - 2) * x1, 2 * (x1 - 2e-6) + 2 * (x0 * x1 - 2) * x0]
+    assert honest(dfdx.gradient(f, [x0, x1], adaptive=True, throw=False), truth)
