@@ -81,6 +81,8 @@ SAFETY = 2.0
 #: The tableau's changes between steps carry the rounding actually made: MEASURED times
 #: them caps an entry's propagated rounding bound.
 MEASURED = 4.0
+#: Changes of exactly zero do not cap a rounding bound this many ulps of the value.
+BLIND = 1e4
 
 
 def initial_steps(reach: Array, stencil: Stencil) -> Array:
@@ -220,6 +222,12 @@ class _Run(Checks):
         trunc, changes = row_errors(Tl, Tp, RATIO, p, s, SAFETY)
         # The changes between rows l, l-1 and l-1, l-2 (row_changes), the latter kept.
         measured = MEASURED * np.fmax(changes, self.changes[: level + 1, sel])
+        # Quotients equal to the last bit at two steps while values far above their differences
+        # round by 1e4 ulps of the answer: rounding that was the same affine function of
+        # the step at both, not no rounding (a shared exponent makes it so).
+        blind = measured == 0
+        if np.count_nonzero(blind):
+            measured[blind & (model > BLIND * self.eps * np.abs(Tl))] = np.inf
         self.changes[: level + 1, sel] = changes
         floor = self.floor * np.abs(Tl)
         machine = np.fmin(model, measured) + self.weight * model + floor
