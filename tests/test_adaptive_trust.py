@@ -203,3 +203,24 @@ def test_brown_badly_scaled_small_entry_is_covered():
     x0, x1 = 1.01, 1.01
     truth = [2 * (x0 - 1e6) + 2 * (x0 * x1 - 2) * x1, 2 * (x1 - 2e-6) + 2 * (x0 * x1 - 2) * x0]
     assert honest(dfdx.gradient(f, [x0, x1], adaptive=True, throw=False), truth)
+
+
+@pytest.mark.parametrize("quantum", [1.61e-6, 1e-3])
+def test_outputs_rounded_to_a_quantum_that_makes_them_affine_in_the_step(quantum):
+    """At small steps the rounded values step by whole quanta, exactly linearly: D2 = 0 to the bit."""
+    c, x = -0.26534396025169293, 2.235584927605375
+
+    def f(t):
+        return np.round(np.exp(c * t) / quantum) * quantum
+
+    res = dfdx.derivative(f, x, n=2, adaptive=True, throw=False)
+    assert honest(res, c * c * np.exp(c * x))
+
+
+@pytest.mark.parametrize("x", [(-12.0, 10.0), (3.0, -4.0)])
+def test_a_polynomial_exact_at_dyadic_points_is_not_quantised(x):
+    """Exact values on dyadic steps share a power-of-two divisor: not a rounding quantum."""
+    res = dfdx.gradient(lambda z: 100 * (z[1] - z[0] ** 2) ** 2 + (1 - z[0]) ** 2, x, adaptive=True)
+    truth = [-400 * x[0] * (x[1] - x[0] ** 2) - 2 * (1 - x[0]), 200 * (x[1] - x[0] ** 2)]
+    assert res.status is Status.SUCCESS and covered(res, truth)
+    assert np.all(np.asarray(res.error) < 1e-9 * np.abs(truth))

@@ -227,7 +227,9 @@ class _Run(Checks):
         # the step at both, not no rounding (a shared exponent makes it so).
         blind = measured == 0
         if np.count_nonzero(blind):
-            measured[blind & (model > BLIND * self.eps * np.abs(Tl))] = np.inf
+            blind &= model > BLIND * self.eps * np.abs(Tl)
+            measured[blind] = np.inf
+            self.blind[sel] |= np.logical_or.reduce(blind, axis=0)
         self.changes[: level + 1, sel] = changes
         floor = self.floor * np.abs(Tl)
         machine = np.fmin(model, measured) + self.weight * model + floor

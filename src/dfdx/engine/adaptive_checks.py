@@ -200,6 +200,8 @@ class Checks(State):
             return self._estimate(rtol, atol, strict)
 
     def _estimate(self, rtol: float, atol: float, strict: bool) -> Estimate:
+        if np.count_nonzero(self.blind) and not self.stencil.is_complex:
+            self._quantised()
         code = np.zeros(self.best.shape, dtype=np.int8)  # Status codes
         size = np.maximum(
             np.abs(self.best), np.abs(self.ev.f0) / _expand(self.layout.reach, self.ncols, self.out)
@@ -271,6 +273,36 @@ class Checks(State):
         out: Array = kink & judged
         return out
 
+    def _quantised(self) -> None:
+        """Widen the bars of entries whose values are rounded to a quantum far above f's ulp.
+
+        Such values (an f that rounds its output, a counter, a table) can be exactly
+        affine in the step on the last steps, so quotients agree to the last bit and the
+        noise measurement sees nothing. Their differences from f(x), on the last three
+        levels, are then integer multiples of one quantum q well below the smallest of
+        them (a smooth or exact f has no such common divisor, or only the smallest
+        difference itself); each value may be off by q / 2.
+        """
+        cols = np.flatnonzero(np.logical_or.reduce(self.blind.reshape(self.ncols, -1), axis=1))
+        levels = self.points.levels
+        d = self.values[max(0, levels - 3) : levels, cols] - self.f0[cols][None, :, None]
+        d = np.abs(np.moveaxis(d, 1, 0).reshape(len(cols), -1, *self.out))  # (cols, points, *out)
+        d = np.where(np.isfinite(d) & (d > 0), d, np.nan)
+        top = np.fmax.reduce(d, axis=1)
+        tol = np.maximum(1e-9 * top, 64 * self.eps * np.abs(self.f0[cols]))
+        q = _common_divisor(d, tol)
+        least = np.fmin.reduce(d, axis=1)
+        # A quantum of a few bits (3 * 2^-k) is what exact arithmetic on dyadic points gives
+        # (a polynomial at integers): only one with a full mantissa (1e-3, a measured unit) counts.
+        mantissa = (np.frexp(np.where(np.isfinite(q), q, 0.0))[0] * 2.0**53).astype(np.int64)
+        odd = mantissa // np.maximum(mantissa & -mantissa, 1)
+        found = (q > 1e3 * tol) & (least >= 2.5 * q) & (odd > 2**20) & self.blind[cols]
+        if not np.count_nonzero(found):
+            return
+        h = _expand(self.h0, self.ncols, self.out)[cols] * self.best_mult[cols]
+        bar = self.amplification * (q / 2) / h**self.stencil.n
+        self.best_err[cols] = np.where(found, np.fmax(self.best_err[cols], bar), self.best_err[cols])
+
     def _steps(self) -> Array:
         bm = self.best_mult.reshape(self.ncols, -1)
         if not self.best.size:
@@ -293,3 +325,25 @@ def _steady(a: Array, noise: Array, three: Array) -> Array:
     a0, a1, a2 = a[:, 0], a[:, 1], a[:, 2]
     out: Array = (a0 > 100 * noise) & (a0 > 0.7 * a1) & (~three | (a1 > 0.7 * a2))
     return out
+
+
+def _common_divisor(d: Array, tol: Array) -> Array:
+    """The largest q of which every finite entry of ``d[:, k]`` is an integer multiple, to `tol`.
+
+    Euclid's algorithm on floats, entry by entry; NaN entries are skipped, and a result
+    of order `tol` means no common divisor.
+    """
+    g = np.full(tol.shape, np.nan)
+    for k in range(d.shape[1]):
+        b = d[:, k]
+        a = np.where(np.isnan(g), b, g)
+        b = np.where(np.isnan(g) | np.isnan(b), 0.0, b)
+        for _ in range(64):
+            more = b > tol
+            if not np.count_nonzero(more):
+                break
+            a, b = np.where(more, b, a), np.where(more, np.fmod(a, np.where(more, b, 1.0)), 0.0)
+            # A remainder within tol of the divisor is a multiple too.
+            b = np.where(b > np.where(more, a, np.inf) - tol, 0.0, b)
+        g = a
+    return g

@@ -148,6 +148,9 @@ class State:
         self.best_unit = np.zeros(shape)
         self.best_order = np.full(shape, -1, dtype=np.intp)  # the tableau column of the best entry
         self.confirmed = np.zeros(shape, dtype=bool)
+        # Entries whose quotients agreed to the last bit where rounding should show: checked
+        # for outputs rounded to a quantum (adaptive_checks) once the run is over.
+        self.blind = np.zeros(shape, dtype=bool)
         self.nodes = None if stencil.is_complex else noise_nodes(as_bytes(sd.offsets))
         self.node_index: tuple[Array, Array, Array] | None = None
         self.at_x = 0.0
