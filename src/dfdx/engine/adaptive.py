@@ -222,14 +222,7 @@ class _Run(Checks):
         trunc, changes = row_errors(Tl, Tp, RATIO, p, s, SAFETY)
         # The changes between rows l, l-1 and l-1, l-2 (row_changes), the latter kept.
         measured = MEASURED * np.fmax(changes, self.changes[: level + 1, sel])
-        # Quotients equal to the last bit at two steps while values far above their differences
-        # round by 1e4 ulps of the answer: rounding that was the same affine function of
-        # the step at both, not no rounding (a shared exponent makes it so).
-        blind = measured == 0
-        if np.count_nonzero(blind):
-            blind &= model > BLIND * self.eps * np.abs(Tl)
-            measured[blind] = np.inf
-            self.blind[sel] |= np.logical_or.reduce(blind, axis=0)
+        self._unblind(measured, model, Tl, sel)
         self.changes[: level + 1, sel] = changes
         floor = self.floor * np.abs(Tl)
         machine = np.fmin(model, measured) + self.weight * model + floor
@@ -270,6 +263,16 @@ class _Run(Checks):
         finished = self._stop(level, active, sel, rtol, atol, new_round, restarted)
         self._plan(level, active, D)
         self._verify(level, finished)
+
+    def _unblind(self, measured: Array, model: Array, Tl: Array, sel: Any) -> None:
+        """Quotients equal to the last bit at two steps while values far above their differences
+        round by 1e4 ulps of the answer: rounding that was the same affine function of the step
+        at both (a shared exponent makes it so), not no rounding. `measured` is not a cap there."""
+        blind = measured == 0
+        if np.count_nonzero(blind):
+            blind &= model > BLIND * self.eps * np.abs(Tl)
+            measured[blind] = np.inf
+            self.blind[sel] |= np.logical_or.reduce(blind, axis=0)
 
     def _improve(self, sel: Any, new: tuple[Array, ...]) -> None:
         """Replace the best entries (value, error, truncation, step, noise unit, order) that `new` betters."""
