@@ -203,7 +203,6 @@ def test_weak_statuses_rarely_miss_by_10x(mode):
     assert n["weak_miss"] <= WEAK_LIMIT.get(mode, 0.1) * sum(n.values()), n
 
 
-@_known("the adaptive mode answers too few random hard cases today")
 def test_adaptive_answers_three_quarters():
     with_d = [c.name for c in RANDOM_CASES if c.exists]
     covered = sum(verdicts("adaptive")[k] == "covered" for k in with_d)
