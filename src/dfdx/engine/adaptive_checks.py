@@ -252,8 +252,8 @@ class Checks(State):
         """Second derivatives at a kink of the slope (``|t| t`` at 0): the odd part of f says so.
 
         With ``O(h) = (f(x + h) - f(x - h)) / 2``, ``K(h) = (O(2h) - 2 O(h)) / h^2`` is
-        ``h / 2`` times the third derivative for a smooth f, halving with h; where the
-        second derivative jumps by ``J`` at x it keeps the size ``J / 4``, while the even
+        h times the third derivative for a smooth f, halving with h; where the second
+        derivative jumps by ``J`` at x it keeps the size ``J / 2``, while the even
         part (the second difference) converges to the mean of the one-sided second
         derivatives as if f were smooth. Judged on the three steps of a final run.
         """
