@@ -35,7 +35,9 @@ whose every output fails moves its steps.
 Non-differentiable points: where a stencil has points on both sides of x, the
 forward and backward slopes ``(f(x+h) - f(x))/h`` and ``(f(x) - f(x-h))/h`` are
 compared at every step. For a differentiable f their difference shrinks with h; at a
-kink it does not, and at a jump the quotients themselves never settle.
+kink it does not, and at a jump the quotients themselves never settle. A second
+derivative at a kink of the slope shows in the odd part of f's values, which keeps its
+size relative to h^2 (:meth:`~dfdx.engine.adaptive_checks.Checks._slope_kinks`).
 
 Examples
 --------
