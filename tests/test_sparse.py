@@ -210,3 +210,26 @@ def test_sparsity_errors() -> None:
         ValueError, match="`sparsity` must be 'auto', a boolean array or a SciPy sparse matrix, got 'yes'"
     ):
         dfdx.jacobian(chain, x, sparsity="yes")
+
+
+def test_a_checked_pattern_is_remembered_for_its_own_function_only() -> None:
+    # The first use of a given pattern with a function is checked (4 more evaluations here);
+    # the memory of it is per function object and goes when the function goes, so a new
+    # function that reuses the old one's memory address is checked again.
+    import gc
+
+    x = np.linspace(0.1, 1.0, 6)
+    pattern = tridiagonal_pattern(6)
+    sparse_calls._CHECKED.clear()
+
+    def make():
+        return lambda x: chain(np.asarray(x))
+
+    f = make()
+    first = dfdx.jacobian(f, x, sparsity=pattern).nfev
+    assert dfdx.jacobian(f, x, sparsity=pattern).nfev == first - 4
+    g = make()
+    assert dfdx.jacobian(g, x, sparsity=pattern).nfev == first
+    del f, g
+    gc.collect()
+    assert len(sparse_calls._CHECKED) == 0

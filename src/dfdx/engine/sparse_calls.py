@@ -11,6 +11,7 @@ pairs only).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "resolve_pattern",
     "with_report",
     "checked_key",
+    "already_checked",
     "DENSE_LIMIT",
 ]
 
@@ -81,7 +83,7 @@ def sparse_jacobian_call(s: Any, sparsity: Any) -> tuple[Result | None, Sparsity
             raise
         return None, _dense_report(pattern, n, source, f"the detected pattern missed nonzeros ({exc})")
     key = None if auto else checked_key(s, pattern)
-    note = verify(s, value, error, h) if key not in _CHECKED else ""
+    note = "" if already_checked(key) else verify(s, value, error, h)
     if note and key is not None:
         misses = _misses(s, pattern, note)
         if misses is not None:
@@ -102,20 +104,34 @@ def sparse_jacobian_call(s: Any, sparsity: Any) -> tuple[Result | None, Sparsity
     return sparse_result(s, value, error, status, rows, cols, h, report), report
 
 
-_CHECKED: set[tuple[bytes, int, str]] = set()
+#: The given patterns already checked, per function: weak keys, so that a function that is
+#: gone cannot pass its patterns on to a new one that happens to reuse its memory.
+_CHECKED: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
 
 
-def checked_key(s: Any, pattern: sps.csc_array) -> tuple[bytes, int, str]:
+def checked_key(s: Any, pattern: sps.csc_array) -> tuple[Any, bytes]:
     """A given pattern is checked once per function it is used with (an optimiser's calls)."""
-    f = s.ev.f
-    return pattern_key(pattern), id(f), getattr(f, "__qualname__", type(f).__name__)
+    return s.ev.f, pattern_key(pattern)
 
 
-def _remember(key: tuple[bytes, int, str]) -> None:
+def already_checked(key: tuple[Any, bytes] | None) -> bool:
+    """Whether the pattern of `key` passed its check with the same function before."""
+    if key is None:
+        return False
+    f, pattern = key
+    try:
+        return pattern in _CHECKED.get(f, ())
+    except TypeError:  # f cannot be referenced weakly: it is checked every time
+        return False
+
+
+def _remember(key: tuple[Any, bytes]) -> None:
     """A given pattern passed its check along a random direction: later calls skip it."""
-    if len(_CHECKED) >= 256:
-        _CHECKED.clear()
-    _CHECKED.add(key)
+    f, pattern = key
+    try:
+        _CHECKED.setdefault(f, set()).add(pattern)
+    except TypeError:
+        pass
 
 
 def _misses(s: Any, pattern: sps.csc_array, note: str) -> PatternMisses | None:

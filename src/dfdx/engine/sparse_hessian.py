@@ -27,7 +27,7 @@ from .detect import VERIFY_SAFETY, detect, traced_pattern
 from .hessian import PAIR_CHUNK, hessian_diagonal, pair_entries
 from .layouts import Directions
 from .sparse import PatternMisses, as_pattern, compressed, group_columns, make_groups
-from .sparse_calls import _CHECKED, _remember, checked_key, sparse_result
+from .sparse_calls import _remember, already_checked, checked_key, sparse_result
 from .tracer import Pairs, trace_input
 
 __all__ = ["sparse_hessian_call", "symmetric_pattern", "SECOND_SAFETY"]
@@ -94,7 +94,7 @@ def sparse_hessian_call(s: Any, sparsity: Any, from_grad: bool) -> tuple[Result 
         return None, Sparsity(pattern=None, colors=n, source=source, dense=True, note=note)
     auto = source != "given"
     key = None if auto else checked_key(s, pattern)
-    check = key not in _CHECKED
+    check = not already_checked(key)
     try:
         build = _from_gradient if from_grad else _from_f
         parts, colors, note, failed = build(s, pattern, auto, check)
