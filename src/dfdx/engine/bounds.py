@@ -389,8 +389,7 @@ def _gaps(parts: list[list[Array]]) -> Array:
     """Distance of every level to its nearest neighbour levels (the larger of the two)."""
     value = np.stack([p[0] for p in parts])
     with np.errstate(invalid="ignore"):
-        diff = np.abs(np.diff(value, axis=0))
-    diff = np.nan_to_num(diff, nan=np.inf)
+        diff = np.nan_to_num(np.abs(np.diff(value, axis=0)), nan=np.inf)
     if len(parts) == 1:
         return np.zeros_like(value)
     before = np.concatenate([diff[:1], diff])

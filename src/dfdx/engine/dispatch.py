@@ -30,7 +30,6 @@ from .bounds import run_planned
 from .budget import first_step, fixed_stencil, too_small
 from .fixed import Estimate, assemble
 from .layouts import Axes, Layout
-from .tiny import applies, tiny_axes
 
 __all__ = ["Call", "along_axes", "columns_last"]
 
@@ -114,8 +113,6 @@ class Call:
             available = self.max_evals - self.ev.budget.used  # type: ignore[union-attr]
             self.first_step = first_step(self.stencil, self._columns, available, self.eps, FIRST_STEP)
         self.noise_used: float | None = None
-        #: One fixed stencil at fixed steps, no box: what :mod:`dfdx.engine.tiny` covers.
-        self.plain = self.noise is None and not self.adaptive and self.bounds is None
         self.mode = next(mode for mode in MODES if mode.applies(self))
 
     def _plan_budget(self, columns: int | None, at_x: bool) -> list[str]:
@@ -276,8 +273,6 @@ MODES = (
 
 def along_axes(s: Call) -> tuple[Estimate, NDArray[np.float64]]:
     """Stencils along every coordinate axis of x."""
-    if s.plain and applies(s.ev, s.x, s.stencil):
-        return tiny_axes(s.ev, s.x, s.stencil, s.step, s.eps)
     return s.run(Axes(s.x, np.arange(s.x.size)))
 
 

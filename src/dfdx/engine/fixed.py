@@ -115,6 +115,8 @@ def estimate_values(
         error=error.reshape(out),
         nonfinite=nonfinite.reshape(out),
         modelled=modelled.reshape(out),
+        # Every entry SUCCESS: no status array to build and search.
+        clean=finite and not modelled.any(),
     )
 
 
