@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+import dfdx
+
 from .hard_case_kit import MP, Case, MpNames, reference
 
 __all__ = [
@@ -42,7 +44,7 @@ __all__ = [
 #: Statuses a user does not read past.
 TRUSTED = frozenset({"SUCCESS", "ONE_SIDED"})
 #: Statuses that raise by default (``throw=True``): the answer was refused.
-FAILED = frozenset({"NOT_DIFFERENTIABLE", "NONFINITE"})
+FAILED = frozenset(status.name for status in dfdx.Status if status.failed)
 
 FAMILIES = (
     "large_tiny",

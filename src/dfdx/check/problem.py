@@ -152,7 +152,10 @@ class Problem:
 
     def nfev_full(self) -> int:
         stencil = make_stencil(self.method, 1, self.accuracy)
-        return 1 + self.n * int(np.count_nonzero(stencil.offsets))
+        # Every column is verified by a low-order check stencil too: two points (one for
+        # a first-order one-sided stencil).
+        check = 1 if stencil.kind != "central" and stencil.accuracy == 1 else 2
+        return 1 + self.n * (int(np.count_nonzero(stencil.offsets)) + check)
 
     def report(
         self,

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from .stencils import Stencil, fornberg_weights
 
-__all__ = ["Tables", "tables", "combine"]
+__all__ = ["Tables", "tables", "combine", "combine_parts"]
 
 Array = NDArray[Any]
 
@@ -75,7 +75,7 @@ class Tables:
     weights_abs: Array  # (K, 1) |weights| of the stencil
     centre_abs: Array  # (L, 1) |weight| of f(x) in each measured order
     powers: Array  # (L, 1) the orders as floats, for h ** orders
-    floor_factor: float  # 2 * amplification: the rounding floor for rounding inside f
+    floor_factor: float  # the rounding floor for rounding inside f, per unit of amplification (module notes)
     pair_ends: Array  # (2P,) rows of the lower orders of the growth-rate pairs, then the higher
     pair_powers: Array  # (P, 1) 1 / (order difference) of each pair
     middle: tuple[Array, Array]  # (P + 1,) positions of the two middle entries of a count
@@ -166,6 +166,19 @@ def combine(
     -------
     value, error, modelled : ndarray, shape (ncols, m)
     """
+    return combine_parts(stencil, values, f0, h, reach, eps, sum_columns)[:3]
+
+
+def combine_parts(
+    stencil: Stencil,
+    values: Array,
+    f0: Array,
+    h: Array,
+    reach: Array,
+    eps: float,
+    sum_columns: bool,
+) -> tuple[Array, Array, Array, Array]:
+    """:func:`combine` and, fourth, the truncation part of each error (the rest is rounding)."""
     t = tables(stencil)
     # Warnings are not errors here: NaN and inf are caught by the final checks.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -206,8 +219,8 @@ def _real(
     reach: Array,
     eps: float,
     sum_columns: bool,
-) -> tuple[Array, Array, Array]:
-    """:func:`combine` for real stencils (under its `errstate`).
+) -> tuple[Array, Array, Array, Array]:
+    """:func:`combine_parts` for real stencils (under its `errstate`).
 
     The work is laid out entries last: ``(rows, E)`` for the ``E = ncols * m`` entries,
     so that nearly every operation is between arrays of one shape.
@@ -242,7 +255,8 @@ def _real(
     # The arithmetic of the combination itself rounds too, exact values or not.
     rounding = bound / Hn + eps * (_rows_sum(t.weights_abs, np.abs(diffs)) / Hn + size)
     truncation, modelled = _truncation(t, stencil, absD, noise, size, rounding, H, reach)
-    return value.reshape(c, m), (rounding + truncation).reshape(c, m), modelled.reshape(c, m)
+    out = (value, rounding + truncation, modelled, truncation)
+    return tuple(a.reshape(c, m) for a in out)  # type: ignore[return-value]
 
 
 def _shrink(
@@ -292,7 +306,7 @@ def _complex(
     reach: Array,
     eps: float,
     sum_columns: bool,
-) -> tuple[Array, Array, Array]:
+) -> tuple[Array, Array, Array, Array]:
     """The complex step: no subtraction, so rounding is not amplified; truncation modelled.
 
     For a vector f (a gradient function, say) the outputs share their terms, and a
@@ -316,7 +330,7 @@ def _complex(
     drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
     truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    return value, rounding + truncation, np.zeros(value.shape, dtype=bool)
+    return value, rounding + truncation, np.zeros(value.shape, dtype=bool), truncation
 
 
 def _truncation(
@@ -333,7 +347,8 @@ def _truncation(
 
     Arrays are entries last (:func:`_real`). Runs under the `errstate` of :func:`combine`.
     """
-    hpow = h**t.powers  # (L, E)
+    # Orders innermost: NumPy's vector pow may round unlike its scalar pow (column bits).
+    hpow = (h[:, None] ** t.powers.T).T  # (L, E)
     mags = absD / hpow
     noises = noise / hpow
     mags[0] = size
@@ -372,7 +387,8 @@ def _median_rate(t: Tables, mags: Array, significant: Array) -> Array:
     sig = significant[t.pair_ends]
     mag = mags[t.pair_ends]
     both = sig[:npairs] & sig[npairs:]
-    rates = np.where(both, (mag[npairs:] / mag[:npairs]) ** t.pair_powers, np.nan)  # (P, E)
+    ratios = mag[npairs:] / mag[:npairs]
+    rates = np.where(both, (ratios.T**t.pair_powers.T).T, np.nan)  # (P, E), pairs innermost as above
     if npairs == 1:
         return np.asarray(rates[0])
     ordered = np.sort(rates, axis=0)  # NaNs sort last
