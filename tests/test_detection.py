@@ -197,7 +197,7 @@ def test_the_recipe_of_the_docs_runs() -> None:
     namespace: dict = {}
     exec(compile(block, "docs/sparse.md", "exec"), namespace)  # the page's own code
     found, sol, sol2 = namespace["found"], namespace["sol"], namespace["sol2"]
-    assert found.sparsity.colors == 6 and found.nfev == 1 + 6 * 4 + 4
+    assert found.sparsity.colors == 6 and found.nfev == 1 + 6 * 6 + 6
     assert np.abs(sol.fun).max() < 1e-7 and np.abs(sol2.fun).max() < 1e-7
     assert np.abs(sol.x - sol2.x).max() < 1e-8
 
