@@ -48,7 +48,9 @@ def test_seed_answer_gradient():
 
 #: Correct gradients that cannot be verified numerically: sin at x = 1e6 in float32, where
 #: x's own spacing (0.0625) leaves no step at which the derivative shows to a tenth.
-UNVERIFIABLE = {np.float64: set(), np.float32: {"sin_large_x"}}
+#: Entries float32 cannot resolve: sin at 1e6, and Himmelblau's gradient of ~0.05 next to
+#: values of ~100 (an honest numerical error of ~0.03 there: an entry that loose is not a pass).
+UNVERIFIABLE = {np.float64: set(), np.float32: {"sin_large_x", "himmelblau"}}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

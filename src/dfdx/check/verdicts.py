@@ -189,8 +189,8 @@ def _rejudge(
     # The first estimate's bar was honest, if loose: an answer outside it contradicts it.
     if conclusive(p, i, old.analytic, tol) and abs(value - old.numerical) <= old.tolerance:
         status = "ok" if miss <= tol else ("mismatch" if miss > MISMATCH_MARGIN * tol else "inconclusive")
-    if status == "inconclusive":
-        return old
+    if status == "inconclusive":  # (the entry it came as may say "ok" or "weak": not verified)
+        return _restatus(old, "inconclusive")
     return _entry(p, i, j, old.analytic, value, error, float(tol), status)
 
 
