@@ -109,7 +109,9 @@ def conclusive(p: Problem, i: int, analytic: float, tolerance: float) -> bool:
     verified to sqrt(eps) of its row's largest entry.
     """
     row = float(p.rowmax[i])
-    if abs(analytic) <= ROUNDOFF * p.eps * row:
+    # (Also where the tolerance's own round-off floor alone could never get below a tenth of
+    # the entry: it is zero as far as the working precision can tell.)
+    if abs(analytic) * CONCLUSIVE <= ROUNDOFF * p.eps * row:
         return bool(tolerance <= math.sqrt(p.eps) * row)
     return bool(tolerance <= CONCLUSIVE * abs(analytic))
 
