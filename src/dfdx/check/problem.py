@@ -152,9 +152,7 @@ class Problem:
 
     def nfev_full(self) -> int:
         stencil = make_stencil(self.method, 1, self.accuracy)
-        # Every column is verified by a low-order check stencil too: two points (one for
-        # a first-order one-sided stencil).
-        check = 1 if stencil.kind != "central" and stencil.accuracy == 1 else 2
+        check = 1 if stencil.kind != "central" and stencil.accuracy == 1 else 2  # each column's check
         return 1 + self.n * (int(np.count_nonzero(stencil.offsets)) + check)
 
     def report(
