@@ -153,30 +153,6 @@ def overhead_table() -> None:
         )
 
 
-def crossover_table() -> None:
-    """Where the scalar route for small gradients stops paying (sets ``dfdx.engine.tiny.TINY_COLUMNS``)."""
-    from dfdx.engine import tiny as _tiny
-
-    def f(w: np.ndarray) -> float:
-        return float(np.sum(np.sin(w)) + w[0] * w[-1])
-
-    print()
-    print("Scalar route vs general route, default gradient of sum(sin(w)) + w0 w_last")
-    print(f"{'n':>4} {'scalar':>10} {'general':>10} {'ratio':>7}")
-    limit = _tiny.TINY_COLUMNS
-    try:
-        for n in (2, 4, 8, 16, 24, 32):
-            x = np.linspace(0.1, 1.0, n)
-            _tiny.TINY_COLUMNS = n
-            scalar = median_time(lambda x=x: dfdx.gradient(f, x), budget=0.05, repeats=7)
-            _tiny.TINY_COLUMNS = 0
-            general = median_time(lambda x=x: dfdx.gradient(f, x), budget=0.05, repeats=7)
-            print(f"{n:>4} {scalar * 1e6:>8.1f}us {general * 1e6:>8.1f}us {scalar / general:>7.2f}")
-    finally:
-        _tiny.TINY_COLUMNS = limit
-
-
 if __name__ == "__main__":
     accuracy_table()
     overhead_table()
-    crossover_table()

@@ -123,8 +123,11 @@ def test_every_front_end_takes_a_budget():
     assert np.all(np.abs(hess.value - trig_hess(X)) <= hess.error)
     assert "max_evals" in hess.message
     plain = dfdx.hessian(trig, X)
-    roomy = dfdx.hessian(trig, X, max_evals=10_000)  # room for the scout: the same run
-    np.testing.assert_array_equal(roomy.value, plain.value)
+    roomy = dfdx.hessian(trig, X, max_evals=10_000)  # room for the scout
+    # Within a budget the Hessian's own steps are not checked (its plan has no room for the
+    # checks): the same stencils, close to the checked run but not bit for bit.
+    np.testing.assert_allclose(roomy.value, plain.value, rtol=1e-9, atol=1e-9)
+    assert np.all(np.abs(roomy.value - trig_hess(X)) <= roomy.error)
     from_grad = dfdx.hessian(trig, X, grad=trig_grad, max_evals=n + 1)
     assert from_grad.nfev == n + 1
 

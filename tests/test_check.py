@@ -31,7 +31,7 @@ def test_seed_tutorial_gradient_passes_and_reports_digits():
     assert isinstance(report, CheckReport)
     assert report.passed and report.verdict == "pass" and bool(report)
     assert report.mismatches == () and report.nondifferentiable == ()
-    assert report.nfev == report.nfev_full == 9 and report.ngrad == 1
+    assert report.nfev == report.nfev_full == 13 and report.ngrad == 1
     assert all(e.status == "ok" and e.digits > 11 for e in report.entries)
     assert {e.index for e in report.entries} == {(0,), (1,)}
 
@@ -48,7 +48,9 @@ def test_seed_answer_gradient():
 
 #: Correct gradients that cannot be verified numerically: sin at x = 1e6 in float32, where
 #: x's own spacing (0.0625) leaves no step at which the derivative shows to a tenth.
-UNVERIFIABLE = {np.float64: set(), np.float32: {"sin_large_x"}}
+#: Entries float32 cannot resolve: sin at 1e6, and Himmelblau's gradient of ~0.05 next to
+#: values of ~100 (an honest numerical error of ~0.03 there: an entry that loose is not a pass).
+UNVERIFIABLE = {np.float64: set(), np.float32: {"sin_large_x", "himmelblau"}}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -128,7 +130,7 @@ def test_report_text_and_dict():
         "MISMATCH",
         "error estimate",
         "eps = 2.2e-16 for float64",
-        "a full check takes 9",
+        "a full check takes 13",
     ):
         assert label in text
     worst = report.entries[0]
@@ -291,7 +293,7 @@ def test_directional_finds_one_wrong_component_among_1000(seed):
 def test_directional_correct_costs_two_evaluations_per_direction_and_reports_seed():
     f, grad, x = _big_problem()
     report = dfdx.check_gradient(f, grad, x, mode="directional", directions=3)
-    assert report.passed and report.nfev == 1 + 3 * 2
+    assert report.passed and report.nfev == 1 + 3 * 4  # two, and the check's two
     assert isinstance(report.seed, int) and "seed" in str(report)
     again = dfdx.check_gradient(f, grad, x, mode="directional", seed=report.seed)
     assert [d.numerical for d in again.directions] == [d.numerical for d in report.directions]
@@ -306,7 +308,7 @@ def test_directional_gradient_wrong_everywhere_falls_back_to_checking_coordinate
     assert report.verdict == "fail" and len(report.mismatches) == n
     full = dfdx.check_gradient(f, lambda x: np.cos(x + 1e-3), np.linspace(0, 1, n))
     assert full.mismatches == report.mismatches
-    assert report.nfev <= full.nfev + 100
+    assert report.nfev <= full.nfev + 200  # the directions (with their checks), then the coordinates
 
 
 # -- assert_gradient --------------------------------------------------------------------

@@ -13,6 +13,11 @@ import dfdx
 
 from .check_problems import CHECK_PROBLEMS, JACOBIAN_PROBLEMS, analytic_gradient
 
+#: sin at 1e6: the rounding of x itself (eps 1e6) leaves a finite difference an honest error
+#: far above 1e-6 of the gradient, so a bug that small cannot be seen there (its numerical
+#: gradient used to be aliased, wrong with a small bar, and "caught" bugs by accident).
+UNRESOLVABLE = {"sin_large_x"}
+
 
 def _largest(g):
     return int(np.argmax(np.abs(g)))
@@ -80,7 +85,7 @@ def test_planted_bug_caught_in_full_mode_float64(name):
     missed, applied = [], 0
     for p in CHECK_PROBLEMS:
         planted = _planted(MUTATIONS[name], p, np.float64)
-        if planted is None:
+        if planted is None or (name == "off_by_1e-6" and p.name in UNRESOLVABLE):
             continue
         applied += 1
         x, wrong, changed = planted
@@ -131,7 +136,7 @@ def test_transposed_jacobian_caught(dtype, mode):
 
 def test_off_by_1e6_named_exactly():
     """The one-component bug is located to that component alone, with its digits."""
-    for p in CHECK_PROBLEMS:
+    for p in (p for p in CHECK_PROBLEMS if p.name not in UNRESOLVABLE):
         x, wrong, changed = _planted(off_by_1e6, p, np.float64)
         report = dfdx.check_gradient(p.f, wrong, x)
         assert report.mismatches == tuple((k,) for k in changed), p.name

@@ -45,7 +45,7 @@ def test_a_check_after_a_gradient_evaluates_no_point_again(tmp_path):
     store = dfdx.Store(tmp_path / "run.db")
     opts = dict(args=(2.0,), kwargs={"shift": 0.5})
     res, first = _new_points(lambda: dfdx.gradient(loss, X, store=store, **opts))
-    assert len(first) == res.nfev == 1 + 4 * X.size
+    assert len(first) == res.nfev == 1 + 6 * X.size
     report, again = _new_points(lambda: dfdx.check_gradient(loss, loss_grad, X, store=store, **opts))
     assert report.passed and again == []
     # Without the store the check evaluates every point itself.
@@ -60,7 +60,7 @@ def test_a_jacobian_check_and_assert_gradient_take_the_store(tmp_path):
     assert report.passed and again == []
     _, first = _new_points(lambda: dfdx.assert_gradient(loss, loss_grad, X, store=store))
     _, again = _new_points(lambda: dfdx.assert_gradient(loss, loss_grad, X, store=str(tmp_path / "run.db")))
-    assert len(first) == 1 + 4 * X.size and again == []
+    assert len(first) == 1 + 6 * X.size and again == []
 
 
 def test_a_directional_check_run_again_reads_every_point(tmp_path):
@@ -68,7 +68,7 @@ def test_a_directional_check_run_again_reads_every_point(tmp_path):
     report, first = _new_points(
         lambda: dfdx.check_gradient(loss, loss_grad, X, mode="directional", seed=3, store=store)
     )
-    assert report.passed and len(first) == 1 + 2 * 3
+    assert report.passed and len(first) == 1 + 4 * 3  # each direction's two points and its check's
     report, again = _new_points(
         lambda: dfdx.check_gradient(loss, loss_grad, X, mode="directional", seed=3, store=store)
     )
@@ -104,7 +104,7 @@ def test_the_report_counts_f_x_only_when_evaluated(tmp_path):
     store = dfdx.Store(tmp_path / "run.db")
     first = dfdx.check_gradient(loss, loss_grad, X, store=store)
     again = dfdx.check_gradient(loss, loss_grad, X, store=store)
-    assert first.nfev == 1 + 4 * X.size and again.nfev == 0
+    assert first.nfev == 1 + 6 * X.size and again.nfev == 0
 
 
 def test_the_command_line_records_a_gradient_and_the_check_reads_it(tmp_path, capsys):
@@ -117,4 +117,4 @@ def test_the_command_line_records_a_gradient_and_the_check_reads_it(tmp_path, ca
     grad = "10*w1 + 10*w2 - 22, 10*w1 + 20*w2 - 28"
     assert main(["check", seed, grad, "--at", "w1=1,w2=1", "--store", path, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)["report"]
-    assert done == 9 and report["nfev"] == 0 and len(dfdx.Store(path)) == 9
+    assert done == 13 and report["nfev"] == 0 and len(dfdx.Store(path)) == 13

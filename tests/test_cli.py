@@ -134,7 +134,7 @@ def test_derivative_of_the_lyness_moler_function_by_each_method(capsys):
 
 def test_accuracy_and_step_options_reach_the_library(capsys):
     data = run_json(capsys, "gradient", SEED, "--at", "w1=1,w2=1", "--accuracy", "2", "--step", "1e-3,2e-3")
-    assert data["accuracy"] == 2 and data["step"] == [1e-3, 2e-3]
+    assert data["accuracy"] == 2 and data["step"] == [(x + h) - x for x, h in ((1.0, 1e-3), (1.0, 2e-3))]
     data = run_json(capsys, "gradient", SEED, "--at", "w1=1,w2=1", "--step", "2**-10")
     assert data["step"] == [2**-10, 2**-10]
 

@@ -121,7 +121,8 @@ def test_vectorized_matrix_valued_f_on_workers(threads, processes):
 
 def test_f_of_x_is_computed_in_the_calling_process(processes):
     res = dfdx.jacobian(pid_of_caller, X, workers=processes, method="forward", throw=False)
-    assert res.nfev == X.size + 1  # f(x) here, the rest on the pool; the pids differ
+    # f(x) here, the rest on the pool (the check's points, and shorter steps: the pids differ)
+    assert res.nfev >= 2 * X.size + 1
     assert np.all(res.value != 0)
 
 
@@ -189,7 +190,7 @@ def test_batches_keep_workers_busy_without_flooding(vectorized):
     x = np.linspace(-1, 1, 40)
     with Recording(4) as pool:
         res = dfdx.gradient(slow, x, workers=pool, vectorized=vectorized)
-    points = 4 * x.size
+    points = 6 * x.size  # four points and the check's two per coordinate
     assert sum(pool.sizes) == points == res.nfev - 1
     assert len(pool.sizes) >= 4 * 4  # a few tasks per worker: no idle worker at the end
     assert pool.most <= 2 * 4  # never more than two tasks per worker in flight
@@ -203,7 +204,7 @@ def test_cheap_f_gets_few_large_tasks():
         dfdx.gradient(lambda x: float(x @ x), x, workers=pool)
     # 40 points of a function that takes microseconds: a task per worker is plenty,
     # where four per worker would be handed out if f took long.
-    assert pool.sizes == [20, 20]
+    assert pool.sizes == [20, 20, 10, 10]  # and the check's 20 points, again one task per worker
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def test_progress_shows_done_over_total_on_a_long_run(kind, capsys):
         )
     err = capsys.readouterr().err
     assert "dfdx: f evaluations" in err
-    assert _final_count(err) == (res.nfev, res.nfev) == (121, 121)
+    assert _final_count(err) == (res.nfev, res.nfev) == (181, 181)
     assert "100%" in err
 
 
@@ -108,4 +108,4 @@ def test_missing_tqdm_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     with pytest.raises(ImportError, match=r"pip install dfdx\[progress\]"):
         dfdx.gradient(slow, [1.0, 2.0], progress=True)
-    assert dfdx.gradient(lambda x: x @ x, [1.0, 2.0]).nfev == 9  # not needed without a bar
+    assert dfdx.gradient(lambda x: x @ x, [1.0, 2.0]).nfev == 13  # not needed without a bar

@@ -61,7 +61,7 @@ def test_arrowhead_from_the_gradient_takes_two_directions(n: int) -> None:
     assert (res.value != res.value.T).nnz == 0
     assert np.allclose(res.value.toarray(), exact, rtol=1e-9, atol=1e-9)
     assert np.all(np.abs(res.value.toarray() - exact) <= res.error.toarray() + 1e-300)
-    assert res.nfev == 1 + 2 * 4 + 4  # f(x), two directions, the check
+    assert res.nfev == 1 + 2 * 6 + 6  # f(x), two directions and the pattern's check, each with its own
 
 
 def test_arrowhead_from_f_takes_only_the_pairs() -> None:

@@ -197,7 +197,9 @@ def directional(f: Any, x: Any, direction: Any, opts: Options) -> Result:
         # huge v would otherwise put the step out of range.
         size = float(np.max(np.abs(d)))
         est, h = s.run(Directions(s.x, d.ravel()[None, :] / size))
-        return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], h[0] / size)
+        with np.errstate(over="ignore"):  # a subnormal v: the step along it is beyond float range
+            step = h[0] / size
+        return s.finish(est.value[0] * size, est.error[0] * size, entry_status(est)[0], step)
 
     return _run(body, f, x, opts, nesting="directional", columns=1)  # one direction
 

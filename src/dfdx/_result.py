@@ -49,14 +49,22 @@ class Status(enum.Enum):
         "the value, or smaller steps could not reach the requested `rtol`/`atol`. Pass `noise=` "
         "(or 'auto') if f is noisy, loosen the tolerances, or compute f in higher precision.",
     )
-    NOT_DIFFERENTIABLE = (
+    UNRESOLVED = (
         5,
+        True,
+        "No step was found on f's own scale for some entries: estimates at two step families "
+        "disagreed at every step tried (f oscillates or turns faster than the steps could "
+        "resolve, or its scale is far from |x|). Pass a `step` near f's scale, try "
+        "`adaptive=True`, or check f near x.",
+    )
+    NOT_DIFFERENTIABLE = (
+        6,
         True,
         "f does not look differentiable at x for some entries (the one-sided slopes disagree, "
         "or f jumps). Check f near x; the value is a central estimate only.",
     )
     NONFINITE = (
-        6,
+        7,
         True,
         "f returned NaN or inf at x or at stencil points, on both sides of x. Move x inside "
         "f's domain, pass `bounds=`, or give a smaller `step`.",

@@ -152,7 +152,8 @@ class Problem:
 
     def nfev_full(self) -> int:
         stencil = make_stencil(self.method, 1, self.accuracy)
-        return 1 + self.n * int(np.count_nonzero(stencil.offsets))
+        check = 1 if stencil.kind != "central" and stencil.accuracy == 1 else 2  # each column's check
+        return 1 + self.n * (int(np.count_nonzero(stencil.offsets)) + check)
 
     def report(
         self,

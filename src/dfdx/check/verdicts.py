@@ -109,7 +109,9 @@ def conclusive(p: Problem, i: int, analytic: float, tolerance: float) -> bool:
     verified to sqrt(eps) of its row's largest entry.
     """
     row = float(p.rowmax[i])
-    if abs(analytic) <= ROUNDOFF * p.eps * row:
+    # (Also where the tolerance's own round-off floor alone could never get below a tenth of
+    # the entry: it is zero as far as the working precision can tell.)
+    if abs(analytic) * CONCLUSIVE <= ROUNDOFF * p.eps * row:
         return bool(tolerance <= math.sqrt(p.eps) * row)
     return bool(tolerance <= CONCLUSIVE * abs(analytic))
 
@@ -189,8 +191,8 @@ def _rejudge(
     # The first estimate's bar was honest, if loose: an answer outside it contradicts it.
     if conclusive(p, i, old.analytic, tol) and abs(value - old.numerical) <= old.tolerance:
         status = "ok" if miss <= tol else ("mismatch" if miss > MISMATCH_MARGIN * tol else "inconclusive")
-    if status == "inconclusive":
-        return old
+    if status == "inconclusive":  # (the entry it came as may say "ok" or "weak": not verified)
+        return _restatus(old, "inconclusive")
     return _entry(p, i, j, old.analytic, value, error, float(tol), status)
 
 

@@ -6,8 +6,7 @@ elements, ``t`` for directions ``x + t d``). :func:`plan` splits the columns int
 groups, each with one stencil of the requested accuracy -- the requested one where it
 fits, otherwise the central, forward or backward stencil that fits with the largest
 step -- and steps that keep every point in the box. The plan is pure; any estimator
-with the signature of :func:`~dfdx.engine.fixed.fixed_step` can then be run per group
-(:func:`run_planned`).
+like :func:`~dfdx.engine.fixed.fixed_step` then runs per group (:func:`run_planned`).
 
 Domain holes are found after the fact: where f is NaN or inf at a stencil point but
 the column has a one-sided stencil that fits, that column is redone one-sided (at
@@ -25,6 +24,7 @@ from numpy.typing import NDArray
 
 from ..evaluation.evaluator import Evaluator
 from ..numerics.stencils import Stencil, backward, forward
+from ..numerics.steps import near_the_edge, power_of_two_below
 from .fixed import UNDECIDED, Estimate, fixed_step
 from .layouts import Layout
 
@@ -98,11 +98,6 @@ def longest_step(stencil: Stencil, minus: Array, plus: Array) -> Array:
     return np.asarray(np.max([_fit(s, unbounded, minus, plus) for s in _candidates(stencil)], axis=0))
 
 
-def _power_of_two_below(step: Array) -> Array:
-    with np.errstate(divide="ignore"):
-        return np.where(step > 0, np.exp2(np.floor(np.log2(np.where(step > 0, step, 1.0)))), 0.0)
-
-
 def plan(
     minus: Array, plus: Array, stencil: Stencil, h: Array, *, shrink_limit: float = SHRINK_LIMIT
 ) -> list[Group]:
@@ -135,7 +130,7 @@ def plan(
     fits = np.stack([_fit(s, h, minus, plus) for s in candidates])
     choice = np.where(fits[0] >= h, 0, np.argmax(fits, axis=0))
     step = fits[choice, every]
-    step = np.where(step >= h, h, _power_of_two_below(step))
+    step = np.where(step >= h, h, power_of_two_below(step))
     tight = step < shrink_limit * h
     if tight.any():
         k = int(np.argmax(tight))
@@ -144,6 +139,7 @@ def plan(
             f"{float(fits[:, k].max()):.3g}, but the stencil needs a step near {float(h[k]):.3g} "
             f"(at least {shrink_limit * float(h[k]):.3g}). Widen the bounds or pass a smaller `step`."
         )
+    step = near_the_edge(candidates, choice, step, minus, plus)
     return [
         Group(every[choice == c], candidates[c], step[choice == c], c != 0)
         for c in range(len(candidates))
@@ -239,6 +235,7 @@ def run_planned(
     *,
     estimate: Estimator = fixed_step,
     first: Estimate | None = None,
+    mend: Estimator | None = None,
 ) -> tuple[Estimate, Array]:
     """Run `estimate` per group of the plan, mend domain holes, stitch the estimates.
 
@@ -264,6 +261,7 @@ def run_planned(
         # Without a box the plan is that one group: its points are not evaluated again.
         part = first if first is not None else estimate(ev, part_layout, group.stencil, steps, eps)
         _merge(layout, result, part, group.index, group.one_sided)
+        result.notes.extend(part.notes)
         used[group.index] = group.steps
         if part.step is not None:
             # The scheme chose its own final steps (the adaptive mode).
@@ -271,9 +269,10 @@ def run_planned(
             step = np.ravel(part.step)
             final[group.index] = step[group.index] if layout.one_column else step
             result.step = final
-    _mend_holes(ev, layout, stencil, result, used, eps, minus, plus, estimate)
-    if result.step is not None:
-        result.step = np.asarray(result.step).reshape(np.shape(h))
+    planned = used.copy()
+    _mend_holes(ev, layout, stencil, result, used, eps, minus, plus, mend or estimate)
+    if result.step is not None:  # the scheme's own steps, but a mended unit's from the mending
+        result.step = np.where(used != planned, used, np.ravel(result.step)).reshape(np.shape(h))
     return result, used.reshape(np.shape(h))
 
 
@@ -389,8 +388,7 @@ def _gaps(parts: list[list[Array]]) -> Array:
     """Distance of every level to its nearest neighbour levels (the larger of the two)."""
     value = np.stack([p[0] for p in parts])
     with np.errstate(invalid="ignore"):
-        diff = np.abs(np.diff(value, axis=0))
-    diff = np.nan_to_num(diff, nan=np.inf)
+        diff = np.nan_to_num(np.abs(np.diff(value, axis=0)), nan=np.inf)
     if len(parts) == 1:
         return np.zeros_like(value)
     before = np.concatenate([diff[:1], diff])

@@ -28,11 +28,15 @@ from ..numerics.steps import absolute_steps, relative_step, unit_roundoff
 from .adaptive import FIRST_STEP, adaptive, initial_steps
 from .bounds import run_planned
 from .budget import first_step, fixed_stencil, too_small
-from .fixed import Estimate, assemble
+from .fixed import Estimate, assemble, fixed_step
 from .layouts import Axes, Layout
-from .tiny import applies, tiny_axes
+from .verify import verified_step
 
 __all__ = ["Call", "along_axes", "columns_last"]
+
+#: Whether the steps an engine chooses itself (the Hessian's diagonals and pairs) are
+#: checked too, as automatic and user steps are (engine/verify.py).
+VERIFY_ENGINE_STEPS = True
 
 #: Base stencil of the adaptive mode when `accuracy` is not given: the lowest order, since
 #: the extrapolation raises it.
@@ -114,8 +118,8 @@ class Call:
             available = self.max_evals - self.ev.budget.used  # type: ignore[union-attr]
             self.first_step = first_step(self.stencil, self._columns, available, self.eps, FIRST_STEP)
         self.noise_used: float | None = None
-        #: One fixed stencil at fixed steps, no box: what :mod:`dfdx.engine.tiny` covers.
-        self.plain = self.noise is None and not self.adaptive and self.bounds is None
+        #: What the engine changed and the result's message must say.
+        self.notes: list[str] = []
         self.mode = next(mode for mode in MODES if mode.applies(self))
 
     def _plan_budget(self, columns: int | None, at_x: bool) -> list[str]:
@@ -184,6 +188,7 @@ class Call:
                 throw=self.throw,
                 noise=self.noise_used,
                 f0=self.ev.f0,
+                notes=tuple(self.notes),
             )
         except DifferentiationError as exc:
             self._account(exc.result)
@@ -223,9 +228,20 @@ class Mode:
 def _fixed(
     call: Call, layout: Layout, stencil: Stencil, h: NDArray[np.float64] | None
 ) -> tuple[Estimate, NDArray[np.float64]]:
-    """One stencil at fixed steps (automatic, the user's, or `h`)."""
+    """One stencil at fixed steps (automatic, the user's, or `h`), each checked (engine/verify.py)."""
+    user = call.step is not None and h is None
+    automatic = h is None
     h = call.steps(layout, stencil) if h is None else h
-    return run_planned(call.ev, layout, stencil, h, call.eps, call.bounds)
+    # An engine's own steps (the Hessian's) planned within a max_evals budget have no room for a check.
+    if not automatic and (not VERIFY_ENGINE_STEPS or call.max_evals is not None):
+        return run_planned(call.ev, layout, stencil, h, call.eps, call.bounds)
+    estimate = functools.partial(verified_step, user=user)
+    # Next to a domain hole the steps shrink by their own rule, which reads divergence.
+    est, used = run_planned(
+        call.ev, layout, stencil, h, call.eps, call.bounds, estimate=estimate, mend=fixed_step
+    )
+    call.notes.extend(est.notes)
+    return est, (est.step if est.step is not None else used)
 
 
 def _adaptive(
@@ -276,8 +292,6 @@ MODES = (
 
 def along_axes(s: Call) -> tuple[Estimate, NDArray[np.float64]]:
     """Stencils along every coordinate axis of x."""
-    if s.plain and applies(s.ev, s.x, s.stencil):
-        return tiny_axes(s.ev, s.x, s.stencil, s.step, s.eps)
     return s.run(Axes(s.x, np.arange(s.x.size)))
 
 

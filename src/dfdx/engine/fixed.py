@@ -10,7 +10,7 @@ stencil's weights and estimates the error of every entry from the same values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,13 +18,14 @@ from numpy.typing import NDArray
 
 from .._result import DifferentiationError, Result, Status
 from ..evaluation.evaluator import Evaluator
-from ..numerics.error_model import combine, tables
+from ..numerics.error_model import combine_parts, tables
 from ..numerics.stencils import Stencil
 from .layouts import Layout
 
 __all__ = [
     "Estimate",
     "fixed_step",
+    "fixed_values",
     "estimate_values",
     "entry_status",
     "clean_or_status",
@@ -64,6 +65,10 @@ class Estimate:
     step: Array | None = None
     #: True when whoever made the estimate knows every entry is SUCCESS.
     clean: bool = False
+    #: The truncation part of each error, where the estimator tells it apart (the rest is rounding).
+    truncation: Array | None = None
+    #: Sentences for the result's message: what the estimator changed (a user's step, say).
+    notes: list[str] = field(default_factory=list)
 
 
 def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: float) -> Estimate:
@@ -80,10 +85,17 @@ def fixed_step(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: f
     eps : float
         Relative accuracy of f's values (unit round-off of the coarser dtype).
     """
+    return fixed_values(ev, layout, stencil, h, eps)[0]
+
+
+def fixed_values(
+    ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: float
+) -> tuple[Estimate, Array]:
+    """:func:`fixed_step` and the values of f it combined, shape ``(ncols, K, m)``."""
     t = tables(stencil)
     ncols = layout.ncols
     values = ev(layout.points(h, t.offsets, stencil.is_complex)).reshape(ncols, len(t.offsets), -1)
-    return estimate_values(ev, layout, stencil, values, h, eps)
+    return estimate_values(ev, layout, stencil, values, h, eps), values
 
 
 def estimate_values(
@@ -98,7 +110,9 @@ def estimate_values(
     shape = (ncols, 1) if np.ndim(h) == 1 else (ncols, -1)
     hh = np.reshape(h, shape).astype(np.float64)
     reach = np.reshape(layout.reach, shape)
-    value, error, modelled = combine(stencil, values, f0, hh, reach, eps, layout.sum_columns)
+    value, error, modelled, truncation = combine_parts(
+        stencil, values, f0, hh, reach, eps, layout.sum_columns
+    )
     # A real entry combines f(x) and its column's values with nonzero weights: it is
     # finite only if they all are, so a finite result saves testing every value.
     finite = not stencil.is_complex and bool(np.isfinite(value).all())
@@ -115,6 +129,9 @@ def estimate_values(
         error=error.reshape(out),
         nonfinite=nonfinite.reshape(out),
         modelled=modelled.reshape(out),
+        # Every entry SUCCESS: no status array to build and search.
+        clean=finite and not modelled.any(),
+        truncation=truncation.reshape(out),
     )
 
 
@@ -163,6 +180,7 @@ def assemble(
     throw: bool,
     noise: float | None = None,
     f0: Array | None = None,
+    notes: tuple[str, ...] = (),
 ) -> Result:
     """Build the :class:`Result` from arranged arrays, and raise if a failure must be thrown.
 
@@ -179,6 +197,8 @@ def assemble(
             message = f"{message} Entries: {_listed(codes == worst.code)}."
         if worst is Status.NONFINITE and f0 is not None and not np.isfinite(f0).all():
             message = f"{_not_finite_at_x(f0)} {message}"
+    if notes:
+        message = " ".join((message, *dict.fromkeys(notes)))
     result = Result(
         value=_scalar(value),
         error=_scalar(error),

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from .stencils import Stencil, fornberg_weights
 
-__all__ = ["Tables", "tables", "combine"]
+__all__ = ["Tables", "tables", "combine", "combine_parts"]
 
 Array = NDArray[Any]
 
@@ -53,41 +53,36 @@ SCRAMBLED = 1024.0
 #: ... and all of them end in this many zero bits (of the ``-log2(eps)``).
 EXACT_BITS = 5
 TINY = float(np.finfo(np.float64).tiny)
+# Reductions as ufunc methods: the array methods add a Python-level call each.
+_ALL, _ANY, _MAX = np.logical_and.reduce, np.logical_or.reduce, np.maximum.reduce
 
 
 @dataclass(frozen=True, eq=False)
 class Tables:
-    """Everything about a stencil the model needs, computed once per stencil."""
+    """Everything about a stencil the model needs, computed once per stencil.
+
+    Combinations are stacked so that one product and one running sum over the nodes
+    give them all: ``signed`` holds the stencil's weights (row 0), the weights of each
+    measured order ``n .. M-1`` (rows ``1 .. L``) and, for ``n >= 2``, those of the
+    first derivative (the last row). Sums over the nodes run in node order (a running
+    sum, not BLAS), so a column's bits do not depend on the other columns.
+    """
 
     offsets: Array  # (K,) the nonzero offsets, in evaluation order
-    weights: Array  # (K,) weights of the nonzero offsets
-    centre_weight: float  # weight of f(x) (0 for odd derivatives)
     orders: Array  # (L,) derivative orders measured: n .. M-1 (just n for complex)
-    coef: Array  # (L, K) weights of each measured order on the nonzero nodes
-    coef_abs: Array  # (L, K)
-    centre_abs: Array  # (L,) |weight| of f(x) in each order
-    first: Array  # (K,) first-derivative weights on the nonzero nodes (the slope for n >= 2)
-    pairs: tuple[tuple[int, int, float], ...]  # (i, j, 1/(o_j - o_i)) for the growth rates
-    pair_index: tuple[Array, Array, Array]  # the same as three arrays
-    positions: Array  # (P,) 0 .. P-1
-    pair_ends: Array  # (2P,) the lower orders' rows of the pairs, then the higher ones'
-    parity_ends: Array  # (2, 2) rows (top - 2, top - 3) and (top, top - 1), for six orders or more
-    weights_abs: Array  # (K,) |weights|
-    floor_factor: float  # 2 * amplification: the rounding floor for rounding inside f
-    extrapolate: tuple[tuple[int, float], ...]  # (row, growth factor without the rate) per parity
-    powers: Array  # (L,) for h ** orders
-    top_rows: Array  # rows of the (at most two) highest orders above n
-    scramble_row: int  # row of order n + 1 if it is not among them (else 0)
-    centre_column: Array  # (L, 1) centre_abs as a column
-    weights_column: Array  # (K, 1) weights as a column
-    powers_3d: Array  # (1, L, 1) powers, to broadcast against (ncols, 1, m) steps
-    extrapolate_steps: tuple[tuple[int, float, int], ...]  # extrapolate with n + p - order
+    signed: Array  # (R, K, 1) value, measured orders and slope, as above
+    coef_abs: Array  # (L, K, 1) |weights| of each measured order
+    weights_abs: Array  # (K, 1) |weights| of the stencil
+    centre_abs: Array  # (L, 1) |weight| of f(x) in each measured order
+    powers: Array  # (L, 1) the orders as floats, for h ** orders
+    floor_factor: float  # the rounding floor for rounding inside f, per unit of amplification (module notes)
+    pair_ends: Array  # (2P,) rows of the lower orders of the growth-rate pairs, then the higher
+    pair_powers: Array  # (P, 1) 1 / (order difference) of each pair
     middle: tuple[Array, Array]  # (P + 1,) positions of the two middle entries of a count
-    top_slice: slice  # top_rows as a slice (they are the last rows)
-    coef_3d: Array  # (L, K, 1) coef, to sum over the nodes in order
-    coef_abs_3d: Array  # (L, K, 1)
-    first_column: Array  # (K, 1)
-    weights_abs_column: Array  # (K, 1)
+    parity_ends: Array  # (2, 2) rows (top - 2, top - 3) and (top, top - 1), for six orders or more
+    extrapolate: tuple[tuple[int, float, int], ...]  # (row, growth factor, orders to go) per parity
+    scramble_row: int  # row of order n + 1 if it is not among the top two (else 0)
+    top_slice: slice  # rows of the (at most two) highest orders above n
 
 
 @lru_cache(maxsize=256)
@@ -99,67 +94,41 @@ def tables(stencil: Stencil) -> Tables:
     nodes = sorted(set(stencil.offsets.tolist()) | {0.0})
     top = len(nodes) - 1
     orders = [n] if stencil.is_complex else list(range(n, top + 1))
+    L = len(orders)
     full: Array = np.array(fornberg_weights([float(o) for o in nodes], top))
     index = [nodes.index(float(o)) for o in offsets]
-    centre = nodes.index(0.0)
     coef = full[orders][:, index]
-    pairs = tuple(
-        (i, j, 1.0 / (orders[j] - orders[i]))
-        for i in range(len(orders))
-        for j in range(i + 1, len(orders))
-        if orders[j] >= top - 2
-    )
-    top_rows = [r for r in range(1, len(orders)) if orders[r] >= top - 1]
-    assert top_rows == list(range(len(orders) - len(top_rows), len(orders)))
+    weights = stencil.weights[nonzero]
+    pairs = [(i, j) for i in range(L) for j in range(i + 1, L) if orders[j] >= top - 2]
+    ntop = len([r for r in range(1, L) if orders[r] >= top - 1])
     extrapolate = []
-    for row in sorted({len(orders) - 1, len(orders) - 2} - {-1}, reverse=True):
+    for row in sorted({L - 1, L - 2} - {-1}, reverse=True):
         factor = 1.0
         for k in range(orders[row], n + p):
             factor *= (k + 1) / k
-        extrapolate.append((row, factor))
-    weights = stencil.weights[nonzero]
-    centre_weight = float(stencil.weights[~nonzero].sum()) if (~nonzero).any() else 0.0
+        extrapolate.append((row, factor, n + p - orders[row]))
+    rows = [weights, *coef] + ([full[1][index]] if n >= 2 else [])
     return Tables(
         offsets=offsets,
-        weights=weights,
-        centre_weight=centre_weight,
         orders=np.array(orders),
-        coef=coef,
-        coef_abs=np.abs(coef),
-        centre_abs=np.abs(full[orders][:, centre]),
-        pairs=pairs,
-        pair_index=(
-            np.array([q[0] for q in pairs], dtype=np.intp),
-            np.array([q[1] for q in pairs], dtype=np.intp),
-            np.array([q[2] for q in pairs], dtype=float),
-        ),
-        positions=np.arange(len(pairs)),
-        parity_ends=np.array(
-            [[len(orders) - 3, len(orders) - 4], [len(orders) - 1, len(orders) - 2]], dtype=np.intp
-        )
-        if len(orders) >= 6
-        else np.zeros((0, 2), dtype=np.intp),
-        pair_ends=np.array([q[0] for q in pairs] + [q[1] for q in pairs], dtype=np.intp),
-        weights_abs=np.abs(weights),
+        signed=np.array(rows)[:, :, None],
+        coef_abs=np.abs(coef)[:, :, None],
+        weights_abs=np.abs(weights)[:, None],
+        centre_abs=np.abs(full[orders][:, nodes.index(0.0)])[:, None],
+        powers=np.array(orders, dtype=float)[:, None],
         floor_factor=2 * stencil.amplification,
-        extrapolate=tuple(extrapolate),
-        powers=np.array(orders, dtype=float),
-        first=full[1][index] if top >= 1 else np.zeros(len(index)),
-        scramble_row=1 if len(orders) > 1 and orders[1] < top - 1 else 0,
-        top_rows=np.array(top_rows, dtype=np.intp),
-        centre_column=np.abs(full[orders][:, centre])[:, None],
-        weights_column=weights[:, None],
-        powers_3d=np.array(orders, dtype=float)[None, :, None],
-        extrapolate_steps=tuple((row, factor, n + p - orders[row]) for row, factor in extrapolate),
-        top_slice=slice(len(orders) - len(top_rows), len(orders)),
-        coef_3d=coef[:, :, None],
-        coef_abs_3d=np.abs(coef)[:, :, None],
-        first_column=(full[1][index] if top >= 1 else np.zeros(len(index)))[:, None],
-        weights_abs_column=np.abs(weights)[:, None],
+        pair_ends=np.array([i for i, _ in pairs] + [j for _, j in pairs], dtype=np.intp),
+        pair_powers=np.array([1.0 / (orders[j] - orders[i]) for i, j in pairs])[:, None],
         middle=(
             np.array([max(c - 1, 0) // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
             np.array([c // 2 for c in range(len(pairs) + 1)], dtype=np.intp),
         ),
+        parity_ends=np.array([[L - 3, L - 4], [L - 1, L - 2]], dtype=np.intp)
+        if L >= 6
+        else np.zeros((0, 2), dtype=np.intp),
+        extrapolate=tuple(extrapolate),
+        scramble_row=1 if L > 1 and orders[1] < top - 1 else 0,
+        top_slice=slice(L - ntop, L),
     )
 
 
@@ -197,35 +166,48 @@ def combine(
     -------
     value, error, modelled : ndarray, shape (ncols, m)
     """
+    return combine_parts(stencil, values, f0, h, reach, eps, sum_columns)[:3]
+
+
+def combine_parts(
+    stencil: Stencil,
+    values: Array,
+    f0: Array,
+    h: Array,
+    reach: Array,
+    eps: float,
+    sum_columns: bool,
+) -> tuple[Array, Array, Array, Array]:
+    """:func:`combine` and, fourth, the truncation part of each error (the rest is rounding)."""
     t = tables(stencil)
     # Warnings are not errors here: NaN and inf are caught by the final checks.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if stencil.is_complex:
-            value = _weighted_sum(t, values) / h**stencil.n
+            value = _node_sum(t.signed[0], values) / h**stencil.n
             return _complex(t, stencil, values, value, np.abs(f0), h, reach, eps, sum_columns)
         return _real(t, stencil, values, f0, h, reach, eps, sum_columns)
-
-
-def _weighted_sum(t: Tables, diffs: Array) -> Array:
-    """``sum_k w_k diffs_k``, shape ``(ncols, m)``."""
-    return _node_sum(t.weights_column, diffs)
 
 
 def _node_sum(weights: Array, values: Array) -> Array:
     """``sum_k weights[..., k, :] values[:, k]`` over the nodes, in node order.
 
-    `weights` is ``(K, 1)`` (one combination: result ``(ncols, m)``) or ``(L, K, 1)``
-    (``L`` combinations: result ``(ncols, L, m)``). A sum in a fixed order, not BLAS: a
-    column gives the same bits whatever other columns it is computed with, and the
-    same as the scalar model of :mod:`dfdx.numerics.error_scalar`.
+    `weights` is ``(K, 1)`` (one combination: result ``(ncols, m)``) or ``(R, K, 1)``
+    (``R`` combinations: result ``(ncols, R, m)``). A running sum, not BLAS: a column
+    gives the same bits whatever other columns it is computed with.
     """
     if weights.ndim == 3:
-        values = values[:, None]  # (ncols, 1, K, m) against (L, K, 1)
-    terms = weights * values
-    total = terms[..., 0, :]
-    for k in range(1, weights.shape[-2]):
-        total = total + terms[..., k, :]
-    return total
+        values = values[:, None]  # (ncols, 1, K, m) against (R, K, 1)
+    return np.add.accumulate(weights * values, axis=-2)[..., -1, :]
+
+
+def _rows_sum(weights: Array, values: Array) -> Array:
+    """:func:`_node_sum` with the nodes first: `values` ``(K, E)``, result ``(R, E)`` (or ``(E,)``)."""
+    return np.add.accumulate(weights * values, axis=-2)[..., -1, :]
+
+
+def _entries(a: Array, c: int, m: int) -> Array:
+    """A ``(c, 1)`` or ``(c, m)`` array as ``(c * m,)``, one value per entry."""
+    return a.reshape(-1) if a.shape[-1] == m else np.repeat(a.reshape(-1), m)
 
 
 def _real(
@@ -237,37 +219,48 @@ def _real(
     reach: Array,
     eps: float,
     sum_columns: bool,
-) -> tuple[Array, Array, Array]:
-    """:func:`combine` for real stencils (under its `errstate`)."""
-    n = stencil.n
-    diffs = values - f0
-    hn = h if n == 1 else h**n
-    value = _weighted_sum(t, diffs) / hn
-    D = _node_sum(t.coef_3d, diffs)  # (ncols, L, m): h^o f^(o) + noise
-    absD = np.abs(D)
+) -> tuple[Array, Array, Array, Array]:
+    """:func:`combine_parts` for real stencils (under its `errstate`).
+
+    The work is laid out entries last: ``(rows, E)`` for the ``E = ncols * m`` entries,
+    so that nearly every operation is between arrays of one shape.
+    """
+    c, K, m = values.shape
+    n, L = stencil.n, len(t.orders)
+    V = values.transpose(1, 0, 2).reshape(K, c * m)  # (K, E)
+    F0 = f0 if m == 1 else np.tile(f0, c)
+    H, reach = _entries(h, c, m), _entries(reach, c, m)
+    diffs = V - F0
+    Hn = H if n == 1 else H**n
+    sums = _rows_sum(t.signed, diffs)  # (R, E)
+    value = sums[0] / Hn
+    absD = np.abs(sums[1 : 1 + L])  # (L, E): h^o |f^(o)| + noise
     size = np.abs(value)
-    slope = size if n == 1 else np.abs(_node_sum(t.first_column, diffs)) / h
+    slope = size if n == 1 else np.abs(sums[-1]) / H
     sensitivity = reach * slope
     sensitivity = np.where(sensitivity < np.inf, sensitivity, 0.0)  # NaN and inf: no floor
-    if sum_columns:
-        sensitivity = np.cumsum(sensitivity, axis=0)[-1]  # in column order, as the scalar model
     # Rounding bound of each measured combination: eps |f_k| per value (worst case).
-    absvalues = np.abs(values)
-    absf0 = np.abs(f0)
-    noise = eps * (_node_sum(t.coef_abs_3d, absvalues) + t.centre_column * absf0)
-    bound = noise[:, 0] + eps * t.floor_factor * sensitivity
-    shrink = _shrink(t, absD, noise, values, absvalues, f0, absf0, eps) if t.scramble_row else None
+    absV = np.abs(V)
+    absf0 = np.abs(F0)
+    noise = eps * (_rows_sum(t.coef_abs, absV) + t.centre_abs * absf0)  # (L, E)
+    if sum_columns:  # in column order
+        total = np.add.accumulate(sensitivity.reshape(c, m), axis=0)[-1]
+        bound = (noise[0].reshape(c, m) + eps * t.floor_factor * total).reshape(-1)
+    else:
+        bound = noise[0] + eps * t.floor_factor * sensitivity
+    shrink = _shrink(t, absD, noise, V, absV, f0, absf0, eps) if t.scramble_row else None
     if shrink is not None:
-        noise = shrink[:, None] * noise
+        noise = shrink * noise
         bound = shrink * bound
     # The arithmetic of the combination itself rounds too, exact values or not.
-    rounding = bound / hn + eps * (_node_sum(t.weights_abs_column, np.abs(diffs)) / hn + size)
-    truncation, modelled = _truncation(t, stencil, absD, noise, size, rounding, h, reach)
-    return value, rounding + truncation, modelled
+    rounding = bound / Hn + eps * (_rows_sum(t.weights_abs, np.abs(diffs)) / Hn + size)
+    truncation, modelled = _truncation(t, stencil, absD, noise, size, rounding, H, reach)
+    out = (value, rounding + truncation, modelled, truncation)
+    return tuple(a.reshape(c, m) for a in out)  # type: ignore[return-value]
 
 
 def _shrink(
-    t: Tables, absD: Array, noise: Array, values: Array, absvalues: Array, f0: Array, absf0: Array, eps: float
+    t: Tables, absD: Array, noise: Array, V: Array, absV: Array, f0: Array, absf0: Array, eps: float
 ) -> Array | None:
     """Factor by which f's values are more accurate than modelled: 1 when unproven, None if nowhere.
 
@@ -275,6 +268,7 @@ def _shrink(
     highest differences then show how small their noise really is. Rounded values are
     left alone: their errors may drift smoothly along the stencil, invisible to those
     differences. And the values must curve by many ulps, or all may round alike.
+    Arrays are entries last (:func:`_real`); `f0` has f's shape ``(m,)``.
     """
     scale = 2.0**-EXACT_BITS / eps  # mantissas of values with the last bits zero are integers
     # f(x) alone tells, at little cost, that f rounds.
@@ -286,18 +280,19 @@ def _shrink(
             return None
     else:
         m0 = np.frexp(f0)[0] * scale
-        short0 = m0 == np.round(m0)
+        short0 = m0 == np.rint(m0)
         if not short0.any():
             return None
-    mantissa = np.frexp(values)[0] * scale
-    short = (mantissa == np.round(mantissa)).all(axis=1)
-    if not short.any():
+        short0 = np.tile(short0, V.shape[1] // f0.size)
+    mantissa = np.frexp(V)[0] * scale
+    short = _ALL(mantissa == np.rint(mantissa), axis=0)
+    if not _ANY(short):
         return None
-    level = np.maximum(absvalues.max(axis=1), absf0)
-    proven = short & short0 & (absD[:, t.scramble_row] > SCRAMBLED * (eps * level))
-    if not proven.any():  # factors of 1 would change nothing
+    level = np.maximum(_MAX(absV, axis=0), absf0)
+    proven = short & short0 & (absD[t.scramble_row] > SCRAMBLED * (eps * level))
+    if not _ANY(proven):  # factors of 1 would change nothing
         return None
-    seen = (absD[:, t.top_slice] / (noise[:, t.top_slice] + TINY)).max(axis=1)
+    seen = _MAX(absD[t.top_slice] / (noise[t.top_slice] + TINY), axis=0)
     return np.where(proven, np.minimum(NOISE_FACTOR * seen, 1.0), 1.0)
 
 
@@ -311,7 +306,7 @@ def _complex(
     reach: Array,
     eps: float,
     sum_columns: bool,
-) -> tuple[Array, Array, Array]:
+) -> tuple[Array, Array, Array, Array]:
     """The complex step: no subtraction, so rounding is not amplified; truncation modelled.
 
     For a vector f (a gradient function, say) the outputs share their terms, and a
@@ -319,7 +314,7 @@ def _complex(
     themselves: the floor is then ``eps`` times the largest output over the length scale.
     """
     hn = h**stencil.n
-    rounding = eps * (_node_sum(t.weights_abs_column, np.abs(values)) / hn + np.abs(value))
+    rounding = eps * (_node_sum(t.weights_abs, np.abs(values)) / hn + np.abs(value))
     if stencil.n == 1:
         sensitivity = np.nan_to_num(reach * np.abs(value), posinf=0.0)
         if sum_columns:
@@ -335,7 +330,7 @@ def _complex(
     drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
     truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    return value, rounding + truncation, np.zeros(value.shape, dtype=bool)
+    return value, rounding + truncation, np.zeros(value.shape, dtype=bool), truncation
 
 
 def _truncation(
@@ -350,26 +345,27 @@ def _truncation(
 ) -> tuple[Array, Array]:
     """``safety * |C| h^p |f^(n+p)|`` with the derivative extrapolated (module notes).
 
-    Runs under the `errstate` of :func:`combine`.
+    Arrays are entries last (:func:`_real`). Runs under the `errstate` of :func:`combine`.
     """
-    hpow = h[:, None, :] ** t.powers_3d  # (ncols, L, 1|m)
+    # Orders innermost: NumPy's vector pow may round unlike its scalar pow (column bits).
+    hpow = (h[:, None] ** t.powers.T).T  # (L, E)
     mags = absD / hpow
     noises = noise / hpow
-    mags[:, 0] = size
-    noises[:, 0] = rounding
+    mags[0] = size
+    noises[0] = rounding
     significant = mags > SIGNIFICANCE * noises
     rate = _median_rate(t, mags, significant)
     if t.parity_ends.size:
         # Long stencils: oscillating derivatives make the median lag behind the
         # top orders; the growth over two orders of each parity bounds it too.
         lo, hi = t.parity_ends
-        pair = np.where(significant[:, lo] & significant[:, hi], np.sqrt(mags[:, hi] / mags[:, lo]), np.nan)
-        rate = np.fmax(rate, np.fmax.reduce(pair, axis=1))
+        pair = np.where(significant[lo] & significant[hi], np.sqrt(mags[hi] / mags[lo]), np.nan)
+        rate = np.fmax(rate, np.fmax.reduce(pair, axis=0))
     measured = np.isfinite(rate) & (rate > 0)
     rate = np.where(measured, rate, 1.0 / reach)
     drive: Array | None = None
-    for row, factor, steps in t.extrapolate_steps:
-        grown = np.maximum(mags[:, row], noises[:, row]) if row > 0 else mags[:, row]
+    for row, factor, steps in t.extrapolate:
+        grown = np.maximum(mags[row], noises[row]) if row > 0 else mags[row]
         term = grown * factor * rate**steps
         # Terms are +0 or more (or NaN), so the first is its own maximum with zero.
         drive = term if drive is None else np.maximum(drive, term)
@@ -384,24 +380,21 @@ def _truncation(
 
 def _median_rate(t: Tables, mags: Array, significant: Array) -> Array:
     """Median over the pairs of significant orders of their implied growth rate (NaN if none)."""
-    if not t.pairs:
-        return np.full(mags.shape[::2], np.nan)
-    power = t.pair_index[2]
-    npairs = len(power)
-    # One gather for both ends of every pair: (ncols, 2P, m), lower orders first.
-    sig = significant[:, t.pair_ends]
-    mag = mags[:, t.pair_ends]
-    both = sig[:, :npairs] & sig[:, npairs:]
-    rates = np.where(
-        both, (mag[:, npairs:] / mag[:, :npairs]) ** power[None, :, None], np.nan
-    )  # (ncols, P, m)
+    npairs = len(t.pair_powers)
+    if not npairs:
+        return np.full(mags.shape[1], np.nan)
+    # One gather for both ends of every pair: (2P, E), lower orders first.
+    sig = significant[t.pair_ends]
+    mag = mags[t.pair_ends]
+    both = sig[:npairs] & sig[npairs:]
+    ratios = mag[npairs:] / mag[:npairs]
+    rates = np.where(both, (ratios.T**t.pair_powers.T).T, np.nan)  # (P, E), pairs innermost as above
     if npairs == 1:
-        return rates[:, 0]
-    ordered = np.sort(rates, axis=1)  # NaNs sort last
-    count = both.sum(axis=1)  # (ncols, m)
+        return np.asarray(rates[0])
+    ordered = np.sort(rates, axis=0)  # NaNs sort last
+    count = np.add.reduce(both, axis=0, dtype=np.intp)
     # The mean of the two middle valid entries, picked by position.
     lower, upper = t.middle
-    col = np.arange(count.shape[0])[:, None]
-    out = np.arange(count.shape[1])
-    median = ordered[col, lower[count], out] + ordered[col, upper[count], out]
+    out = np.arange(count.size)
+    median = ordered[lower[count], out] + ordered[upper[count], out]
     return np.where(count > 0, 0.5 * median, np.nan)

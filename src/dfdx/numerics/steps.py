@@ -22,13 +22,22 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .stencils import Stencil
 
-__all__ = ["unit_roundoff", "relative_step", "absolute_steps", "noise_optimal_step", "COMPLEX_STEP"]
+__all__ = [
+    "unit_roundoff",
+    "relative_step",
+    "absolute_steps",
+    "noise_optimal_step",
+    "power_of_two_below",
+    "near_the_edge",
+    "COMPLEX_STEP",
+]
 
 #: Relative step of the complex step: there is no subtraction, so it only has to make
 #: ``h**2 f'''/6`` negligible; a power of two keeps ``x + i h`` exact.
@@ -110,3 +119,26 @@ def absolute_steps(scale: ArrayLike, relative: float) -> NDArray[np.float64]:
     h = relative * np.asarray(scale, dtype=np.float64)
     # 2 ** (e - 1) for h = m 2**e with 1/2 <= m < 1: exact, where a logarithm may round up.
     return np.ldexp(0.5, np.frexp(h)[1])
+
+
+def power_of_two_below(step: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The power of two at or below each positive step (0 where the step is not positive)."""
+    with np.errstate(divide="ignore"):
+        return np.where(step > 0, np.exp2(np.floor(np.log2(np.where(step > 0, step, 1.0)))), 0.0)
+
+
+def near_the_edge(
+    candidates: list[Stencil],
+    choice: NDArray[Any],
+    step: NDArray[Any],
+    minus: NDArray[Any],
+    plus: NDArray[Any],
+) -> NDArray[Any]:
+    """One-sided stencils reaching no further than a quarter of the room on the side they avoid:
+    f is often singular at a bound (log, sqrt at 0), which a longer step cannot tell. At the
+    bound itself (no room) the step is kept."""
+    behind = np.array([max(0.0, float(-s.offsets.min())) for s in candidates])[choice]
+    far = np.array([float(np.abs(s.offsets).max()) for s in candidates])[choice]
+    blocked = np.where(behind == 0, minus, plus)  # a forward stencil avoids the side behind
+    near = np.array([s.kind != "central" for s in candidates])[choice] & (blocked > 0) & np.isfinite(blocked)
+    return np.asarray(np.minimum(step, np.where(near, power_of_two_below(blocked / (4 * far)), np.inf)))

@@ -248,7 +248,10 @@ def _at_step(
         return float("nan"), False
     changed = (
         res.method != s.method
-        or not np.isclose(float(np.max(res.step)), h, rtol=1e-9, atol=0.0)
+        # (a real step is (x + h) - x, as the grid of floats realises it)
+        or not np.isclose(
+            float(np.max(res.step)), h if s.method == "complex" else abs((x + h) - x), rtol=1e-9
+        )
         or res.status == dfdx.Status.ONE_SIDED
     )
     return float(res.value), bool(changed)
