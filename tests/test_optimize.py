@@ -71,7 +71,7 @@ def test_least_squares_with_fun_and_jac_shares_f_of_x():
     sol = least_squares(obj.fun, [-1.2, 1.0], jac=obj.jac)
     assert sol.success and np.allclose(sol.x, ref.x, atol=1e-8)
     # Every Jacobian is taken where least_squares had just evaluated f: 2 n = 4 points each.
-    assert f.calls == obj.nfev == sol.nfev + 8 * sol.njev
+    assert f.calls == obj.nfev == sol.nfev + 4 * sol.njev
     f = Counted(residuals)
     obj = dfdx.Objective(f, method="complex")  # n = 2 complex points per Jacobian
     sol = least_squares(obj.fun, [-1.2, 1.0], jac=obj.jac)
@@ -85,12 +85,11 @@ def test_least_squares_with_fun_and_jac_shares_f_of_x():
 @pytest.mark.parametrize(
     ("options", "per_gradient"),
     [
-        # Each stencil and its check (two points per coordinate, one for forward order 1).
-        ({}, 12),  # central differences of order 2 by default
-        ({"method": "central"}, 18),  # dfdx's own default order, 4
+        ({}, 6),  # central differences of order 2 by default
+        ({"method": "central"}, 12),  # dfdx's own default order, 4
         ({"method": "complex"}, 3),
-        ({"method": "forward", "accuracy": 1}, 6),
-        ({"method": "central", "accuracy": 4}, 18),
+        ({"method": "forward", "accuracy": 1}, 3),
+        ({"method": "central", "accuracy": 4}, 12),
     ],
 )
 def test_value_and_gradient_share_f_of_x(options, per_gradient):
@@ -112,7 +111,7 @@ def test_inside_bfgs_each_call_costs_one_value_and_one_gradient():
     f = Counted(rosen)
     obj = dfdx.Objective(f, method="central", accuracy=2)
     sol = minimize(obj, X3, jac=True, method="BFGS")
-    assert f.calls == obj.nfev == sol.nfev * (1 + 4 * 3) and obj.njev == sol.njev  # with the checks
+    assert f.calls == obj.nfev == sol.nfev * (1 + 2 * 3) and obj.njev == sol.njev
 
 
 def test_vectorized_batches_count_their_points():
@@ -120,7 +119,7 @@ def test_vectorized_batches_count_their_points():
     obj = dfdx.Objective(f, vectorized=True)
     value, grad = obj(np.array([1.0, 2.0]))
     assert value == 5.0 and np.allclose(grad, [2.0, 4.0])
-    assert f.calls == obj.nfev == 9  # two points and the check's two per coordinate
+    assert f.calls == obj.nfev == 5
 
 
 def test_a_gradient_where_f_is_not_finite_is_nan_and_costs_nothing():
@@ -175,17 +174,17 @@ def test_budget_is_never_exceeded_and_counted_exactly(options):
 
 def test_a_fixed_step_gradient_that_would_not_fit_is_not_started():
     f = Counted(rosen)
-    obj = dfdx.Objective(f, budget=28, method="central", accuracy=2)
-    obj(X3), obj.fun(X3 + 1)  # 1 + 12 (stencils and checks), then 1: 14 left, a gradient needs 12
-    obj(X3 + 2)  # 1 + 12: 27 spent, 1 left
-    with pytest.raises(dfdx.BudgetExhausted, match=r"\(27 made; the next step needs more\)"):
+    obj = dfdx.Objective(f, budget=16, method="central", accuracy=2)
+    obj(X3), obj.fun(X3 + 1)  # 1 + 6, then 1: the next gradient needs 6, 8 are left
+    obj(X3 + 2)  # 1 + 6: 15 spent, 1 left
+    with pytest.raises(dfdx.BudgetExhausted, match=r"\(15 made; the next step needs more\)"):
         obj.jac(X3 + 1)
-    assert f.calls == obj.nfev == 27
+    assert f.calls == obj.nfev == 15
     obj.fun(X3 + 3)  # a value still fits
-    assert f.calls == obj.nfev == 28
+    assert f.calls == obj.nfev == 16
     with pytest.raises(dfdx.BudgetExhausted):
         obj.fun(X3 + 4)
-    assert f.calls == 28
+    assert f.calls == 16
 
 
 def test_budget_with_vectorized_f_counts_points():
@@ -343,3 +342,12 @@ def test_hessians_need_a_scalar_f(name):
 def test_bad_options_are_reported_by_the_front_ends():
     with pytest.raises(ValueError, match="method"):
         dfdx.Objective(rosen, method="centre").jac(X3)
+
+
+def test_the_check_is_opt_in_and_doubles_a_gradient():
+    f = Counted(rosen)
+    obj = dfdx.Objective(f, check=True)
+    obj(X3)
+    assert f.calls == obj.nfev == 1 + 4 * 3  # the order-2 stencil and its check per coordinate
+    with pytest.raises(TypeError, match="check"):
+        dfdx.Objective(rosen, check="yes")

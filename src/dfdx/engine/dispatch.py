@@ -9,9 +9,11 @@ planned in all of them.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,6 +227,25 @@ class Mode:
     run: Runner
 
 
+#: Whether fixed-step estimates are checked by a second step family (engine/verify.py).
+#: Only the optimizer interface turns it off, for its own calls (:func:`unchecked`).
+CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("dfdx_checked", default=True)
+
+
+@contextlib.contextmanager
+def unchecked() -> Iterator[None]:
+    """Fixed-step estimates made inside are not checked by a second step family.
+
+    For an optimizer's many gradients, which it corrects itself: the estimate costs what
+    SciPy's does, and its error bar is the one-step model's (a weaker promise).
+    """
+    token = CHECKED.set(False)
+    try:
+        yield
+    finally:
+        CHECKED.reset(token)
+
+
 def _fixed(
     call: Call, layout: Layout, stencil: Stencil, h: NDArray[np.float64] | None
 ) -> tuple[Estimate, NDArray[np.float64]]:
@@ -233,7 +254,7 @@ def _fixed(
     automatic = h is None
     h = call.steps(layout, stencil) if h is None else h
     # An engine's own steps (the Hessian's) planned within a max_evals budget have no room for a check.
-    if not automatic and (not VERIFY_ENGINE_STEPS or call.max_evals is not None):
+    if not CHECKED.get() or (not automatic and (not VERIFY_ENGINE_STEPS or call.max_evals is not None)):
         return run_planned(call.ev, layout, stencil, h, call.eps, call.bounds)
     estimate = functools.partial(verified_step, user=user)
     # Next to a domain hole the steps shrink by their own rule, which reads divergence.

@@ -10,6 +10,7 @@ by the evaluator, as everywhere in dfdx.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from .. import _validate as v
 from .._api import directional, hessian, jacobian
 from .._result import Result
+from ..engine.dispatch import unchecked
 from ..evaluation.evaluator import Evaluator
 from .budget import BudgetExhausted, Guard, OutOfBudget, as_budget
 from .options import EVALUATION_OPTIONS, check_options
@@ -150,9 +152,11 @@ class Objective:
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
         budget: int | None = None,
+        check: bool = False,
         **options: Any,
     ) -> None:
         v.as_function(f)
+        self.check = v.as_flag(check, "check")
         self.f: Callable[..., Any] = functools.partial(f, **kwargs) if kwargs else f
         self.args = args if isinstance(args, tuple) else (args,)
         self.budget = as_budget(budget)
@@ -312,6 +316,14 @@ class Objective:
         key = (options.get("method"), options.get("accuracy"))
         if fixed and key in self._cost:
             self._spend(self._cost[key])
+        checking = contextlib.nullcontext() if self.check else unchecked()
+        with checking:
+            return self._counted(front, point, fixed, key, options)
+
+    def _counted(
+        self, front: Callable[..., Result], point: NDArray[Any], fixed: bool, key: Any, options: Any
+    ) -> Result:
+        """:meth:`_run` after the budget's check: the call, and its evaluations counted."""
         if self.budget is None:
             res = front(self.f, point, **options)
             used = res.nfev
