@@ -224,7 +224,7 @@ def test_an_objective_detects_once_and_reuses_the_pattern() -> None:
         calls.append(type(x).__name__)
         return chain(x)
 
-    obj = dfdx.Objective(counted, sparsity="auto")
+    obj = dfdx.Objective(counted, sparsity="auto", check=True)  # priced as dfdx.jacobian
     x = np.linspace(0.1, 1.0, 30)
     first = obj.jac(x)
     used = obj.nfev
@@ -244,11 +244,11 @@ def test_an_objective_with_a_budget_prices_the_detected_pattern() -> None:
     x = np.linspace(0.1, 1.0, 30)
     first = dfdx.jacobian(copied, x, sparsity="auto", accuracy=2)
     assert first.sparsity.source == "probed"
-    probe = dfdx.Objective(copied, sparsity="auto")
+    probe = dfdx.Objective(copied, sparsity="auto", check=True)  # priced as dfdx.jacobian
     probe.jac(x), probe.jac(x + 0.01)
     later = probe.nfev - first.nfev - 1  # f(x) and the coloured stencil with its check
     # (A check may send a colour to shorter steps at one point and not another: some slack.)
-    obj = dfdx.Objective(copied, sparsity="auto", budget=first.nfev + 1 + 4 * later)
+    obj = dfdx.Objective(copied, sparsity="auto", budget=first.nfev + 1 + 4 * later, check=True)
     obj.jac(x)
     assert obj.nfev == first.nfev + 1  # its own f(x) too
     obj.jac(x + 0.01)  # f(x) and the coloured stencil fit, though the first call cost more
