@@ -1,0 +1,43 @@
+"""Rounding the complex step's one evaluation cannot see in its imaginary part.
+
+The complex step ``Im f(x + ih) / h`` subtracts nothing, so its rounding is that of f's
+own arithmetic. Two parts of it are not proportional to the derivative itself:
+
+* f's argument is rounded inside f (``sin(2 pi t / 86400)`` at ``t = 1.7e9``): the
+  phase shifts by ``eps |x| w``, an error ``eps |x| |f''|`` in the derivative;
+* an imaginary part ``h f'`` in the subnormals (``exp(-700)``) is rounded to their
+  fixed spacing, not relatively.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[Any]
+
+# Beyond this |x| the rounding of f's argument is allowed for (below it, a bar of
+# eps |x| f'^2 / |f| would widen the bank's median over-estimate past 10x).
+LARGE_X = 1e4
+# Ulps of the subnormal spacing allowed per node.
+SUBNORMAL_ULPS = 4
+# f'^2 / |f| is w^2 |f| cot^2: a model of |f''|, widened as the modelled truncation is.
+PHASE_SAFETY = 10.0
+
+
+def phase(value: Array, absf0: Array, reach: Array, eps: float) -> Array:
+    """``eps |x| |f''|`` beyond ``|x| = LARGE_X``, with ``|f''|`` seen as ``f'^2 / |f|``.
+
+    For ``A sin(w x)``, ``f'^2 / |f|`` is ``w^2 |f| cot^2``: the frequency seen from the
+    one value and the one derivative. `value` is ``(ncols, m)``, `absf0` ``(m,)`` and
+    `reach` ``max(1, |x|)`` per column.
+    """
+    ratio = np.nan_to_num(np.abs(value) / np.where(absf0 > 0, absf0, np.inf), posinf=0.0)
+    return np.where(reach > LARGE_X, PHASE_SAFETY * eps * reach * np.abs(value) * ratio, 0.0)
+
+
+def subnormal(values: Array) -> Array:
+    """The absolute rounding of each imaginary part: a few subnormal spacings of its dtype."""
+    return np.full_like(values, SUBNORMAL_ULPS * float(np.finfo(values.dtype).smallest_subnormal))
