@@ -50,6 +50,13 @@ def test_exp_of_a_scaled_argument_allows_for_its_rounding():
     _covers(res, float(c * mpmath.exp(mpmath.mpf(c) * mpmath.mpf(u))))
 
 
+def test_exp_turning_fast_at_moderate_x_allows_for_the_rounding_of_its_argument():
+    # exp(c u) at u = 14.83, c u = 682: |x| is small but f turns through 682 e-folds.
+    c, u = 46.0, 14.83
+    res = dfdx.derivative(lambda t: np.exp(c * t), u, method="complex")
+    _covers(res, float(c * mpmath.exp(mpmath.mpf(c) * mpmath.mpf(u))))
+
+
 def test_a_user_step_far_above_eps_gives_an_estimate_not_a_bound():
     # One evaluation measures no truncation: h = 1e-3 on sin at 1e6 misses by 1.6e-7.
     res = dfdx.derivative(np.sin, 1e6, method="complex", step=1e-3)

@@ -18,9 +18,10 @@ from numpy.typing import NDArray
 
 Array = NDArray[Any]
 
-# Beyond this |x| the rounding of f's argument is allowed for (below it, a bar of
-# eps |x| f'^2 / |f| would widen the bank's median over-estimate past 10x).
-LARGE_X = 1e4
+# Allowed for where f turns through more than this across |x| (|x| |f'| / |f|: radians
+# of an oscillation, e-folds of an exponential); below it, a polynomial's k-fold is
+# within the bar already, and widening it doubles the bank's median over-estimate.
+TURNS = 100.0
 # Ulps of the subnormal spacing allowed per node.
 SUBNORMAL_ULPS = 4
 # f'^2 / |f| is w^2 |f| cot^2: a model of |f''|, widened as the modelled truncation is.
@@ -28,14 +29,15 @@ PHASE_SAFETY = 10.0
 
 
 def phase(value: Array, absf0: Array, reach: Array, eps: float) -> Array:
-    """``eps |x| |f''|`` beyond ``|x| = LARGE_X``, with ``|f''|`` seen as ``f'^2 / |f|``.
+    """``eps |x| |f''|`` where f turns more than ``TURNS`` across ``|x|``; ``|f''|`` seen as ``f'^2 / |f|``.
 
     For ``A sin(w x)``, ``f'^2 / |f|`` is ``w^2 |f| cot^2``: the frequency seen from the
     one value and the one derivative. `value` is ``(ncols, m)``, `absf0` ``(m,)`` and
     `reach` ``max(1, |x|)`` per column.
     """
     ratio = np.nan_to_num(np.abs(value) / np.where(absf0 > 0, absf0, np.inf), posinf=0.0)
-    return np.where(reach > LARGE_X, PHASE_SAFETY * eps * reach * np.abs(value) * ratio, 0.0)
+    turns = reach * ratio
+    return np.where(turns > TURNS, PHASE_SAFETY * eps * turns * np.abs(value), 0.0)
 
 
 def subnormal(values: Array) -> Array:
