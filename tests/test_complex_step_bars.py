@@ -65,6 +65,14 @@ def test_a_user_step_far_above_eps_gives_an_estimate_not_a_bound():
     assert res.status == Status.ESTIMATED_ERROR
 
 
+def test_a_root_of_f_does_not_pass_for_a_fast_oscillation():
+    # f'/f sees the root, not a frequency: the bar stays far below f' itself.
+    for x, bar in ((np.pi, 1e-6), (1e-300, 1e-15), (1e-8, 1e-15)):
+        res = dfdx.derivative(np.sin, x, method="complex")
+        _covers(res, float(mpmath.cos(x)))
+        assert res.error <= bar
+
+
 def test_default_steps_stay_successful_at_machine_precision():
     res = dfdx.derivative(np.sin, 0.7, method="complex")
     _covers(res, math.cos(0.7))

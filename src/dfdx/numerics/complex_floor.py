@@ -22,6 +22,9 @@ Array = NDArray[Any]
 # of an oscillation, e-folds of an exponential); below it, a polynomial's k-fold is
 # within the bar already, and widening it doubles the bank's median over-estimate.
 TURNS = 100.0
+# Near a root of f, f'/f sees the root, not a frequency: the turns are capped, so the
+# widest bar is 10 eps 1e8 = 2e-7 of f' (sin at pi), at the cost of one random case.
+MAX_TURNS = 1e8
 # Ulps of the subnormal spacing allowed per node.
 SUBNORMAL_ULPS = 4
 # f'^2 / |f| is w^2 |f| cot^2: a model of |f''|, widened as the modelled truncation is.
@@ -33,11 +36,12 @@ def phase(value: Array, absf0: Array, reach: Array, eps: float) -> Array:
 
     For ``A sin(w x)``, ``f'^2 / |f|`` is ``w^2 |f| cot^2``: the frequency seen from the
     one value and the one derivative. `value` is ``(ncols, m)``, `absf0` ``(m,)`` and
-    `reach` ``max(1, |x|)`` per column.
+    `reach` ``max(1, |x|)`` per column; within ``|x| <= 1`` the argument's rounding is
+    below ``eps`` and ``f'/f`` would only see roots of f.
     """
     ratio = np.nan_to_num(np.abs(value) / np.where(absf0 > 0, absf0, np.inf), posinf=0.0)
-    turns = reach * ratio
-    return np.where(turns > TURNS, PHASE_SAFETY * eps * turns * np.abs(value), 0.0)
+    turns = np.minimum(reach * ratio, MAX_TURNS)
+    return np.where((turns > TURNS) & (reach > 1.0), PHASE_SAFETY * eps * turns * np.abs(value), 0.0)
 
 
 def subnormal(values: Array) -> Array:
