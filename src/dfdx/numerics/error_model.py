@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .complex_floor import phase, subnormal
 from .stencils import Stencil, fornberg_weights
 
 __all__ = ["Tables", "tables", "combine", "combine_parts"]
@@ -309,28 +310,27 @@ def _complex(
 ) -> tuple[Array, Array, Array, Array]:
     """The complex step: no subtraction, so rounding is not amplified; truncation modelled.
 
-    For a vector f (a gradient function, say) the outputs share their terms, and a
-    derivative entry near zero can carry the rounding of terms as large as the outputs
-    themselves: the floor is then ``eps`` times the largest output over the length scale.
+    A vector f's outputs share their terms: the floor is then ``eps`` times the largest
+    output over the length scale; :mod:`.complex_floor` for the rest. ``h / reach`` is
+    raised, not ``h``: a step near the largest float (log at 1e300) does not overflow.
     """
     hn = h**stencil.n
-    rounding = eps * (_node_sum(t.weights_abs, np.abs(values)) / hn + np.abs(value))
+    rounding = _node_sum(t.weights_abs, eps * np.abs(values) + subnormal(values)) / hn + eps * np.abs(value)
     if stencil.n == 1:
         sensitivity = np.nan_to_num(reach * np.abs(value), posinf=0.0)
         if sum_columns:
             sensitivity = np.broadcast_to(np.cumsum(sensitivity, axis=0)[-1], value.shape)
-        # No subtraction: rounding inside f reaches the derivative unamplified,
-        # relative to the derivatives of the terms of f and, for vector f whose
-        # outputs share their terms, to the largest derivative of the column.
-        rounding = rounding + eps * sensitivity / reach
+        # Rounding inside f, unamplified: relative to its terms' (vector f: the column's) derivatives.
+        rounding = rounding + eps * sensitivity / reach + phase(value, absf0, reach, eps)
         if value.shape[1] > 1:
             widest = np.maximum(np.abs(value).max(axis=1, keepdims=True), absf0.max() / reach)
             rounding = rounding + 8 * eps * widest
-    mags = np.abs(value)[:, None]
-    drive = mags[:, 0] * t.extrapolate[0][1] / reach**stencil.accuracy
-    truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * h**stencil.accuracy * drive
+    drive = np.abs(value) * t.extrapolate[0][1]
+    truncation = SAFETY_MODELLED * abs(stencil.error_coefficient) * (h / reach) ** stencil.accuracy * drive
     truncation = np.where(np.isfinite(truncation), truncation, np.inf)
-    return value, rounding + truncation, np.zeros(value.shape, dtype=bool), truncation
+    # Truncation is not measured: a step above eps of the length scale (a user's) leaves it unbounded.
+    modelled = np.broadcast_to(h > eps * reach, value.shape)
+    return value, rounding + truncation, modelled, truncation
 
 
 def _truncation(
