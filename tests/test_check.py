@@ -293,8 +293,11 @@ def test_directional_finds_one_wrong_component_among_1000(seed):
 def test_directional_correct_costs_two_evaluations_per_direction_and_reports_seed():
     f, grad, x = _big_problem()
     report = dfdx.check_gradient(f, grad, x, mode="directional", directions=3)
-    assert report.passed and report.nfev == 1 + 3 * 4  # two, and the check's two
-    assert isinstance(report.seed, int) and "seed" in str(report)
+    assert report.passed and isinstance(report.seed, int) and "seed" in str(report)
+    # With a drawn seed a direction's check may need a shorter step (4 more evaluations);
+    # with this one none does.
+    fixed = dfdx.check_gradient(f, grad, x, mode="directional", directions=3, seed=1)
+    assert fixed.passed and fixed.nfev == 1 + 3 * 4  # two, and the check's two
     again = dfdx.check_gradient(f, grad, x, mode="directional", seed=report.seed)
     assert [d.numerical for d in again.directions] == [d.numerical for d in report.directions]
 
