@@ -18,7 +18,7 @@ from ..evaluation.evaluator import Evaluator
 from ..numerics.error_model import tables
 from ..numerics.stencils import Stencil
 
-__all__ = ["second_differences", "kinks", "noise_level", "check_truncation"]
+__all__ = ["second_differences", "kinks", "noise_level", "check_truncation", "finite"]
 
 Array = NDArray[Any]
 
@@ -37,6 +37,13 @@ KINK_LOW, KINK_EXPONENT, KINK_AGREEMENT = 0.25, 1.5, 0.3
 
 #: Nodes of the second difference each kind of stencil shares with its check.
 _SECOND = {"central": (-1.0, 0.0, 1.0), "forward": (0.0, 1.0, 2.0), "backward": (-2.0, -1.0, 0.0)}
+
+
+def finite(a: Array, nan: float = 0.0, posinf: float | None = None) -> Array:
+    """:func:`numpy.nan_to_num` of a float array, skipped (the array itself) where all is finite."""
+    if np.isfinite(a).all():
+        return a
+    return np.asarray(np.nan_to_num(a, nan=nan, posinf=posinf))
 
 
 def second_differences(
@@ -89,14 +96,14 @@ def noise_level(second: tuple[Array, ...], ratio: Array, central: bool, level: A
     # (Central differences expand in h^2, h^4; one-sided ones in h^2, h^3.)
     extrapolated = (16 * second[0] - second[4]) / 12 if central else (8 * second[0] - second[4]) / 4
     curvature = np.where(np.isnan(second[4]), second[0], extrapolated)
-    sigma = np.nan_to_num(np.abs(second[2] - curvature * ratio**2), nan=0.0)
+    sigma = finite(np.abs(second[2] - curvature * ratio**2), nan=0.0)
     # Only where the stencil's own second differences grow like h^2 from h to 2h: then
     # the curvature is resolved and what the check's does not share is noise.
     # (Without a difference at 2h, curvature cannot be told from noise: none is read.)
     resolved = np.abs(second[4] / second[0] - 4.0) < 1.2
     # Plain rounding is modelled already, and the stencil's higher-order terms (what
     # separates its differences at h and 2h from h^2 growth) are not noise.
-    higher = np.nan_to_num(np.abs(second[4] - 4 * second[0]), nan=0.0) * ratio**2
+    higher = finite(np.abs(second[4] - 4 * second[0]), nan=0.0) * ratio**2
     above = sigma > NOISE_FLOOR * (second[1] * ratio**2 + second[3]) + higher
     above &= sigma <= NOISE_MAX * level
     return np.asarray(np.where(resolved & above, NOISE_SAFETY * sigma, 0.0))
@@ -122,4 +129,4 @@ def check_truncation(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         derivative = np.abs((t.signed[1 + rows[0]] * diffs).sum(axis=1)) / hh1**order
         bound = 3.0 * abs(check.error_coefficient) * hh2**check.accuracy * derivative
-    return np.asarray(np.nan_to_num(bound, nan=0.0, posinf=0.0))
+    return finite(np.asarray(bound), nan=0.0, posinf=0.0)

@@ -55,7 +55,11 @@ def check_steps(layout: Layout, stencil: Stencil, check: Stencil, h: Array, eps:
     (f's values carry the rounding of x itself), within the ratios to the stencil's."""
     if check is stencil:  # a ratio that no later round's step meets (no point twice)
         return np.asarray(h * CHECK_RATIO)
-    levels, where = np.unique(eps * np.maximum(1.0, layout.magnitude().ravel()), return_inverse=True)
-    base = np.array([relative_step(check, float(e)) for e in levels])[where]
+    levels = eps * np.maximum(1.0, layout.magnitude().ravel())
+    if levels.size <= 16:  # a few look-ups in relative_step's cache cost less than np.unique
+        base = np.array([relative_step(check, e) for e in levels.tolist()])
+    else:
+        distinct, where = np.unique(levels, return_inverse=True)
+        base = np.array([relative_step(check, float(e)) for e in distinct])[where]
     step = np.clip(np.broadcast_to(base, h.shape), h * CHECK_FLOOR, h * CHECK_RATIO)
     return np.asarray(np.ldexp(0.5, np.frexp(step)[1]))

@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from .._result import Status
 from ..evaluation.evaluator import Evaluator
 from ..numerics.stencils import Stencil
-from .curvature import NOISE_MAX, check_truncation, kinks, noise_level, second_differences
+from .curvature import NOISE_MAX, check_truncation, finite, kinks, noise_level, second_differences
 from .fixed import UNDECIDED, Estimate, fixed_values
 from .layouts import Layout
 from .steps_taken import CHECK_RATIO, check_stencil, check_steps, realised
@@ -131,8 +131,12 @@ def _round(
     part, values = fixed_values(ev, layout, stencil, _shaped(layout, h1), eps)
     chk, cvalues = fixed_values(ev, layout, check, _shaped(layout, h2), eps)
 
+    # Every unit row (sorted, distinct): a view does, without a gather per array.
+    every = moved.size == 0 or moved[-1] == moved.size - 1
+
     def pick(a: Array) -> Array:
-        return _units(layout, a)[moved]
+        rows = _units(layout, a)
+        return rows if every and rows.shape[0] == moved.size else rows[moved]
 
     s1, b1 = second_differences(ev, stencil, values)
     s2, b2 = second_differences(ev, check, cvalues)
@@ -159,7 +163,7 @@ def _round(
     truncation = pick(part.truncation) if part.truncation is not None else np.zeros_like(ea)
     flat = (values == ev.f0.reshape(-1)).all(axis=1)
     with np.errstate(invalid="ignore"):
-        gap = np.where(holes, 0.0, np.nan_to_num(np.abs(va - vb), nan=np.inf))
+        gap = np.where(holes, 0.0, finite(np.abs(va - vb), nan=np.inf))
         # An unresolved check confirms only what lies within the stencil's own bar.
         # A stencil whose truncation the model cannot bound (at a zero of f', say) still
         # stands where the check agrees with it far better than either bar says.
@@ -340,7 +344,11 @@ def _verified(ev: Evaluator, layout: Layout, stencil: Stencil, h: Array, eps: fl
     est, first = _round(ev, layout, stencil, check, flat, h2, eps, np.arange(flat.size))
     state = _State(first, flat, h2)
     # An elementwise part moves only its own elements: the others are void, not to be redone.
-    state.settled[np.setdiff1d(np.arange(flat.size), _moved(layout))] = True
+    moved = _moved(layout)
+    if moved.size != flat.size:
+        void = np.ones(flat.size, dtype=bool)
+        void[moved] = False
+        state.settled[void] = True
     for r in range(1, 0 if user else ROUNDS + 1):
         index = np.flatnonzero(~state.settled & ~state.closed)
         if index.size == 0:
