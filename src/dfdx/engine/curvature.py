@@ -5,10 +5,14 @@ Pure arithmetic on the values of f that the fixed-step verification
 differences ``f(a) - 2 f(b) + f(c)`` on three nodes one step apart. Curvature makes them
 grow like ``h^2``, noise leaves them the same at any step, a kink makes them grow like
 ``h``.
+
+Every function here runs under the caller's ``np.errstate(all="ignore")``
+(:func:`dfdx.engine.verify.verified_step`): NaN and inf are the estimates' to carry.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,17 +55,26 @@ def second_differences(
 ) -> tuple[Array, Array]:
     """``f(a) - 2 f(b) + f(c)`` on the stencil's three nodes ``a, b, c`` `spread` steps
     apart, per entry, and its rounding bound (NaN where the stencil lacks them)."""
-    offsets = tables(stencil).offsets.tolist()
-    f0 = ev.f0.reshape(-1).astype(np.float64)
-    nodes = tuple(spread * o for o in _SECOND.get(stencil.kind, ()))
-    if not nodes or any(o != 0 and o not in offsets for o in nodes):
+    where = _nodes(stencil, spread)
+    if where is None:
         shape = (values.shape[0], values.shape[2])
         return np.full(shape, np.nan), np.full(shape, np.inf)
-    a, b, c = (f0 if o == 0 else values[:, offsets.index(o)].real for o in nodes)
-    with np.errstate(invalid="ignore", over="ignore"):
-        second = a - 2 * b + c
-        bound = 2.2e-16 * (np.abs(a) + 2 * np.abs(b) + np.abs(c))
+    f0 = ev.f0.reshape(-1).astype(np.float64)
+    a, b, c = (f0 if k < 0 else values[:, k].real for k in where)
+    second = a - 2 * b + c
+    bound = 2.2e-16 * (np.abs(a) + 2 * np.abs(b) + np.abs(c))
     return np.asarray(second), np.asarray(bound)
+
+
+@lru_cache(maxsize=256)
+def _nodes(stencil: Stencil, spread: float) -> tuple[int, int, int] | None:
+    """Where the second difference's nodes sit among the stencil's values (-1: f(x)), or None."""
+    offsets = tables(stencil).offsets.tolist()
+    nodes = tuple(spread * o for o in _SECOND.get(stencil.kind, ()))
+    if not nodes or any(o != 0 and o not in offsets for o in nodes):
+        return None
+    a, b, c = (-1 if o == 0 else offsets.index(o) for o in nodes)
+    return a, b, c
 
 
 def kinks(second: tuple[Array, ...], steps: tuple[Array, Array]) -> Array:
@@ -72,14 +85,13 @@ def kinks(second: tuple[Array, ...], steps: tuple[Array, Array]) -> Array:
     """
     s1, b1, s2, b2, s3 = second
     h1, h2 = steps[0][:, None], steps[1][:, None]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        measured = (np.abs(s1) > KINK_SIGNIFICANCE * b1) & (np.abs(s2) > KINK_SIGNIFICANCE * b2)
-        near = np.log(s1 / s2) / np.log(h1 / h2)
-        far = np.log(s3 / s1) / np.log(2.0)
-        same = (s1 * s2 > 0) & (np.abs(near - far) < KINK_AGREEMENT)
-        # Without a third difference (second-order stencils) only a clean kink, h^1, is read.
-        alone = np.isnan(s3) & (s1 * s2 > 0) & (np.abs(near - 1.0) < KINK_AGREEMENT / 2)
-        return np.asarray(measured & (same & (near > KINK_LOW) & (near < KINK_EXPONENT) | alone))
+    measured = (np.abs(s1) > KINK_SIGNIFICANCE * b1) & (np.abs(s2) > KINK_SIGNIFICANCE * b2)
+    near = np.log(s1 / s2) / np.log(h1 / h2)
+    far = np.log(s3 / s1) / np.log(2.0)
+    same = (s1 * s2 > 0) & (np.abs(near - far) < KINK_AGREEMENT)
+    # Without a third difference (second-order stencils) only a clean kink, h^1, is read.
+    alone = np.isnan(s3) & (s1 * s2 > 0) & (np.abs(near - 1.0) < KINK_AGREEMENT / 2)
+    return np.asarray(measured & (same & (near > KINK_LOW) & (near < KINK_EXPONENT) | alone))
 
 
 def noise_level(second: tuple[Array, ...], ratio: Array, central: bool, level: Array) -> Array:
@@ -126,7 +138,6 @@ def check_truncation(
     hh1, hh2 = np.reshape(h1, (-1, 1)), np.reshape(h2, (-1, 1))
     if hh1.shape[0] != values.shape[0]:  # one column: steps per element, one per output
         hh1, hh2 = hh1.reshape(1, -1), hh2.reshape(1, -1)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        derivative = np.abs((t.signed[1 + rows[0]] * diffs).sum(axis=1)) / hh1**order
-        bound = 3.0 * abs(check.error_coefficient) * hh2**check.accuracy * derivative
+    derivative = np.abs((t.signed[1 + rows[0]] * diffs).sum(axis=1)) / hh1**order
+    bound = 3.0 * abs(check.error_coefficient) * hh2**check.accuracy * derivative
     return finite(np.asarray(bound), nan=0.0, posinf=0.0)

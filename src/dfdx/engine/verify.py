@@ -113,8 +113,7 @@ def _resolved(est: Estimate, pick: Any, noise: Array) -> Array:
     """
     error, value = pick(est.error) + noise, pick(est.value)
     truncation = pick(est.truncation) if est.truncation is not None else np.zeros_like(error)
-    with np.errstate(invalid="ignore"):
-        return np.asarray((truncation <= error - truncation) | (truncation <= TIGHT * np.abs(value)))
+    return np.asarray((truncation <= error - truncation) | (truncation <= TIGHT * np.abs(value)))
 
 
 def _round(
@@ -145,13 +144,12 @@ def _round(
     # f's own noise: the check's second difference less the stencil's scaled to its step.
     ratio = (_per_unit(h2, moved) / _per_unit(h1, moved))[:, None]
     central = stencil.kind == "central"
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # f's size around x: |f(x)| or the largest value of the stencil (f may vanish at x).
-        size = np.maximum(np.abs(values.real).max(axis=1), np.abs(ev.f0.reshape(-1)).astype(np.float64))
-        level = pick(size.reshape(part.value.shape))
-        sigma = noise_level(second, ratio, central, level)
-        n1 = sigma * stencil.amplification / _per_unit(h1, moved)[:, None] ** stencil.n
-        n2 = sigma * check.amplification / _per_unit(h2, moved)[:, None] ** check.n
+    # f's size around x: |f(x)| or the largest value of the stencil (f may vanish at x).
+    size = np.maximum(np.abs(values.real).max(axis=1), np.abs(ev.f0.reshape(-1)).astype(np.float64))
+    level = pick(size.reshape(part.value.shape))
+    sigma = noise_level(second, ratio, central, level)
+    n1 = sigma * stencil.amplification / _per_unit(h1, moved)[:, None] ** stencil.n
+    n2 = sigma * check.amplification / _per_unit(h2, moved)[:, None] ** check.n
     measured = pick(check_truncation(stencil, check, values, ev, h1, h2))  # the check's, by the stencil
     va, vb = pick(part.value), pick(chk.value)
     ea, eb = (
@@ -162,17 +160,16 @@ def _round(
     holes = pick(part.nonfinite) | pick(chk.nonfinite)
     truncation = pick(part.truncation) if part.truncation is not None else np.zeros_like(ea)
     flat = (values == ev.f0.reshape(-1)).all(axis=1)
-    with np.errstate(invalid="ignore"):
-        gap = np.where(holes, 0.0, finite(np.abs(va - vb), nan=np.inf))
-        # An unresolved check confirms only what lies within the stencil's own bar.
-        # A stencil whose truncation the model cannot bound (at a zero of f', say) still
-        # stands where the check agrees with it far better than either bar says.
-        sure = _resolved(part, pick, n1) | (gap <= TIGHT * ea)
-        # ... or where the check's own truncation, as the stencil measures it, explains the gap
-        # and the stencil's bar is the smaller (x^3 at 0: the stencil exact, the check not).
-        explained = (gap <= 2 * measured) & (ea <= measured)
-        sure |= explained
-        close = (gap <= ea + eb) & sure & ((gap <= ea) | explained | _resolved(chk, pick, n2))
+    gap = np.where(holes, 0.0, finite(np.abs(va - vb), nan=np.inf))
+    # An unresolved check confirms only what lies within the stencil's own bar.
+    # A stencil whose truncation the model cannot bound (at a zero of f', say) still
+    # stands where the check agrees with it far better than either bar says.
+    sure = _resolved(part, pick, n1) | (gap <= TIGHT * ea)
+    # ... or where the check's own truncation, as the stencil measures it, explains the gap
+    # and the stencil's bar is the smaller (x^3 at 0: the stencil exact, the check not).
+    explained = (gap <= 2 * measured) & (ea <= measured)
+    sure |= explained
+    close = (gap <= ea + eb) & sure & ((gap <= ea) | explained | _resolved(chk, pick, n2))
     found = _Round(
         agree=(holes | close).all(axis=1),
         gap=gap.max(axis=1),
@@ -260,10 +257,9 @@ class _State:
         self.second_steps[0][units], self.second_steps[1][units] = h1[keep], h2[keep]
         est.clean = False
         scaled = found.value * h1[:, None]
-        with np.errstate(invalid="ignore"):
-            steady = (np.abs(scaled - self.previous[index]) <= JUMP * np.abs(scaled)).all(axis=1)
-            # ... and big: a staircase of rounded values (float32 inside) is noise, not a jump.
-            steady &= (np.abs(scaled) > JUMP_SIZE * found.level).any(axis=1)
+        steady = (np.abs(scaled - self.previous[index]) <= JUMP * np.abs(scaled)).all(axis=1)
+        # ... and big: a staircase of rounded values (float32 inside) is noise, not a jump.
+        steady &= (np.abs(scaled) > JUMP_SIZE * found.level).any(axis=1)
         growing = ~agree & (found.gap > GROWTH * self.best_gap[index]) & (self.best_gap[index] > 0)
         self.jumped[index] |= growing & steady & ~stale
         # Noise if also small against f: a disagreement as large as f's own variation over
