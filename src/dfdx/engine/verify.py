@@ -282,20 +282,25 @@ class _State:
         status = np.full(_units(layout, est.value).shape, UNDECIDED, dtype=np.int8)
         error = _units(layout, est.error)
         open_ = ~self.settled
-        error[open_] = np.maximum(error[open_], 2 * self.best_gap[open_, None])
-        # Unsettled: noise (the gap grew as steps shrank), a best effort at a user's step
-        # (never shortened; its bar at least twice the gap to the check), or no step on
-        # f's scale at all.
-        effort = _ESTIMATED_ERROR if user else _UNRESOLVED
-        verdict = np.where(self.grew, _ROUNDOFF, effort)
-        status[open_] = verdict[open_, None]
-        status[self.settled & self.noise] = _ROUNDOFF
-        status[self.jumped] = _NOT_DIFFERENTIABLE
+        if open_.any():
+            error[open_] = np.maximum(error[open_], 2 * self.best_gap[open_, None])
+            # Unsettled: noise (the gap grew as steps shrank), a best effort at a user's step
+            # (never shortened; its bar at least twice the gap to the check), or no step on
+            # f's scale at all.
+            effort = _ESTIMATED_ERROR if user else _UNRESOLVED
+            verdict = np.where(self.grew, _ROUNDOFF, effort)
+            status[open_] = verdict[open_, None]
+        if self.noise.any():
+            status[self.settled & self.noise] = _ROUNDOFF
+        if self.jumped.any():
+            status[self.jumped] = _NOT_DIFFERENTIABLE
         if stencil.n == 1 and not user:  # three second differences that agree on h^q: f's shape
             kinked = kinks(self.second, self.second_steps)
             status[kinked] = _NOT_DIFFERENTIABLE
         value = _units(layout, est.value)
-        status[(status == UNDECIDED) & np.isfinite(value) & ~np.isfinite(error)] = _ROUNDOFF
+        infinite = ~np.isfinite(error)
+        if infinite.any():
+            status[(status == UNDECIDED) & np.isfinite(value) & infinite] = _ROUNDOFF
         if (status != UNDECIDED).any():
             est.status = status.reshape(est.value.shape)
             est.clean = False
