@@ -131,13 +131,20 @@ def check_truncation(
     """
     t = tables(stencil)
     order = check.n + check.accuracy
-    rows = np.flatnonzero(t.orders == order)
-    if not rows.size:
+    row = _order_row(stencil, order)
+    if row < 0:
         return np.zeros((values.shape[0], values.shape[2]))
     diffs = values.real - ev.f0.reshape(-1).astype(np.float64)
     hh1, hh2 = np.reshape(h1, (-1, 1)), np.reshape(h2, (-1, 1))
     if hh1.shape[0] != values.shape[0]:  # one column: steps per element, one per output
         hh1, hh2 = hh1.reshape(1, -1), hh2.reshape(1, -1)
-    derivative = np.abs((t.signed[1 + rows[0]] * diffs).sum(axis=1)) / hh1**order
+    derivative = np.abs((t.signed[1 + row] * diffs).sum(axis=1)) / hh1**order
     bound = 3.0 * abs(check.error_coefficient) * hh2**check.accuracy * derivative
     return finite(np.asarray(bound), nan=0.0, posinf=0.0)
+
+
+@lru_cache(maxsize=256)
+def _order_row(stencil: Stencil, order: int) -> int:
+    """The row of `order` among the orders the stencil measures (-1 if it does not)."""
+    rows = np.flatnonzero(tables(stencil).orders == order)
+    return int(rows[0]) if rows.size else -1
