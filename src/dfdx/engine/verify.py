@@ -169,7 +169,10 @@ def _round(
     # and the stencil's bar is the smaller (x^3 at 0: the stencil exact, the check not).
     explained = (gap <= 2 * measured) & (ea <= measured)
     sure |= explained
-    close = (gap <= ea + eb) & sure & ((gap <= ea) | explained | _resolved(chk, pick, n2))
+    confirms = (gap <= ea) | explained
+    if not confirms.all():  # the check's own resolution matters only where these fail
+        confirms |= _resolved(chk, pick, n2)
+    close = (gap <= ea + eb) & sure & confirms
     found = _Round(
         agree=(holes | close).all(axis=1),
         gap=gap.max(axis=1),
