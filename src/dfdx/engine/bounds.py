@@ -234,24 +234,24 @@ def run_planned(
     box: tuple[Array, Array] | None = None,
     *,
     estimate: Estimator = fixed_step,
-    first: Estimate | None = None,
     mend: Estimator | None = None,
 ) -> tuple[Estimate, Array]:
     """Run `estimate` per group of the plan, mend domain holes, stitch the estimates.
 
-    `first`, without a box, is the estimate of every column at `h` if the caller has
-    already made it. Returns the estimate for all columns and the steps actually used
-    (shape of `h`).
+    Returns the estimate for all columns and the steps actually used (shape of `h`).
+    An estimator that chooses its own final steps (the adaptive mode, the checked fixed
+    step) sets ``Estimate.step``; `mend` redoes the units at a domain hole (default:
+    `estimate`).
     """
     flat = np.asarray(h, dtype=np.float64).ravel()
+    first: Estimate | None = None
     if box is None:
         # Nothing to plan: one group, and holes (if any) mended afterwards.
-        first = estimate(ev, layout, stencil, h, eps) if first is None else first
+        first = estimate(ev, layout, stencil, h, eps)
         if not first.nonfinite.any():
             return first, np.asarray(h, dtype=np.float64)
         minus = plus = np.full(flat.size, np.inf)
     else:
-        first = None
         minus, plus = rooms(layout, *box)
     result = _empty(layout, ev)
     used = flat.copy()
