@@ -351,3 +351,9 @@ def test_the_check_is_opt_in_and_doubles_a_gradient():
     assert f.calls == obj.nfev == 1 + 4 * 3  # the order-2 stencil and its check per coordinate
     with pytest.raises(TypeError, match="check"):
         dfdx.Objective(rosen, check="yes")
+
+
+def test_an_objective_reads_in_the_repl():
+    obj = dfdx.Objective(rosen, budget=100)
+    obj(X3)
+    assert repr(obj) == "Objective(rosen, method='central', budget=100, nfev=7, njev=1, nhev=0)"

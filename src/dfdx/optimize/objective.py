@@ -169,6 +169,14 @@ class Objective:
         self._cache: list[_Entry] = []
         self._best: tuple[float, NDArray[Any], Any] | None = None
 
+    def __repr__(self) -> str:
+        name = getattr(self.f, "__name__", type(self.f).__name__)
+        budget = "" if self.budget is None else f", budget={self.budget}"
+        return (
+            f"Objective({name}, method={self.method!r}{budget}, nfev={self.nfev}, "
+            f"njev={self.njev}, nhev={self.nhev})"
+        )
+
     def __call__(self, x: ArrayLike, *args: Any) -> tuple[Any, Any]:
         """``(f(x), derivative)``, for ``jac=True``.
 
