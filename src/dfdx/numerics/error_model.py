@@ -198,7 +198,7 @@ def _node_sum(weights: Array, values: Array) -> Array:
     """
     if weights.ndim == 3:
         values = values[:, None]  # (ncols, 1, K, m) against (R, K, 1)
-    return np.add.accumulate(weights * values, axis=-2)[..., -1, :]
+    return _rows_sum(weights, values)
 
 
 def _rows_sum(weights: Array, values: Array) -> Array:
