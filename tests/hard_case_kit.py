@@ -164,3 +164,16 @@ def case(name: str, family: str, front: str, F: Any, x: Any, **kw: Any) -> Case:
     f, ref = twin(F)
     fields = {k: kw.pop(k) for k in ("analytic", "v", "note") if k in kw}
     return Case(name, family, front, f, x, ref, options=kw, **fields)
+
+
+def twin_values(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """f and its mpmath twin at the case's point (the twin at 30 digits), as float arrays."""
+    x = np.asarray(case.x, dtype=float)
+    with np.errstate(all="ignore"):
+        got = np.asarray(case.f(x), dtype=float)
+    with mpmath.workdps(30):
+        if case.front == "derivative":
+            ref = np.reshape([float(case.ref(mpmath.mpf(float(t)))) for t in x.ravel()], x.shape)
+        else:
+            ref = np.asarray(case.ref([mpmath.mpf(float(t)) for t in x]), dtype=float)
+    return got, ref

@@ -16,7 +16,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from .hard_case_kit import Case, reference
+from .hard_case_kit import Case, reference, twin_values
 from .hard_case_random import FORMULAS, RANDOM_CASES, RANDOM_FAMILIES, describe, salted_unit
 from .hard_case_random_closed import closed_form, twin_allowance
 from .hard_case_random_families import random_cases
@@ -99,24 +99,12 @@ def test_reference_against_closed_form(c):
     np.testing.assert_allclose(c.truth, expected, rtol=1e-12, atol=1e-300, err_msg=describe(c))
 
 
-def _values(c: Case) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(c.x, dtype=float)
-    with np.errstate(all="ignore"):
-        got = np.asarray(c.f(x), dtype=float)
-    with mpmath.workdps(30):
-        if c.front == "derivative":
-            ref = np.reshape([float(c.ref(mpmath.mpf(float(t)))) for t in x.ravel()], x.shape)
-        else:
-            ref = np.asarray(c.ref([mpmath.mpf(float(t)) for t in x]), dtype=float)
-    return got, ref
-
-
 @pytest.mark.parametrize(
     "c", [c for c in RANDOM_CASES if c.exists and c.family != "noise"], ids=lambda c: c.name
 )
 def test_twin_is_the_same_function(c):
     """f and its mpmath twin agree up to the rounding the float64 formula cannot avoid."""
-    got, ref = _values(c)
+    got, ref = twin_values(c)
     expr, p = FORMULAS[c.name]
     tol = 1e-9 * np.abs(ref) + twin_allowance(expr, p, np.asarray(c.x, dtype=float), ref) + 1e-300
     assert np.all(np.abs(got - ref) <= tol), describe(c)
@@ -140,12 +128,12 @@ def _noise_bound(c: Case, ref: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("c", NOISY, ids=lambda c: c.name)
 def test_noisy_f_is_its_twin_plus_at_most_its_noise(c):
-    got, ref = _values(c)
+    got, ref = twin_values(c)
     assert np.all(np.abs(got - ref) <= _noise_bound(c, ref)), describe(c)
 
 
 def test_noise_is_there():
-    differ = sum(not np.array_equal(*_values(c)) for c in NOISY)
+    differ = sum(not np.array_equal(*twin_values(c)) for c in NOISY)
     assert differ >= 0.9 * len(NOISY)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from .hard_case_families2 import hash_unit
+from .hard_case_kit import twin_values
 from .hard_cases import CASES, FAMILIES, MODES, Case, applies, classify, outcome, reference
 
 BY_NAME = {c.name: c for c in CASES}
@@ -95,31 +96,19 @@ def test_reference_against_closed_form(name):
     np.testing.assert_allclose(BY_NAME[name].truth, expected, rtol=1e-13, atol=1e-300)
 
 
-def _twin_values(c: Case) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(c.x, dtype=float)
-    with np.errstate(all="ignore"):
-        got = np.asarray(c.f(x), dtype=float)
-    with mpmath.workdps(30):
-        if c.front == "derivative":
-            ref = np.reshape([float(c.ref(mpmath.mpf(float(t)))) for t in x.ravel()], x.shape)
-        else:
-            ref = np.asarray(c.ref([mpmath.mpf(float(t)) for t in x]), dtype=float)
-    return got, ref
-
-
 @pytest.mark.parametrize(
     "c", [c for c in CASES if c.exists and c.family not in ("noise", "cancellation")], ids=lambda c: c.name
 )
 def test_twin_is_the_same_function(c):
     """The mpmath twin is the NumPy f (so the reference is f's derivative, not another's)."""
-    got, ref = _twin_values(c)
+    got, ref = twin_values(c)
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-15 * max(1.0, np.max(np.abs(ref))))
 
 
 @pytest.mark.parametrize("c", [c for c in CASES if c.family == "noise"], ids=lambda c: c.name)
 def test_noisy_f_is_its_smooth_twin_plus_noise(c):
     """A noisy f differs from its twin, by its noise only (a few float32 ulps at most)."""
-    got, ref = _twin_values(c)
+    got, ref = twin_values(c)
     assert not np.array_equal(got, ref)
     np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7 * max(1.0, np.max(np.abs(ref))))
 
